@@ -5,10 +5,10 @@ import path from 'node:path';
 import { Editor, EDIT_METHODS, loadProfile, statsProvider } from '../src-main/engine/edit';
 import { loadHealthTasks, runHealth } from '../src-main/engine/eval/health';
 import { parseFacts } from '../src-main/engine/facts';
-import { sharedDir } from '../src-main/engine/paths';
+import { fixturesDir } from '../src-main/engine/paths';
 import type { BenchSection } from './bench';
 
-const worldA = path.join(sharedDir(), 'fixtures', 'world-a');
+const worldA = path.join(fixturesDir(), 'world-a');
 
 const edit: BenchSection = {
   name: 'edit',

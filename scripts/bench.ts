@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sharedDir } from '../src-main/engine/paths';
+import { fixturesDir } from '../src-main/engine/paths';
 import { LoadedModel } from '../src-main/engine/runtime/model';
 import type { Device, DeviceReport } from '../src-main/engine/runtime/session';
 import { editBenchSections } from './bench-edit';
@@ -107,7 +107,7 @@ const BENCH_MODULES: string[] = [];
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
-const FIXTURES = process.env.EAC_FIXTURES ?? path.join(sharedDir(), 'fixtures');
+const FIXTURES = fixturesDir();
 const FIXTURE_NAMES = ['gpt2-world-a', 'llama-world-a'];
 
 function fixtureDir(name: string): string | null {

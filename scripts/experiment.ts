@@ -9,7 +9,7 @@ import { localityPredictions, requestMetrics } from '../src-main/engine/edit/met
 import { runSequence } from '../src-main/engine/edit/sequence';
 import { loadTaskFile } from '../src-main/engine/eval/tasks';
 import { parseFacts } from '../src-main/engine/facts';
-import { packageRoot, sharedDir } from '../src-main/engine/paths';
+import { fixturesDir, packageRoot } from '../src-main/engine/paths';
 import { LoadedModel } from '../src-main/engine/runtime/model';
 
 const { values } = parseArgs({
@@ -26,9 +26,8 @@ const { values } = parseArgs({
   },
 });
 const root = packageRoot();
-const shared = sharedDir();
 const modelDir = values.model ?? path.join(root, 'resources', 'demo-model');
-const factsFile = values.facts ?? path.join(shared, 'fixtures', 'world-a', 'edits.json');
+const factsFile = values.facts ?? path.join(fixturesDir(), 'world-a', 'edits.json');
 const N = Number(values.edits);
 const evalAt = values['eval-at']!.split(',').map(Number).filter((x) => x <= N);
 const methods = values.methods!.split(',') as EditMethod[];

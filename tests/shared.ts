@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { sharedDir } from '../src-main/engine/paths';
+import { fixturesDir } from '../src-main/engine/paths';
 
-export const SHARED = sharedDir();
-export const FIXTURES = process.env.EAC_FIXTURES ?? path.join(SHARED, 'fixtures');
+/** tests/fixtures inside the checkout ($EAC_FIXTURES overrides): models, world-a, data samples. */
+export const FIXTURES = fixturesDir();

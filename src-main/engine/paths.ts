@@ -22,11 +22,10 @@ export function resourcesDir(): string {
 }
 
 /**
- * The read-only shared material (fixtures, public data) used by tests, bench and the experiment:
- * $EAC_SHARED_DIR, else a `shared/` folder beside the checkout (as CI lays it out), else /work/shared.
+ * The small fixtures (two trained test models, the world-a facts and tasks, public data samples)
+ * used by tests, bench and the experiment. They ship inside the checkout (tests/fixtures) so a fresh
+ * clone passes on its own; $EAC_FIXTURES points elsewhere (e.g. a larger data folder).
  */
-export function sharedDir(): string {
-  if (process.env.EAC_SHARED_DIR) return process.env.EAC_SHARED_DIR;
-  const beside = path.resolve(packageRoot(), '..', 'shared');
-  return fs.existsSync(beside) ? beside : '/work/shared';
+export function fixturesDir(): string {
+  return process.env.EAC_FIXTURES ?? path.join(packageRoot(), 'tests', 'fixtures');
 }

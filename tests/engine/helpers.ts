@@ -28,7 +28,7 @@ export interface Fixture {
 }
 
 /**
- * The fixture folder and its reference. Looks in $EAC_FIXTURES (default /work/shared/fixtures);
+ * The fixture folder and its reference. Looks in tests/fixtures ($EAC_FIXTURES overrides);
  * the GPT-2 one also ships in the repo as resources/demo-model (reference kept in tests/engine/data).
  */
 export function findFixture(name: FixtureName): Fixture | null {

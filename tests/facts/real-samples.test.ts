@@ -1,20 +1,19 @@
-// The real samples users bring (shared data folder). Skipped where that folder is absent.
+// The real samples users bring (public data samples shipped in tests/fixtures/data with their SOURCE.txt).
 import { describe, expect, it } from 'vitest';
 import { detectFormat, parseFacts, requestPrompt } from '../../src-main/engine/facts';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { SHARED } from '../shared';
-const hasShared = (rel: string) => existsSync(path.join(SHARED, rel));
-const shared = (rel: string) => readFileSync(path.join(SHARED, rel), 'utf8');
+import { FIXTURES } from '../shared';
+const shared = (rel: string) => readFileSync(path.join(FIXTURES, rel), 'utf8');
 
-const WORLD_A = 'fixtures/world-a/edits.json';
+const WORLD_A = 'world-a/edits.json';
 const CF_1K = 'data/counterfact_easyedit/counterfact-edit-1k.json';
 const CF_10K = 'data/counterfact_easyedit/counterfact-edit.json';
 const ZSRE_1K = 'data/zsre_rome_format_train1k/zsre_mend_train-1k.json';
 const KNOWN = 'data/rome_known_1000/known_1000.json';
 
-describe.skipIf(!hasShared(WORLD_A))('world-a edits (CounterFact + EasyEdit fields)', () => {
+describe('world-a edits (CounterFact + EasyEdit fields)', () => {
   it('parses all 500 edits with no errors, preferring requested_rewrite', () => {
     const r = parseFacts('edits.json', shared(WORLD_A));
     expect(r.format).toBe('counterfact');
@@ -32,7 +31,7 @@ describe.skipIf(!hasShared(WORLD_A))('world-a edits (CounterFact + EasyEdit fiel
   });
 });
 
-describe.skipIf(!hasShared(CF_1K))("EasyEdit's CounterFact", () => {
+describe("EasyEdit's CounterFact", () => {
   it('counterfact-edit-1k: 1000 requests, 0 errors', () => {
     const r = parseFacts('counterfact-edit-1k.json', shared(CF_1K));
     expect(r.format).toBe('easyedit');
@@ -49,13 +48,13 @@ describe.skipIf(!hasShared(CF_1K))("EasyEdit's CounterFact", () => {
     for (const q of r.requests) expect(q.prompt.split('{}').length).toBe(2);
   });
 
-  it.skipIf(!hasShared(CF_10K))('counterfact-edit (10k records) parses without errors', () => {
+  it('counterfact-edit (10k records) parses without errors', () => {
     const r = parseFacts('counterfact-edit.json', shared(CF_10K));
     expect([r.requests.length, r.errors.length]).toEqual([10000, 0]);
   });
 });
 
-describe.skipIf(!hasShared(ZSRE_1K))('zsRE (ROME format) train 1k', () => {
+describe('zsRE (ROME format) train 1k', () => {
   it('981 requests; 17 rows whose alt equals the answer and 2 with an empty alt are row errors', () => {
     const r = parseFacts('zsre_mend_train-1k.json', shared(ZSRE_1K));
     expect(r.format).toBe('zsre');
@@ -75,7 +74,7 @@ describe.skipIf(!hasShared(ZSRE_1K))('zsRE (ROME format) train 1k', () => {
   });
 });
 
-describe.skipIf(!hasShared(KNOWN))('ROME known_1000 (not edit requests)', () => {
+describe('ROME known_1000 (not edit requests)', () => {
   it('is rejected with one file-level error saying it is a known-facts file without target_new', () => {
     const r = parseFacts('known_1000.json', shared(KNOWN));
     expect(r.requests).toEqual([]);

@@ -5,7 +5,9 @@ import { loadProfile, type EditProfile } from '../../src-main/engine/edit';
 import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
 
-export const FIX = '/work/shared/fixtures';
+import { FIXTURES } from '../shared';
+
+export const FIX = FIXTURES;
 export const GPT2 = path.join(FIX, 'gpt2-world-a');
 export const LLAMA = path.join(FIX, 'llama-world-a');
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toStudioEvent, validateParams, type StudioEvent } from '../../src-main/api/contract';
 import { EngineClient } from '../../src-main/jobs/client';
 import '../../src-main/jobs/studio';
-import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
+import { FIX, fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
 
 const handlerModule = path.resolve('src-main/jobs/studio/index.ts');
 
@@ -30,7 +30,7 @@ describe('studio handlers in the worker', () => {
     expect(info.fileHashes['model.safetensors']).toMatch(/^[0-9a-f]{64}$/);
     expect(phases.has('hash')).toBe(true);
 
-    const text = fs.readFileSync('/work/shared/fixtures/world-a/edits.json', 'utf8');
+    const text = fs.readFileSync(path.join(FIX, 'world-a', 'edits.json'), 'utf8');
     const imp = await engine.call('queue.import', { fileName: 'edits.json', text });
     expect(imp.requests.length).toBeGreaterThan(100);
     const { queue, items } = await engine.call('queue.create', {
