@@ -1,4 +1,5 @@
 // Bit-exact float32 <-> BLOB codec and row concatenation of low-rank factors.
+import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { LayerFactors } from '../engine/runtime/model';
 
@@ -56,4 +57,12 @@ export function concatFactors(parts: readonly LayerFactors[]): LayerFactors {
     v += p.Vt.length;
   }
   return { rank, Ut, Vt };
+}
+
+/**
+ * The checksum stored with every factor row (edit_factors.sha256): sha256 of the ut bytes followed by the vt bytes,
+ * lowercase hex. The lengths are fixed by rank × d_out / d_in (CHECK constraints), so the concatenation is unambiguous.
+ */
+export function factorSha256(ut: Uint8Array, vt: Uint8Array): string {
+  return createHash('sha256').update(ut).update(vt).digest('hex');
 }

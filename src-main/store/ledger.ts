@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
-import { concatFactors, decodeF32, encodeF32, factorDims } from './factors';
+import { concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
 import type { MigrationReport } from './migrate';
 import {
   EditDetail,
@@ -45,8 +45,12 @@ export interface LedgerOptions {
   migration?: MigrationReport;
 }
 
+/** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
 export class LedgerError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: string = 'ledger',
+  ) {
     super(message);
     this.name = 'LedgerError';
   }
@@ -286,13 +290,14 @@ export class Ledger {
         if (orig.model_id !== modelId) throw new LedgerError(`replayOf: edit ${opts.replayOf} belongs to model ${orig.model_id}`);
         if (orig.live !== null) throw new LedgerError(`replayOf: edit ${opts.replayOf} is still live; remove it first`);
       }
+      const head = this.checkHead(modelId, opts.expectedHead, 'recordEdit');
       const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM edits WHERE model_id = ?').get(modelId) as Row).s as number;
       const now = this.now();
       const e = this.db
         .prepare(
           `INSERT INTO edits (model_id, seq, method, profile_json, layers_json, requests_json, metrics_json, pre_metrics_json,
-             timings_json, details_json, stats_json, created_at, queue_item_id, replay_of, approximate)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             timings_json, details_json, stats_json, created_at, queue_item_id, replay_of, approximate, base_event_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           modelId,
@@ -310,13 +315,18 @@ export class Ledger {
           opts.queueItemId ?? null,
           opts.replayOf ?? null,
           opts.approximate ? 1 : 0,
+          head,
         );
       const editId = Number(e.lastInsertRowid);
 
       const insF = this.db.prepare(
-        'INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      deltas.forEach((d, ord) => insF.run(editId, ord, d.layer, d.tensor, d.rank, d.dOut, d.dIn, encodeF32(d.Ut), encodeF32(d.Vt)));
+      deltas.forEach((d, ord) => {
+        const ut = encodeF32(d.Ut);
+        const vt = encodeF32(d.Vt);
+        insF.run(editId, ord, d.layer, d.tensor, d.rank, d.dOut, d.dIn, ut, vt, factorSha256(ut, vt));
+      });
 
       const insN = this.db.prepare(
         `INSERT INTO norm_snapshots (edit_id, layer, tensor, ${NORM_COLUMNS.map((c) => c[1]).join(', ')})
@@ -460,6 +470,31 @@ export class Ledger {
   /** The factors of one edit (live or not), in delta order. */
   editFactors(editId: number): StoredFactors[] {
     return (this.db.prepare('SELECT * FROM edit_factors WHERE edit_id = ? ORDER BY ord').all(editId) as Row[]).map(mapFactors);
+  }
+
+  /**
+   * The ledger head of a model: the id of its newest state-changing event (edit, revert, remove, replay; 0 = none).
+   * Any change of the live set moves it. A writer reads it before computing an edit and passes it back as
+   * expectedHead, so that an edit computed on a live set that another writer has changed since is refused.
+   */
+  head(modelId: number): number {
+    return (
+      this.db
+        .prepare(`SELECT COALESCE(MAX(id), 0) AS h FROM events WHERE model_id = ? AND kind IN (${STATE_EVENT_KINDS.map(() => '?').join(', ')})`)
+        .get(modelId, ...STATE_EVENT_KINDS) as Row
+    ).h as number;
+  }
+
+  /** The current head; throws (code head_moved) when `expected` is given and differs. Call inside the write transaction. */
+  private checkHead(modelId: number, expected: number | undefined, what: string): number {
+    const head = this.head(modelId);
+    if (expected !== undefined && expected !== head)
+      throw new LedgerError(
+        `${what}: the ledger changed while this edit was computed (head was event ${expected}, is now ${head}); ` +
+          `another writer changed the live set — reload the workspace and run it again`,
+        'head_moved',
+      );
+    return head;
   }
 
   /** seq of the newest live edit (0 = base model) */

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
+import { factorSha256 } from './factors';
 
 export interface Migration {
   version: number;
@@ -141,6 +142,10 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
     throw new MigrationError(`not an EAC Studio ledger: PRAGMA user_version is ${from} but there is no schema_migrations table`);
   }
 
+  // 002_integrity backfills factor checksums with this function (the same hash Ledger.recordEdit writes)
+  db.function('eac_factor_sha256', { deterministic: true }, (ut: unknown, vt: unknown) =>
+    factorSha256(ut as Uint8Array, vt as Uint8Array),
+  );
   const applied: MigrationReport['applied'] = [];
   for (const m of migrations) {
     if (m.version <= from) continue;

@@ -133,6 +133,11 @@ export interface RecordEditOptions {
   approximate?: boolean;
   /** hyper-parameter profile used; defaults to the queue's profile when queueItemId is given, else {} */
   profile?: unknown;
+  /**
+   * Ledger.head(modelId) read before the edit was computed. The write is refused (LedgerError 'head_moved') when the
+   * head has moved since. Omitted: the current head is recorded without a check (single-writer callers only).
+   */
+  expectedHead?: number;
 }
 
 export interface ReplayRequest {
