@@ -1,6 +1,6 @@
 // The editing loss as a graph over the layers above the edit layer (DESIGN §2.3): the residual
 // stream after layer l is an input (computed once per edit by a tap run), a perturbation is added
-// to it, and the gradient of NLL(target) + kl_factor·KL(original ‖ edited) flows back to the
+// to it, and the gradient of NLL(target) + kl_factor·KL flows back to the
 // perturbation only. Two perturbations: a vector z at chosen positions (ROME/MEMIT v*) or a dense
 // weight change dW of layer l's MLP output projection applied to the layer's keys (FT).
 import type { Checkpoint } from '../checkpoint';
@@ -18,9 +18,24 @@ export interface LossGraphSpec {
 }
 
 /**
+ * Σ over rows and vocabulary of rev·KL(edited ‖ original) + (1 − rev)·KL(original ‖ edited), from
+ * log-probabilities `logp` (edited, [K,V]) and `ref` (original, [K,V]). ROME's compute_v takes
+ * `kl_div(kl_distr_init, kl_log_probs, log_target=True)` = Σ p_edited (log p_edited − log p_orig),
+ * i.e. rev = 1. Both directions live in one graph, picked by a scalar feed, so one loss session per
+ * layer serves either profile setting (each extra term is one K×V row, negligible).
+ */
+export function klTerm(g: Graph, logp: string, ref: string, rev: string): string {
+  const editedOriginal = g.mul(g.op('Exp', [logp]), g.sub(logp, ref));
+  const originalEdited = g.mul(g.op('Exp', [ref]), g.sub(ref, logp));
+  const mixed = g.add(g.mul(editedOriginal, rev), g.mul(originalEdited, g.sub(g.constF(1), rev)));
+  return g.reduce('ReduceSum', mixed, [0, 1], false);
+}
+
+/**
  * Inputs: resid [N,T,D], position_ids [N,T], attn_bias [N,1,T,T], edit factors for layers > l,
  * z [D] + zsel [N,T,1] (or dW [F,D] + key [N,T,F]), tgt_rows [M], tgt_ids [M,1], tgt_w [M],
- * kl_rows [K], kl_ref [K,V] (reference log-probs), kl_w [] (kl_factor / K).
+ * kl_rows [K], kl_ref [K,V] (reference log-probs), kl_w [] (kl_factor / K), kl_rev [] (1: KL(edited ‖ original)
+ * as ROME, 0: KL(original ‖ edited); see klTerm).
  * Outputs: loss, nll, kl, grad (same shape as the perturbation), tgt_logp [M].
  */
 export function buildLossGraph(ck: Checkpoint, spec: LossGraphSpec): Graph {
@@ -57,13 +72,13 @@ export function buildLossGraph(ck: Checkpoint, spec: LossGraphSpec): Graph {
   const picked = g.squeeze(g.op('GatherElements', [logpT, tgtIds], { axis: { i: 1 } }), [1]);
   const nll = g.neg(g.reduce('ReduceSum', g.mul(picked, tgtW), [0], false));
 
-  // KL(original ‖ edited) at the KL prompts' last positions
+  // KL at the KL rows (the caller picks the position: ROME's subject-last token or the last token)
   const klRows = g.input('kl_rows', 'int64', ['K']);
   const klRef = g.input('kl_ref', dt, ['K', cfg.vocabSize]);
   const klW = g.input('kl_w', dt, []);
+  const klRev = g.input('kl_rev', dt, []);
   const logpK = g.logSoftmax(b.lmHead(b.finalNorm(g.gather(flat, klRows))), -1);
-  const klTerms = g.mul(g.op('Exp', [klRef]), g.sub(klRef, logpK));
-  const kl = g.mul(g.reduce('ReduceSum', klTerms, [0, 1], false), klW);
+  const kl = g.mul(klTerm(g, logpK, klRef, klRev), klW);
 
   const loss = g.add(nll, kl);
   const [grad] = gradients(g, loss, [param]);

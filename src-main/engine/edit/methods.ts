@@ -10,7 +10,7 @@ import { LossProblem } from './problem';
 import type { EditProfile } from './profile';
 import { buildEditPrompts, PromptRow } from './prompts';
 import type { EditMethod, EditPhase, LayerDelta } from './types';
-import { adamStep, AdamState, contextTemplates, optimiseZ, VStarResult } from './vstar';
+import { adamStep, AdamState, contextTemplates, contextTypeWeights, eacRun, optimiseZ, VStarResult } from './vstar';
 
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
@@ -42,6 +42,15 @@ function mean(rows: Float64Array[]): Float64Array {
   return out;
 }
 
+/** Σ wᵢ rowsᵢ (MEMIT compute_ks: the mean of each context type's mean, expressed as row weights) */
+function weightedMean(rows: Float64Array[], w: number[]): Float64Array {
+  const out = new Float64Array(rows[0].length);
+  rows.forEach((r, j) => {
+    for (let i = 0; i < out.length; i++) out[i] += w[j] * r[i];
+  });
+  return out;
+}
+
 function dotv(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
@@ -51,8 +60,13 @@ function dotv(a: ArrayLike<number>, b: ArrayLike<number>): number {
 async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: EditProfile['rome'] | EditProfile['memit'], eac: boolean) {
   const { model, profile } = ctx;
   const set = buildEditPrompts(model, req, templates);
-  const problem = await LossProblem.create(model, layer, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), { klFactor: hp.klFactor });
-  const res = await optimiseZ(problem, ref === 'mlp' ? problem.vInit : problem.residInit, hp, eac ? profile.eac : null, {
+  const problem = await LossProblem.create(model, layer, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), {
+    klFactor: hp.klFactor,
+    klDirection: hp.klDirection,
+    klPosition: hp.klPosition,
+  });
+  const run = eac ? eacRun(profile.eac, ref === 'mlp' ? 'rome' : 'memit') : null;
+  const res = await optimiseZ(problem, ref === 'mlp' ? problem.vInit : problem.residInit, hp, run, {
     signal: ctx.signal,
     onStep: (step, total, phase) => ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`),
   });
@@ -65,7 +79,8 @@ function summarise(res: VStarResult) {
     steps: res.trace.length,
     finalLoss: last?.loss,
     finalTargetProb: last?.targetProb,
-    zNorm: last?.zNorm,
+    // the last Adam step of an EAC retraining is not evaluated again (as in compute_v): measure z itself
+    zNorm: Math.hypot(...res.z),
     anchors: res.anchors ? { count: res.anchors.count, of: res.anchors.of, gamma: res.anchors.gamma } : null,
     trace: res.trace,
   };
@@ -74,10 +89,11 @@ function summarise(res: VStarResult) {
 /**
  * ROME's rank-one update ΔW = right ⊗ u with u = C⁻¹k* / ‖C⁻¹k*‖ and right = z/(k_curᵀu), so that
  * ΔW k_cur = z: the edited MLP maps the subject's key at the plain prompt to v* = v + z.
- * `L` is the Cholesky factor of C (d_ff × d_ff).
+ * `L` is the Cholesky factor of C (d_ff × d_ff); null means no C⁻¹ (ROME compute_u with
+ * `mom2_adjustment: false`, u = k* / ‖k*‖, as the EAC authors' and EasyEdit's ROME configs run).
  */
-export function romeUpdate(L: Float64Array, F: number, kStar: Float64Array, kCur: Float64Array, z: Float64Array) {
-  const u = choleskySolve(L, F, kStar, 1);
+export function romeUpdate(L: Float64Array | null, F: number, kStar: Float64Array, kCur: Float64Array, z: Float64Array) {
+  const u = L ? choleskySolve(L, F, kStar, 1) : Float64Array.from(kStar);
   const un = Math.sqrt(dotv(u, u));
   for (let i = 0; i < F; i++) u[i] /= un;
   // ROME compute_v: right = (v* − W k)/(kᵀu) at the plain prompt, and v* − W k = z there
@@ -117,8 +133,9 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   const { model, profile } = ctx;
   const hp = profile.rome;
   const layer = hp.layer;
+  // without C⁻¹ (rome.mom2Adjustment false) ROME needs no key statistics
   ctx.phase('statistics', 0);
-  const stats = (await ctx.stats([layer])).get(layer)!;
+  const stats = hp.mom2Adjustment ? (await ctx.stats([layer])).get(layer)! : null;
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
@@ -126,20 +143,23 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   const F = model.cfg.ffn;
   // u = C⁻¹ k*, k* averaged over the context templates (ROME compute_u)
   const kStar = mean(problem.keysAtSubject);
-  let C = stats.mom2;
-  if (hp.mom2Ridge > 0) {
-    C = Float64Array.from(C);
-    let tr = 0;
-    for (let i = 0; i < F; i++) tr += C[i * F + i];
-    for (let i = 0; i < F; i++) C[i * F + i] += (hp.mom2Ridge * tr) / F;
+  let L: Float64Array | null = null;
+  if (stats) {
+    let C = stats.mom2;
+    if (hp.mom2Ridge > 0) {
+      C = Float64Array.from(C);
+      let tr = 0;
+      for (let i = 0; i < F; i++) tr += C[i * F + i];
+      for (let i = 0; i < F; i++) C[i * F + i] += (hp.mom2Ridge * tr) / F;
+    }
+    L = await solves.choleskyAsync(solveKey(stats.key, `ridge=${hp.mom2Ridge}`), C, F);
   }
-  const L = await solves.choleskyAsync(solveKey(stats.key, `ridge=${hp.mom2Ridge}`), C, F);
   const { Ut, Vt, denom } = romeUpdate(L, F, kStar, problem.keysAtSubject[0], res.z);
   const { tensor } = ctx.downProj(layer);
   return {
     deltas: [{ layer, tensor, rank: 1, Ut, Vt }],
-    details: { ...summarise(res), layer, denom },
-    statsKeys: { [layer]: stats.key },
+    details: { ...summarise(res), layer, denom, mom2Adjustment: hp.mom2Adjustment },
+    statsKeys: stats ? { [layer]: stats.key } : {},
   };
 }
 
@@ -177,15 +197,21 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
     perRequest.push({ caseId: reqs[i].caseId, ...summarise(res) });
   }
   const sets = reqs.map((r) => buildEditPrompts(model, r, templates));
+  const keyWeights = contextTypeWeights(profile.contextTemplates.memit);
+  if (keyWeights.length !== templates.length) throw new Error(`internal: ${templates.length} context templates but ${keyWeights.length} key weights`);
   const plainRows = sets.map((s) => s.rewrite[0]);
   const deltas: LayerDelta[] = [];
   try {
     for (let li = 0; li < layers.length; li++) {
       const layer = layers[li];
       ctx.phase('update', li / layers.length, `layer ${layer}`);
-      // K: keys averaged over context templates per request [F, n]
+      // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
+      // within each context type first ("{}" alone is a type, so it carries half the weight)
       const K: Float64Array[] = [];
-      for (const s of sets) K.push(mean(await tapAtSubject(model, layer, s.rewrite, 'key')));
+      for (const s of sets) {
+        const rows = await tapAtSubject(model, layer, s.rewrite, 'key');
+        K.push(hp.keyWeighting === 'context-type' ? weightedMean(rows, keyWeights) : mean(rows));
+      }
       const cur = await tapAtSubject(model, zLayer, plainRows, 'resid');
       // residual still to be written, spread over the remaining layers
       const R = targets.map((t, i) => Float64Array.from(t, (v, k) => (v - cur[i][k]) / (layers.length - li)));

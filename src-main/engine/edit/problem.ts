@@ -5,6 +5,7 @@ import type { LoadedModel } from '../runtime/model';
 import { batchFeeds, makeBatch } from '../runtime/model';
 import { createSession } from '../runtime/session';
 import { buildLossGraph, Perturbation } from './lossgraph';
+import type { KlDirection, KlPosition } from './profile';
 import type { PromptRow } from './prompts';
 
 type F = 'float32' | 'float64';
@@ -52,7 +53,8 @@ export class LossProblem {
   ) {}
 
   /**
-   * rewrite rows carry targets; kl rows contribute KL(original ‖ edited) at their last token.
+   * rewrite rows carry targets; kl rows contribute KL at their subject's last token (ROME) or their
+   * last token (klPosition), edited ‖ original (ROME) or original ‖ edited (klDirection).
    * z (perturbation 'z') acts at every row's subject-last token.
    */
   static async create(
@@ -61,14 +63,14 @@ export class LossProblem {
     rewrite: PromptRow[],
     kl: PromptRow[],
     targetIds: number[][],
-    opts: { perturbation?: Perturbation; dtype?: F; klFactor: number },
+    opts: { perturbation?: Perturbation; dtype?: F; klFactor: number; klDirection?: KlDirection; klPosition?: KlPosition },
   ): Promise<LossProblem> {
     const p = new LossProblem(model, layer, opts.perturbation ?? 'z', opts.dtype ?? 'float32');
-    await p.init(rewrite, kl, targetIds, opts.klFactor);
+    await p.init(rewrite, kl, targetIds, opts.klFactor, opts.klDirection ?? 'edited-original', opts.klPosition ?? 'subject-last');
     return p;
   }
 
-  private async init(rewrite: PromptRow[], kl: PromptRow[], targetIds: number[][], klFactor: number) {
+  private async init(rewrite: PromptRow[], kl: PromptRow[], targetIds: number[][], klFactor: number, klDirection: KlDirection, klPosition: KlPosition) {
     const { model, layer, dtype } = this;
     const cfg = model.cfg;
     const rows = [...rewrite, ...kl];
@@ -104,7 +106,7 @@ export class LossProblem {
       });
     });
     this.nTargets = rewrite.length;
-    const klRows = kl.map((_, i) => BigInt((rewrite.length + i) * T + T - 1));
+    const klRows = kl.map((r, i) => BigInt(klPosition === 'last' ? (rewrite.length + i) * T + T - 1 : at(rewrite.length + i)));
     const t = (data: Arr | BigInt64Array, dims: number[]) =>
       new ort.Tensor(data instanceof BigInt64Array ? 'int64' : dtype, data, dims);
     const factorFeeds = model.factorFeeds(dtype);
@@ -123,6 +125,7 @@ export class LossProblem {
       tgt_w: t(F(tgtW), [tgtW.length]),
       kl_rows: t(BigInt64Array.from(klRows), [klRows.length]),
       kl_w: t(F([klRows.length ? klFactor / klRows.length : 0]), []),
+      kl_rev: t(F([klDirection === 'edited-original' ? 1 : 0]), []),
     });
     if (this.perturbation === 'z') this.feeds.zsel = t(zsel, [B, T, 1]);
     else this.feeds.key = out[`key_${layer}`] as ort.Tensor;

@@ -1,7 +1,14 @@
 // Hyper-parameter profiles: JSON files users can edit or import (resources/profiles holds the bundled ones).
+// Every option that changes an algorithm names its source; the defaults are what the published code
+// does (ROME's and MEMIT's code for their steps, the EAC authors' code for EAC's). README, "Profile
+// schema", lists each option with the file it comes from.
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourcesDir } from '../paths';
+
+export type WeightDecayForm = 'norm' | 'squared';
+export type KlDirection = 'edited-original' | 'original-edited';
+export type KlPosition = 'subject-last' | 'last';
 
 export interface VStarParams {
   vLr: number;
@@ -9,24 +16,63 @@ export interface VStarParams {
   klFactor: number;
   weightDecay: number;
   clampNormFactor: number;
+  /**
+   * 'norm': wd·‖z‖/‖v‖² (ROME rome/compute_v.py and MEMIT memit/compute_z.py, `weight_decay`; default);
+   * 'squared': wd·‖z‖²/‖v‖² (this project's earlier form).
+   */
+  weightDecayForm: WeightDecayForm;
+  /**
+   * 'edited-original': KL(edited ‖ original), ROME compute_v's `kl_div(kl_distr_init, kl_log_probs,
+   * log_target=True)` (default); 'original-edited': the reverse (this project's earlier form).
+   */
+  klDirection: KlDirection;
+  /** where KL is taken on "{s} is a": the subject's last token (ROME's lookup index, default) or the last token (earlier form) */
+  klPosition: KlPosition;
 }
+
+export interface AnchorRule {
+  /** percentile: keep |score| ≥ the value-th percentile γ (paper §3); top_fraction: keep the top share (authors' code, torch.topk) */
+  mode: 'percentile' | 'top_fraction';
+  value: number;
+}
+
+/**
+ * Where the scored elastic net enters the retraining loss:
+ * 'off'        — not in the loss (EAC authors' rome/compute_v.py computes it but leaves it out);
+ * 'scored-l1'  — λ Σ |zᵢ| / (|scoreᵢ| + ε) (EAC authors' memit/compute_z.py; no μ term);
+ * 'paper'      — λ Σ αᵢ|zᵢ| + μ‖z‖², αᵢ = 1/(|scoreᵢ| + ε) (paper, Eq. of the elastic-net loss);
+ * 'previous'   — λ Σ αᵢ|zᵢ| + μ‖z‖²/‖v‖² (this project's earlier form).
+ */
+export type ElasticNetForm = 'off' | 'scored-l1' | 'paper' | 'previous';
+
+export interface EacMethodParams {
+  anchors: AnchorRule;
+  elasticNet: ElasticNetForm;
+  /** Adam steps on the anchors after scoring (authors' code: ROME 10, MEMIT 15) */
+  retrainSteps: number;
+  /** retraining starts from the stage-1 values of the anchors (authors' ROME) or from 0 (authors' MEMIT) */
+  retrainFrom: 'stage1' | 'zero';
+  /** a fresh Adam for retraining (authors' code, both methods) or the stage-1 moments continued (earlier form) */
+  retrainAdam: 'fresh' | 'continue';
+}
+
+export type Saliency = 'mean-grad' | 'step' | 'value';
 
 export interface EacParams {
   /**
-   * what weights the gradient in the saliency score: 'delta' = z ⊙ ∇L (the optimised change, as
-   * DESIGN §3 writes it; default) or 'value' = v* ⊙ ∇L (the whole new value vector). Over 100
-   * sequential edits of the demo model 'delta' gave ~40% less L1 growth and higher reliability.
+   * 'mean-grad': |mean over the stage-1 steps of ∇L ⊙ z| (authors' rome/compute_v.py and
+   * memit/compute_z.py, `grads_list`; default); 'step': z ⊙ ∇L at the end of stage 1 (this
+   * project's earlier form); 'value': v* ⊙ ∇L there (the paper's wording).
    */
-  saliency?: 'value' | 'delta';
-  /** step after which the saliency score z ⊙ ∇L is taken (paper: half of the steps) */
+  saliency: Saliency;
+  /** stage-1 steps before scoring (authors' code: `range(10)`; paper: half of the steps) */
   scoreStep: number;
-  /** percentile: keep |score| ≥ the value-th percentile (paper P80–P95); top_fraction: keep that share (authors' code: 0.2) */
-  threshold: { mode: 'percentile' | 'top_fraction'; value: number };
-  /** the authors' ROME code computes the elastic net but leaves it out of the loss; the paper includes it */
-  elasticNet: boolean;
   lambda: number;
   mu: number;
+  /** ε in 1/(|score| + ε) (authors' code: 1e-6) */
   eps: number;
+  rome: EacMethodParams;
+  memit: EacMethodParams;
 }
 
 export interface EditProfile {
@@ -35,37 +81,117 @@ export interface EditProfile {
   arch: 'gpt2' | 'llama';
   contextTemplates: { rome: [number, number][]; memit: [number, number][]; seed: number };
   stats: { samples: number; maxTokensPerSample?: number; corpus?: string };
-  rome: VStarParams & { layer: number; mom2Ridge: number };
-  memit: VStarParams & { layers: number[]; mom2UpdateWeight: number };
+  /** mom2Adjustment: u = C⁻¹k* (ROME rome/compute_u.py with `mom2_adjustment: true`, ROME's own hparams; default) or u = k* (the EAC authors' / EasyEdit's ROME configs) */
+  rome: VStarParams & { layer: number; mom2Ridge: number; mom2Adjustment: boolean };
+  /** keyWeighting: 'context-type' = mean of the per-context-type means (MEMIT memit/compute_ks.py; default), 'mean' = plain mean over all context rows (earlier form) */
+  memit: VStarParams & { layers: number[]; mom2UpdateWeight: number; keyWeighting: 'context-type' | 'mean' };
   eac: EacParams;
+  /** FT-EN (ft.enLambda / ft.enMu) is this project's design after the paper's App. E; there is no reference code */
   ft: { layer: number; lr: number; steps: number; normConstraint: number; klFactor: number; enLambda: number; enMu: number };
 }
 
-function req(cond: boolean, where: string, msg: string) {
+/** Defaults = the published code (see the field comments). */
+export const VSTAR_DEFAULTS: Pick<VStarParams, 'weightDecayForm' | 'klDirection' | 'klPosition'> = {
+  weightDecayForm: 'norm',
+  klDirection: 'edited-original',
+  klPosition: 'subject-last',
+};
+export const EAC_METHOD_DEFAULTS: Record<'rome' | 'memit', EacMethodParams> = {
+  // EAC authors' rome/compute_v.py: top 20 %, elastic net not in the loss, 10 steps from the stage-1 values, new Adam
+  rome: { anchors: { mode: 'top_fraction', value: 0.2 }, elasticNet: 'off', retrainSteps: 10, retrainFrom: 'stage1', retrainAdam: 'fresh' },
+  // EAC authors' memit/compute_z.py: top 5 %, λΣ|δ|/(|score|+1e-6), 15 steps from a zero δ, new Adam
+  memit: { anchors: { mode: 'top_fraction', value: 0.05 }, elasticNet: 'scored-l1', retrainSteps: 15, retrainFrom: 'zero', retrainAdam: 'fresh' },
+};
+export const EAC_DEFAULTS: Omit<EacParams, 'rome' | 'memit'> = { saliency: 'mean-grad', scoreStep: 10, lambda: 5e-7, mu: 0, eps: 1e-6 };
+
+/**
+ * What a profile written before these options existed meant (it has `eac.threshold`): such profiles
+ * (e.g. stored with a queue) keep their old behaviour when they are read again.
+ */
+function previousOptions(p: Record<string, any>): void {
+  const e = p.eac;
+  const en: ElasticNetForm = e.elasticNet === false ? 'off' : 'previous';
+  const steps = (sec: 'rome' | 'memit') => Math.max(0, (p[sec]?.vSteps ?? 0) - 1 - (e.scoreStep ?? 0));
+  for (const sec of ['rome', 'memit'] as const) {
+    if (!p[sec]) continue;
+    p[sec].weightDecayForm ??= 'squared';
+    p[sec].klDirection ??= 'original-edited';
+    p[sec].klPosition ??= 'last';
+    e[sec] ??= { anchors: e.threshold, elasticNet: en, retrainSteps: steps(sec), retrainFrom: 'stage1', retrainAdam: 'continue' };
+  }
+  p.rome && (p.rome.mom2Adjustment ??= true);
+  p.memit && (p.memit.keyWeighting ??= 'mean');
+  e.saliency = e.saliency === 'value' ? 'value' : 'step';
+  delete e.threshold;
+  if (typeof e.elasticNet === 'boolean') delete e.elasticNet;
+}
+
+function req(cond: boolean, where: string, msg: string): asserts cond {
   if (!cond) throw new Error(`profile ${where}: ${msg}`);
 }
 
+/**
+ * Validates a profile and fills the options it leaves out with the defaults above (a copy; the
+ * input is not changed). Every error names the field and what it accepts.
+ */
 export function parseProfile(json: unknown, where = 'profile'): EditProfile {
-  const p = json as EditProfile;
-  req(!!p && typeof p === 'object', where, 'not a JSON object');
+  req(!!json && typeof json === 'object' && !Array.isArray(json), where, 'not a JSON object');
+  const p = structuredClone(json) as Record<string, any>;
   req(typeof p.name === 'string', where, '"name" must be a string');
   req(p.arch === 'gpt2' || p.arch === 'llama', where, `"arch" must be gpt2 or llama, got ${JSON.stringify(p.arch)}`);
-  const pos = (v: unknown, k: string) => req(typeof v === 'number' && v >= 0 && Number.isFinite(v), where, `${k} must be a non-negative number`);
-  for (const [sec, v] of [['rome', p.rome], ['memit', p.memit]] as const) {
-    req(!!v, where, `missing "${sec}" section`);
+  const isObj = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
+  const pos = (v: unknown, k: string) => req(typeof v === 'number' && v >= 0 && Number.isFinite(v), where, `${k} must be a non-negative number, got ${JSON.stringify(v)}`);
+  const oneOf = (v: unknown, allowed: readonly unknown[], k: string) =>
+    req(allowed.includes(v), where, `${k} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(v)}`);
+  const intAtLeast = (v: unknown, min: number, k: string) => req(Number.isInteger(v) && (v as number) >= min, where, `${k} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  req(isObj(p.eac), where, 'missing "eac" section');
+  if ('threshold' in p.eac) previousOptions(p);
+  for (const sec of ['rome', 'memit'] as const) {
+    const v = p[sec];
+    req(isObj(v), where, `missing "${sec}" section`);
     for (const k of ['vLr', 'vSteps', 'klFactor', 'weightDecay', 'clampNormFactor'] as const) pos(v[k], `${sec}.${k}`);
+    for (const [k, d] of Object.entries(VSTAR_DEFAULTS)) v[k] ??= d;
+    oneOf(v.weightDecayForm, ['norm', 'squared'], `${sec}.weightDecayForm`);
+    oneOf(v.klDirection, ['edited-original', 'original-edited'], `${sec}.klDirection`);
+    oneOf(v.klPosition, ['subject-last', 'last'], `${sec}.klPosition`);
   }
   req(Number.isInteger(p.rome.layer), where, 'rome.layer must be an integer');
+  p.rome.mom2Ridge ??= 0;
+  pos(p.rome.mom2Ridge, 'rome.mom2Ridge');
+  p.rome.mom2Adjustment ??= true;
+  oneOf(p.rome.mom2Adjustment, [true, false], 'rome.mom2Adjustment');
   req(Array.isArray(p.memit.layers) && p.memit.layers.length > 0 && p.memit.layers.every(Number.isInteger), where, 'memit.layers must be a non-empty list of layer indices');
   pos(p.memit.mom2UpdateWeight, 'memit.mom2UpdateWeight');
-  req(!!p.eac && ['percentile', 'top_fraction'].includes(p.eac.threshold?.mode), where, 'eac.threshold.mode must be percentile or top_fraction');
-  const t = p.eac.threshold;
-  req(t.mode === 'percentile' ? t.value > 0 && t.value < 100 : t.value > 0 && t.value <= 1, where, `eac.threshold.value ${t.value} out of range for ${t.mode}`);
-  req(Number.isInteger(p.eac.scoreStep) && p.eac.scoreStep >= 1, where, 'eac.scoreStep must be a positive integer');
-  req(p.eac.saliency === undefined || p.eac.saliency === 'value' || p.eac.saliency === 'delta', where, 'eac.saliency must be "value" or "delta"');
-  req(!!p.ft && Number.isInteger(p.ft.layer), where, 'ft.layer must be an integer');
-  req(!!p.stats && Number.isInteger(p.stats.samples) && p.stats.samples > 0, where, 'stats.samples must be a positive integer');
-  return p;
+  p.memit.keyWeighting ??= 'context-type';
+  oneOf(p.memit.keyWeighting, ['context-type', 'mean'], 'memit.keyWeighting');
+
+  const e = p.eac;
+  for (const [k, d] of Object.entries(EAC_DEFAULTS)) e[k] ??= d;
+  oneOf(e.saliency, ['mean-grad', 'step', 'value'], 'eac.saliency');
+  intAtLeast(e.scoreStep, 1, 'eac.scoreStep');
+  for (const k of ['lambda', 'mu', 'eps'] as const) pos(e[k], `eac.${k}`);
+  req(e.eps > 0, where, 'eac.eps must be > 0 (it keeps 1/(|score| + eps) finite)');
+  for (const m of ['rome', 'memit'] as const) {
+    e[m] ??= {};
+    req(isObj(e[m]), where, `eac.${m} must be an object`);
+    const x = e[m];
+    for (const [k, d] of Object.entries(EAC_METHOD_DEFAULTS[m])) x[k] ??= structuredClone(d);
+    req(isObj(x.anchors), where, `eac.${m}.anchors must be an object { mode, value }`);
+    oneOf(x.anchors.mode, ['percentile', 'top_fraction'], `eac.${m}.anchors.mode`);
+    const v = x.anchors.value;
+    req(
+      typeof v === 'number' && (x.anchors.mode === 'percentile' ? v > 0 && v < 100 : v > 0 && v <= 1),
+      where,
+      `eac.${m}.anchors.value ${JSON.stringify(v)} out of range for ${x.anchors.mode} (percentile: 0 < value < 100; top_fraction: 0 < value ≤ 1)`,
+    );
+    oneOf(x.elasticNet, ['off', 'scored-l1', 'paper', 'previous'], `eac.${m}.elasticNet`);
+    intAtLeast(x.retrainSteps, 0, `eac.${m}.retrainSteps`);
+    oneOf(x.retrainFrom, ['stage1', 'zero'], `eac.${m}.retrainFrom`);
+    oneOf(x.retrainAdam, ['fresh', 'continue'], `eac.${m}.retrainAdam`);
+  }
+  req(isObj(p.ft) && Number.isInteger(p.ft.layer), where, 'ft.layer must be an integer');
+  req(isObj(p.stats) && Number.isInteger(p.stats.samples) && p.stats.samples > 0, where, 'stats.samples must be a positive integer');
+  return p as EditProfile;
 }
 
 export function bundledProfiles(): string[] {

@@ -1,9 +1,10 @@
-// v* optimisation (ROME compute_v / MEMIT compute_z) with the EAC variant: after `scoreStep`
-// steps the weighted-gradient saliency z ⊙ ∇L picks anchor dimensions, the rest are zeroed and
-// only anchors are retrained under the scored elastic net.
+// v* optimisation (ROME rome/compute_v.py / MEMIT memit/compute_z.py, function compute_v /
+// compute_z) with the EAC variant of the authors' code (EAC repository, the same files): a first
+// stage of `scoreStep` Adam steps, a saliency score per dimension, anchors kept by rank, the rest
+// zeroed, and a retraining stage on the anchors only. Re-derived from those files, not copied.
 import type { LoadedModel } from '../runtime/model';
 import { seededRandom } from '../runtime/model';
-import type { EacParams, VStarParams } from './profile';
+import type { AnchorRule, EacMethodParams, EacParams, ElasticNetForm, VStarParams, WeightDecayForm } from './profile';
 import type { LossProblem } from './problem';
 
 const contextCache = new WeakMap<LoadedModel, Map<string, string[]>>();
@@ -48,6 +49,16 @@ async function generateTemplates(model: LoadedModel, lengths: [number, number][]
   return out;
 }
 
+/**
+ * Weight of each context row when keys are averaged per context type, as MEMIT's compute_ks
+ * (memit/compute_ks.py) does: the mean of each type's mean. Row 0 is "{}" (a type of its own), then
+ * one type per [length, n] entry, in the order generateTemplates emits them.
+ */
+export function contextTypeWeights(lengths: [number, number][]): number[] {
+  const sizes = [1, ...lengths.map(([, n]) => Math.max(1, Math.floor(n / 5)) * 5)];
+  return sizes.flatMap((s) => Array.from({ length: s }, () => 1 / (sizes.length * s)));
+}
+
 export interface AdamState {
   m: Float64Array;
   v: Float64Array;
@@ -75,26 +86,88 @@ function norm(x: ArrayLike<number>): number {
   return Math.sqrt(s);
 }
 
-/** |score| threshold keeping anchors: percentile γ (paper) or the top fraction (authors' code). */
-export function anchorMask(score: Float64Array, t: EacParams['threshold']): { mask: Uint8Array; gamma: number } {
-  const mags = Array.from(score, Math.abs).sort((a, b) => a - b);
-  const n = mags.length;
-  let gamma: number;
+/**
+ * Anchors from |score|. percentile: |score| ≥ γ, γ the value-th percentile with linear
+ * interpolation as numpy.percentile (paper §3). top_fraction: exactly max(⌊value·n⌋, 1) dimensions
+ * of largest |score|, as `torch.topk(score, max(int(len(score) * 0.2), 1))` in the authors' code
+ * (ties broken by the lower index). γ is the smallest kept |score|.
+ */
+export function anchorMask(score: Float64Array, t: AnchorRule): { mask: Uint8Array; gamma: number } {
+  const n = score.length;
+  const mask = new Uint8Array(n);
   if (t.mode === 'percentile') {
-    // linear interpolation between closest ranks, as numpy.percentile
+    const mags = Array.from(score, Math.abs).sort((a, b) => a - b);
     const pos = (t.value / 100) * (n - 1);
     const lo = Math.floor(pos);
-    gamma = mags[lo] + (mags[Math.min(lo + 1, n - 1)] - mags[lo]) * (pos - lo);
-  } else {
-    const keep = Math.max(1, Math.round(t.value * n));
-    gamma = mags[n - keep];
+    const gamma = mags[lo] + (mags[Math.min(lo + 1, n - 1)] - mags[lo]) * (pos - lo);
+    for (let i = 0; i < n; i++) mask[i] = Math.abs(score[i]) >= gamma ? 1 : 0;
+    return { mask, gamma };
   }
-  const mask = Uint8Array.from(score, (s) => (Math.abs(s) >= gamma ? 1 : 0));
-  return { mask, gamma };
+  const keep = Math.max(1, Math.floor(t.value * n + 1e-9));
+  const order = [...score.keys()].sort((a, b) => Math.abs(score[b]) - Math.abs(score[a]) || a - b);
+  for (const i of order.slice(0, keep)) mask[i] = 1;
+  return { mask, gamma: Math.abs(score[order[keep - 1]]) };
+}
+
+export interface Term {
+  value: number;
+  grad: Float64Array;
+}
+
+/**
+ * ROME/MEMIT weight decay on z (ROME compute_v, MEMIT compute_z: `v_weight_decay * norm(delta) /
+ * norm(target_init)**2`): 'norm' = wd·‖z‖/‖v‖², gradient wd·z/(‖z‖‖v‖²), 0 at z = 0 as torch's norm
+ * backward gives; 'squared' = wd·‖z‖²/‖v‖² (earlier form).
+ */
+export function weightDecayTerm(z: ArrayLike<number>, vNorm2: number, wd: number, form: WeightDecayForm): Term {
+  const zn = norm(z);
+  const grad = new Float64Array(z.length);
+  if (form === 'squared') {
+    for (let i = 0; i < z.length; i++) grad[i] = (2 * wd * z[i]) / vNorm2;
+    return { value: (wd * zn * zn) / vNorm2, grad };
+  }
+  if (zn > 0) for (let i = 0; i < z.length; i++) grad[i] = (wd * z[i]) / (zn * vNorm2);
+  return { value: (wd * zn) / vNorm2, grad };
+}
+
+/**
+ * The scored elastic net over the anchors (see ElasticNetForm): L1 weighted by αᵢ = 1/(|scoreᵢ| + ε)
+ * (d|z|/dz = sign z, 0 at 0 as torch's abs backward), plus μ‖z‖² ('paper') or μ‖z‖²/‖v‖² ('previous').
+ */
+export function elasticNetTerm(z: ArrayLike<number>, mask: Uint8Array, alpha: Float64Array, form: ElasticNetForm, lambda: number, mu: number, vNorm2: number): Term {
+  const grad = new Float64Array(z.length);
+  let value = 0;
+  if (form === 'off') return { value, grad };
+  const l2 = form === 'paper' ? mu : form === 'previous' ? mu / vNorm2 : 0;
+  for (let i = 0; i < z.length; i++) {
+    if (!mask[i]) continue;
+    value += lambda * alpha[i] * Math.abs(z[i]) + l2 * z[i] * z[i];
+    grad[i] = lambda * alpha[i] * Math.sign(z[i]) + 2 * l2 * z[i];
+  }
+  return { value, grad };
+}
+
+/**
+ * The saliency score of every dimension after stage 1.
+ * 'mean-grad': |mean of the recorded gradients ⊙ z| (authors' code: `score = abs(mean(stack(grads_list)) * delta)`,
+ * gradients of the whole loss, weight decay included, taken before each Adam step; no gradient
+ * recorded (stage 1 stopped at once) → |z| as there). 'step' / 'value': z ⊙ ∇L or (v + z) ⊙ ∇L with
+ * ∇L the model loss gradient at the end of stage 1.
+ */
+export function saliencyScore(kind: EacParams['saliency'], z: Float64Array, v: Float64Array, grads: Float64Array[], gradNow: Float64Array | null): Float64Array {
+  if (kind === 'mean-grad') {
+    if (!grads.length) return Float64Array.from(z, Math.abs);
+    const m = new Float64Array(z.length);
+    for (const g of grads) for (let i = 0; i < m.length; i++) m[i] += g[i] / grads.length;
+    return Float64Array.from(z, (zi, i) => Math.abs(m[i] * zi));
+  }
+  if (!gradNow) throw new Error(`saliency "${kind}" needs the gradient at the end of stage 1`);
+  return Float64Array.from(z, (zi, i) => (kind === 'value' ? v[i] + zi : zi) * gradNow[i]);
 }
 
 export interface VStarTrace {
   step: number;
+  phase: 'optimise' | 'retrain';
   loss: number;
   nll: number;
   kl: number;
@@ -110,66 +183,84 @@ export interface VStarResult {
   anchors?: { count: number; of: number; gamma: number; indices: number[] };
 }
 
+/** EAC's settings for one method: the shared ones plus that method's anchors, elastic net and retraining. */
+export type EacRun = Omit<EacParams, 'rome' | 'memit'> & EacMethodParams;
+
+export function eacRun(eac: EacParams, method: 'rome' | 'memit'): EacRun {
+  const { rome: _r, memit: _m, ...shared } = eac;
+  return { ...shared, ...eac[method] };
+}
+
+/** test hook: sees every gradient the optimiser is given, with its step and phase */
+export type GradHook = (phase: 'optimise' | 'retrain', step: number, grad: Float64Array, z: Float64Array) => void;
+
 /**
- * `ref` is the vector whose norm scales weight decay and the clamp: ROME uses the MLP output v,
- * MEMIT the residual stream at the z layer.
+ * `ref` is the vector whose norm scales weight decay and the clamp (`target_init`): ROME uses the
+ * MLP output v, MEMIT the residual stream at the z layer.
  */
 export async function optimiseZ(
   problem: LossProblem,
   ref: Float64Array,
   hp: VStarParams,
-  eac: EacParams | null,
-  hooks: { onStep?: (step: number, total: number, phase: 'optimise' | 'retrain') => void; signal?: AbortSignal } = {},
+  eac: EacRun | null,
+  hooks: { onStep?: (step: number, total: number, phase: 'optimise' | 'retrain') => void; signal?: AbortSignal; onGrad?: GradHook } = {},
 ): Promise<VStarResult> {
   const D = problem.paramSize();
-  const z = new Float64Array(D);
-  const vInit = ref;
-  const vNorm2 = Math.max(1e-12, norm(vInit) ** 2);
+  let z = new Float64Array(D);
+  const vNorm2 = Math.max(1e-12, norm(ref) ** 2);
   const maxNorm = hp.clampNormFactor * Math.sqrt(vNorm2);
-  const st: AdamState = { m: new Float64Array(D), v: new Float64Array(D), t: 0 };
+  let st: AdamState = { m: new Float64Array(D), v: new Float64Array(D), t: 0 };
   const trace: VStarTrace[] = [];
-  let mask: Uint8Array | undefined;
-  let alpha: Float64Array | undefined;
-  let anchors: VStarResult['anchors'];
-  for (let step = 0; step < hp.vSteps; step++) {
-    if (hooks.signal?.aborted) throw new DOMException('edit cancelled', 'AbortError');
-    const ev = await problem.evaluate(z);
-    const grad = ev.grad;
-    if (eac && !mask && step === eac.scoreStep) {
-      // weighted-gradient saliency on the model loss at the current z: the gradient w.r.t. z equals
-      // the gradient w.r.t. v* = v + z, weighted by z (default) or by v*
-      const score = Float64Array.from(z, (zi, i) => (eac.saliency === 'value' ? vInit[i] + zi : zi) * grad[i]);
-      const { mask: m, gamma } = anchorMask(score, eac.threshold);
-      mask = m;
-      alpha = Float64Array.from(score, (s) => 1 / (Math.abs(s) + eac.eps));
-      for (let i = 0; i < D; i++) if (!mask[i]) z[i] = 0;
-      const indices = [...mask.keys()].filter((i) => mask![i]);
-      anchors = { count: indices.length, of: D, gamma, indices };
-      // the loss changed with the zeroed dims: re-evaluate before retraining
-      step--;
-      continue;
-    }
-    // ROME's weight decay, plus the scored elastic net on anchors during retraining
-    let reg = 0;
-    const zn2 = norm(z) ** 2;
-    reg += (hp.weightDecay * zn2) / vNorm2;
-    const g = Float64Array.from(grad, (gi, i) => gi + (2 * hp.weightDecay * z[i]) / vNorm2);
-    if (mask && eac?.elasticNet) {
-      for (let i = 0; i < D; i++) {
-        if (!mask[i]) continue;
-        // μ‖z‖² is scaled by ‖v‖² like ROME's weight decay so one μ fits models of any width
-        reg += eac.lambda * alpha![i] * Math.abs(z[i]) + (eac.mu * z[i] * z[i]) / vNorm2;
-        g[i] += eac.lambda * alpha![i] * Math.sign(z[i]) + (2 * eac.mu * z[i]) / vNorm2;
-      }
-    }
-    trace.push({ step, loss: ev.loss + reg, nll: ev.nll, kl: ev.kl, reg, targetProb: ev.targetProb, zNorm: Math.sqrt(zn2) });
-    hooks.onStep?.(step, hp.vSteps, mask ? 'retrain' : 'optimise');
-    // ROME stops once the edit is learned (loss < 5e-2)
-    if (ev.loss + reg < 5e-2 && (!eac || mask)) break;
-    if (step === hp.vSteps - 1) break;
-    adamStep(z, g, st, hp.vLr, mask);
+  const clamp = () => {
+    // project onto the ball ‖z‖ ≤ clamp_norm_factor·‖v‖ after each step (compute_v "Project within L2 ball")
     const zn = norm(z);
     if (zn > maxNorm) for (let i = 0; i < D; i++) z[i] *= maxNorm / zn;
+  };
+  /**
+   * One optimisation stage as compute_v's loop: evaluate; stop when the loss < 5e-2 or at
+   * `v_num_grad_steps − 1`; else Adam step (masked to the anchors) and clamp. `extra` adds a
+   * regulariser to the loss. Returns the gradients that were stepped on.
+   */
+  const stage = async (phase: 'optimise' | 'retrain', steps: number, total: number, mask?: Uint8Array, extra?: (z: Float64Array) => Term) => {
+    const grads: Float64Array[] = [];
+    for (let it = 0; it < steps; it++) {
+      if (hooks.signal?.aborted) throw new DOMException('edit cancelled', 'AbortError');
+      const ev = await problem.evaluate(z);
+      const wd = weightDecayTerm(z, vNorm2, hp.weightDecay, hp.weightDecayForm);
+      const ex = extra?.(z);
+      const reg = wd.value + (ex?.value ?? 0);
+      const g = Float64Array.from(ev.grad, (gi, i) => gi + wd.grad[i] + (ex ? ex.grad[i] : 0));
+      trace.push({ step: trace.length, phase, loss: ev.loss + reg, nll: ev.nll, kl: ev.kl, reg, targetProb: ev.targetProb, zNorm: norm(z) });
+      hooks.onStep?.(trace.length - 1, total, phase);
+      if (ev.loss + reg < 5e-2) break;
+      if (it === hp.vSteps - 1) break;
+      hooks.onGrad?.(phase, it, g, z);
+      grads.push(g);
+      adamStep(z, g, st, hp.vLr, mask);
+      clamp();
+    }
+    return grads;
+  };
+
+  if (!eac) {
+    await stage('optimise', hp.vSteps, hp.vSteps);
+    return { z, vInit: ref, trace };
   }
-  return { z, vInit, trace, anchors };
+  const total = eac.scoreStep + eac.retrainSteps;
+  // stage 1: authors' code runs `for it in range(10)` with the same stopping rules
+  const grads = await stage('optimise', eac.scoreStep, total);
+  let gradNow: Float64Array | null = null;
+  if (eac.saliency !== 'mean-grad') gradNow = (await problem.evaluate(z)).grad;
+  const score = saliencyScore(eac.saliency, z, ref, grads, gradNow);
+  const { mask, gamma } = anchorMask(score, eac.anchors);
+  const alpha = Float64Array.from(score, (s) => 1 / (Math.abs(s) + eac.eps));
+  const indices = [...mask.keys()].filter((i) => mask[i]);
+  // retraining: authors' ROME starts from the stage-1 values of the anchors, their MEMIT from a zero δ;
+  // both build a new Adam over the anchors
+  if (eac.retrainFrom === 'zero') z = new Float64Array(D);
+  else for (let i = 0; i < D; i++) if (!mask[i]) z[i] = 0;
+  if (eac.retrainAdam === 'fresh') st = { m: new Float64Array(D), v: new Float64Array(D), t: 0 };
+  const en = (x: Float64Array) => elasticNetTerm(x, mask, alpha, eac.elasticNet, eac.lambda, eac.mu, vNorm2);
+  await stage('retrain', eac.retrainSteps, total, mask, en);
+  return { z, vInit: ref, trace, anchors: { count: indices.length, of: D, gamma, indices } };
 }
