@@ -1,15 +1,18 @@
-// EngineClient: spawns the engine worker and speaks the protocol of ./protocol with typed calls.
+// EngineClient: starts the engine process (./engine-process over an EngineChannel, see ./channel)
+// and speaks the protocol of ./protocol with typed calls.
 //
 //   const engine = new EngineClient();
 //   const info = await engine.call('openModel', { dir, device: 'webgpu' });
 //   const gen = engine.call('generate', { prompts: ['x'], maxNewTokens: 8 }, (p) => console.log(p.phase, p.fraction));
 //   await engine.cancel(gen.id);            // or gen.cancel()
+//   engine.on('exit', (e) => console.log(e.error.message));   // the engine process died
 //   await engine.close();
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+//
+// When the engine process exits unexpectedly every pending call rejects with code 'worker_crashed'.
+// With `restart: true` (the app and the headless server) a new engine process starts at once and
+// later calls go to it ('restart' event; it starts empty: reopening the workspace is the host's
+// job); without it (CLI, tests) the client stays dead and later calls reject the same way.
+import { pathToFileURL } from 'node:url';
 import {
   ENGINE_ERROR_CODES as CODES,
   EngineError,
@@ -20,26 +23,45 @@ import {
   type ProgressEvent,
   type RequestMessage,
   type ResultOf,
-  type WorkerToHost,
 } from './protocol';
-import type { EngineWorkerData } from './worker';
+import { forkEngine, isFatalMessage, type ChannelExit, type EngineChannel, type EngineSpawner } from './channel';
 
 export { EngineError } from './protocol';
+export { tsxLoaderUrl } from './channel';
 
 /** A pending call: a promise with its request id and a shortcut to cancel it. */
 export type EngineCall<T> = Promise<T> & { id: number; cancel(): Promise<boolean> };
 
 export interface EngineClientOptions {
-  /** worker entry; default ./worker.ts next to this file under tsx, ./worker.js next to a bundle */
-  workerUrl?: URL;
-  /** extra handler modules (paths or file URLs) the worker imports and registers at start-up */
+  /** engine entry; default ./engine-process.ts next to this file under tsx, ./engine.js next to a bundle */
+  entry?: URL;
+  /** extra handler modules (paths or file URLs) the engine imports and registers at start-up */
   handlerModules?: (string | URL)[];
-  /** node flags for the worker (default: none for a .ts worker, the parent's for a .js one) */
+  /** extra node flags for the engine process */
   execArgv?: string[];
-  /** do not keep the process alive just for the worker */
+  /** do not keep the process alive just for the engine */
   unref?: boolean;
-  /** ms to wait for the worker's reply to `close` before terminating it (default 5000) */
+  /** ms to wait for the engine's reply to `close` before killing it (default 5000) */
   closeTimeoutMs?: number;
+  /** start a new engine process when one exits unexpectedly (default false) */
+  restart?: boolean;
+  /** how to start the engine process (default: child_process.fork on Node; Electron passes utilityProcess) */
+  spawn?: EngineSpawner;
+}
+
+/** Why and how an engine process ended. */
+export interface EngineExit extends ChannelExit {
+  pid: number | undefined;
+  /** what pending calls were rejected with ('worker_crashed', or 'closed' for a requested stop) */
+  error: EngineError;
+  /** true when the client is starting a new engine process */
+  restarting: boolean;
+}
+
+export interface EngineClientEvents {
+  exit: EngineExit;
+  /** a new engine process was started after an exit (or by recycle()) and accepts calls */
+  restart: { pid: number | undefined; methods: string[] };
 }
 
 interface Pending {
@@ -47,6 +69,19 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   onProgress?: (e: ProgressEvent) => void;
+}
+
+/** One engine process and its start-up state. */
+interface Generation {
+  channel: EngineChannel;
+  ready: Promise<void>;
+  isReady: boolean;
+  /** set by the FatalMessage the process sends before it exits */
+  fatal: string | null;
+  /** an exit that was asked for (close, recycle) */
+  expected: boolean;
+  /** resolves when the process has exited */
+  exited: Promise<void>;
 }
 
 const SOURCE_EXT = /\.(m|c)?tsx?$/;
@@ -60,67 +95,91 @@ export function runningFromSource(url: string = import.meta.url): boolean {
   }
 }
 
-/**
- * file URL of tsx's ESM API (`tsx/esm/api`, import condition), resolved from this package so any cwd
- * works. Node 20 does not apply `--import tsx` hooks to worker threads, so a source-mode worker
- * starts from a tiny bootstrap that calls the API's register() and then imports worker.ts.
- */
-export function tsxEsmApiUrl(): string {
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-  const rel = pkg.exports['./esm/api']?.import?.default ?? './dist/esm/api/index.mjs';
-  return pathToFileURL(path.join(path.dirname(pkgPath), rel)).href;
-}
-
-/** Worker source for `eval: true`: register tsx in the worker thread, then load the entry. */
-function tsxBootstrap(entry: URL): string {
-  return (
-    `import(${JSON.stringify(tsxEsmApiUrl())})` +
-    `.then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })` +
-    `.catch((e) => { setImmediate(() => { throw e; }); });`
-  );
-}
-
 function toUrl(m: string | URL): string {
   if (m instanceof URL) return m.href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(m) && !/^[a-z]:[\\/]/i.test(m)) return m;
   return pathToFileURL(m).href;
 }
 
+function describeExit(e: ChannelExit): string {
+  if (e.signal) return `killed by ${e.signal}${e.signal === 'SIGKILL' ? ', e.g. out of memory' : ''}`;
+  return `exit code ${e.code}`;
+}
+
 export class EngineClient {
-  readonly worker: Worker;
-  /** methods the worker registered, once it is ready */
+  /** methods the engine registered, once it is ready */
   methods: string[] = [];
   private pending = new Map<number, Pending>();
   private nextId = 1;
-  private ready: Promise<void>;
+  private gen: Generation;
   private closing = false;
   private dead: EngineError | null = null;
-  private closeTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly spawnOne: () => EngineChannel;
+  private readonly unref: boolean;
+  private readonly restart: boolean;
+  private listeners: { [K in keyof EngineClientEvents]: Set<(e: EngineClientEvents[K]) => void> } = { exit: new Set(), restart: new Set() };
+  /** consecutive engine processes that died before they were ready (a crash loop stops restarts) */
+  private failedStarts = 0;
 
   constructor(opts: EngineClientOptions = {}) {
-    const fromSource = runningFromSource();
-    const workerUrl = opts.workerUrl ?? new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-    const data: EngineWorkerData = { eacEngine: true, handlerModules: (opts.handlerModules ?? []).map(toUrl) };
-    const viaTsx = SOURCE_EXT.test(workerUrl.pathname);
-    this.worker = viaTsx
-      ? new Worker(tsxBootstrap(workerUrl), { eval: true, execArgv: opts.execArgv ?? [], workerData: data })
-      : new Worker(fileURLToPath(workerUrl), { execArgv: opts.execArgv, workerData: data });
-    if (opts.unref) this.worker.unref();
+    const entry = opts.entry ?? new URL(runningFromSource() ? './engine-process.ts' : './engine.js', import.meta.url);
+    const handlerModules = (opts.handlerModules ?? []).map(toUrl);
+    const spawn = opts.spawn ?? forkEngine;
+    this.spawnOne = () => spawn({ entry, handlerModules, execArgv: opts.execArgv });
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+    this.unref = opts.unref ?? false;
+    this.restart = opts.restart ?? false;
+    this.gen = this.start();
+  }
 
+  /** OS process id of the current engine process. */
+  get pid(): number | undefined {
+    return this.gen.channel.pid;
+  }
+
+  /** Subscribes to 'exit' (an engine process ended) or 'restart' (a new one accepts calls); returns the unsubscribe function. */
+  on<K extends keyof EngineClientEvents>(event: K, listener: (e: EngineClientEvents[K]) => void): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  private emit<K extends keyof EngineClientEvents>(event: K, e: EngineClientEvents[K]): void {
+    for (const l of this.listeners[event]) {
+      try {
+        l(e);
+      } catch {
+        /* a throwing listener must not break the client */
+      }
+    }
+  }
+
+  private start(): Generation {
+    const channel = this.spawnOne();
+    if (this.unref) channel.unref();
     let readyResolve!: () => void;
     let readyReject!: (e: unknown) => void;
-    this.ready = new Promise<void>((res, rej) => {
-      readyResolve = res;
-      readyReject = rej;
-    });
-    this.ready.catch(() => {}); // observed through calls
-
-    this.worker.on('message', (m: WorkerToHost) => {
+    const g: Generation = {
+      channel,
+      exited: new Promise<void>((res) => channel.onExit(() => res())),
+      isReady: false,
+      fatal: null,
+      expected: false,
+      ready: new Promise<void>((res, rej) => {
+        readyResolve = res;
+        readyReject = rej;
+      }),
+    };
+    g.ready.catch(() => {}); // observed through calls
+    channel.onMessage((m) => {
+      if (isFatalMessage(m)) {
+        g.fatal = m.message;
+        return;
+      }
       if (isReadyMessage(m)) {
         this.methods = m.methods;
+        g.isReady = true;
+        this.failedStarts = 0;
         readyResolve();
         return;
       }
@@ -138,36 +197,48 @@ export class EngineClient {
       if (m.ok) p.resolve(m.result);
       else p.reject(new EngineError(m.error.message, m.error.code));
     });
-    const die = (err: EngineError) => {
-      if (!this.dead) this.dead = err;
+    channel.onExit((exit) => {
+      const requested = this.closing || g.expected;
+      const err = requested
+        ? new EngineError('the engine was closed', CODES.closed)
+        : g.fatal !== null
+          ? new EngineError(`the engine worker crashed: ${g.fatal}`, CODES.workerCrashed)
+          : new EngineError(`the engine process exited unexpectedly (${describeExit(exit)})`, CODES.workerCrashed);
       readyReject(err);
+      if (g !== this.gen) return; // an old process (recycled) going away
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
-    };
-    this.worker.on('error', (e) => {
-      die(new EngineError(`the engine worker crashed: ${e?.message ?? String(e)}`, CODES.workerCrashed));
+      if (!g.isReady) this.failedStarts++;
+      // a process that cannot even start would be restarted forever
+      const restarting = this.restart && !this.closing && !g.expected && this.failedStarts < 3;
+      this.emit('exit', { ...exit, pid: channel.pid, error: err, restarting });
+      if (restarting) {
+        this.gen = this.start();
+        const next = this.gen;
+        next.ready.then(
+          () => this.emit('restart', { pid: next.channel.pid, methods: this.methods }),
+          () => {},
+        );
+      } else if (!this.dead) {
+        this.dead = err;
+      }
     });
-    this.worker.on('messageerror', (e) => {
-      die(new EngineError(`the engine worker sent an unreadable message: ${e?.message ?? String(e)}`, CODES.workerCrashed));
-    });
-    this.worker.on('exit', (code) => {
-      if (this.closing) die(new EngineError('the engine was closed', CODES.closed));
-      else die(new EngineError(`the engine worker exited unexpectedly (exit code ${code})`, CODES.workerCrashed));
-    });
+    return g;
   }
 
-  /** Sends one request; resolves with its result or rejects with an EngineError carrying the worker's code. */
+  /** Sends one request; resolves with its result or rejects with an EngineError carrying the engine's code. */
   call<M extends MethodName>(method: M, params: ParamsOf<M>, onProgress?: (e: ProgressEvent) => void): EngineCall<ResultOf<M>> {
     const id = this.nextId++;
     const promise = new Promise<ResultOf<M>>((resolve, reject) => {
       if (this.dead) return reject(this.dead);
       if (this.closing && method !== 'close') return reject(new EngineError('the engine is closing', CODES.closed));
       this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, onProgress });
-      this.ready.then(
+      const g = this.gen;
+      g.ready.then(
         () => {
           if (!this.pending.has(id)) return;
           const msg: RequestMessage<M> = { id, method, params };
-          this.worker.postMessage(msg);
+          g.channel.send(msg);
         },
         (e) => {
           if (this.pending.delete(id)) reject(e);
@@ -177,6 +248,7 @@ export class EngineClient {
     return Object.assign(promise, { id, cancel: () => this.cancel(id) });
   }
 
+
   /** Aborts a running or queued request (it rejects with code 'cancelled'); false when it had already finished. */
   async cancel(id: number): Promise<boolean> {
     if (!this.pending.has(id)) return false;
@@ -184,12 +256,49 @@ export class EngineClient {
     return r.cancelled;
   }
 
-  /** Releases the model, stops the worker, and rejects whatever is still pending. */
+  /** Asks the engine process to close (answering `close`), killing it after closeTimeoutMs; resolves when it has exited. */
+  private async stop(g: Generation): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((res) => {
+      timer = setTimeout(res, this.closeTimeoutMs);
+    });
+    if (g.isReady) {
+      const id = this.nextId++;
+      g.channel.send({ id, method: 'close', params: {} } as RequestMessage<'close'>);
+      await Promise.race([g.exited, timeout]);
+    }
+    clearTimeout(timer);
+    g.channel.kill();
+    await g.exited;
+  }
+
+  /**
+   * Replaces the engine process with a fresh one (after a clean close of the current one), so the
+   * OS gets back everything the old process held; calls made meanwhile go to the new process.
+   * Pending calls of the old process reject with 'closed'. Resolves once the new process is ready.
+   */
+  async recycle(): Promise<void> {
+    if (this.closing || this.dead) throw this.dead ?? new EngineError('the engine is closing', CODES.closed);
+    const old = this.gen;
+    old.expected = true;
+    const err = new EngineError('the engine was restarted', CODES.closed);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.gen = this.start();
+    const next = this.gen;
+    await this.stop(old);
+    await next.ready;
+    this.emit('restart', { pid: next.channel.pid, methods: this.methods });
+  }
+
+  /** Releases the model, stops the engine process, and rejects whatever is still pending. */
   async close(): Promise<void> {
     if (this.closing) return;
+    const g = this.gen;
     if (this.dead) {
       this.closing = true;
-      await this.worker.terminate();
+      g.channel.kill();
+      await g.exited;
       return;
     }
     const closeCall = this.call('close', {} as ParamsOf<'close'>);
@@ -203,11 +312,12 @@ export class EngineClient {
         }),
       ]);
     } catch {
-      /* terminate below */
+      /* killed below */
     } finally {
       clearTimeout(timer);
     }
-    await this.worker.terminate();
+    g.channel.kill();
+    await g.exited;
   }
 
   /** Number of calls waiting for an answer. */

@@ -1,6 +1,6 @@
-// The engine worker: one resident LoadedModel, a FIFO queue of requests (session.run blocks the
-// thread it runs on, so the engine lives here and the UI/server/CLI event loops stay free), progress
-// events, and per-request cancellation through an AbortSignal.
+// The engine: one resident LoadedModel, a FIFO queue of requests (session.run blocks the thread it
+// runs on, so the engine lives in its own process — ./engine-process — and the UI/server/CLI event
+// loops stay free), progress events, and per-request cancellation through an AbortSignal.
 //
 // Adding methods: write src-main/jobs/handlers/<name>.ts exporting
 //   export function registerHandlers(r: HandlerRegistry): void { r.add({ myMethod: async (params, ctx) => ... }) }
@@ -9,7 +9,6 @@
 // file: EngineClient's `handlerModules` option (file URLs), used by tests and plugins.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CheckpointError } from '../engine/checkpoint';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
 import { registerHandlers as registerStudioHandlers } from './studio';
@@ -362,16 +361,13 @@ export class EngineDispatcher {
   }
 }
 
-/** ----- worker entry ----- */
+/** ----- start-up ----- */
 
-export interface EngineWorkerData {
-  eacEngine: true;
-  /** extra handler modules (file URLs) to import and register at start-up */
-  handlerModules?: string[];
-}
-
-async function startWorker(data: EngineWorkerData): Promise<void> {
-  const port = parentPort!;
+/**
+ * The registry an engine process serves: the compiled-in handler modules plus `handlerModules`
+ * (file URLs, imported here; tests and plugins). The process around it is ./engine-process.
+ */
+export async function buildRegistry(handlerModules: readonly string[] = []): Promise<HandlerRegistry> {
   const registry = new HandlerRegistry();
   // a module compiled in and also named in handlerModules is the same module instance: register once
   const registered = new Set<HandlerModule['registerHandlers']>();
@@ -379,30 +375,12 @@ async function startWorker(data: EngineWorkerData): Promise<void> {
     m.registerHandlers(registry);
     registered.add(m.registerHandlers);
   }
-  for (const url of data.handlerModules ?? []) {
+  for (const url of handlerModules) {
     const mod = (await import(url)) as Partial<HandlerModule>;
     if (typeof mod.registerHandlers !== 'function') throw new Error(`handler module ${url} exports no registerHandlers(registry)`);
     if (registered.has(mod.registerHandlers)) continue;
     mod.registerHandlers(registry);
     registered.add(mod.registerHandlers);
   }
-  const dispatcher = new EngineDispatcher(
-    registry,
-    (m) => port.postMessage(m),
-    () => {
-      port.close();
-      process.exit(0);
-    },
-  );
-  port.on('message', (m: RequestMessage) => dispatcher.handle(m));
-  port.postMessage({ event: 'ready', methods: registry.methods() } satisfies WorkerToHost);
-}
-
-if (!isMainThread && (workerData as EngineWorkerData | undefined)?.eacEngine === true) {
-  void startWorker(workerData as EngineWorkerData).catch((e) => {
-    // surfaces as the Worker's 'error' event in the client
-    setImmediate(() => {
-      throw e;
-    });
-  });
+  return registry;
 }
