@@ -1,29 +1,92 @@
-// Opening the ledger database: pragmas for crash safety, then migrations.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Opening the ledger database.
+//
+// Writers (openLedger): the file and its folder are created 0600 / 0700; the header is checked (application_id,
+// user_version, tables) reading only, so a foreign or newer file is refused with every byte unchanged; then the
+// writer lock (one writer per ledger, see lock.ts), the crash-safety pragmas (WAL, synchronous FULL, foreign keys)
+// and the migrations. Readers (openLedger(file, { readOnly: true })): fileMustExist, read-only connection, the same
+// header check, no lock, no migration, no pragma that writes.
+import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Ledger, LedgerOptions } from './ledger';
-import { migrate, MigrationReport } from './migrate';
+import { Ledger, LedgerError, LedgerOptions } from './ledger';
+import { acquireWriterLock, type WriterLock } from './lock';
+import { checkLedgerHeader, findMigrationsDir, loadMigrations, migrate, MigrationReport } from './migrate';
 
 export interface OpenLedgerOptions extends LedgerOptions {
   /** Folder of NNN_name.sql files; default: migrations/ at the package root. */
   migrationsDir?: string;
   /** Milliseconds to wait for another connection's write lock. Default 10 000. */
   busyTimeoutMs?: number;
+  /**
+   * Open for reading only: the file must exist; no writer lock, no migration, nothing written (list/show/health
+   * reading). An older schema is read as it is.
+   */
+  readOnly?: boolean;
 }
 
-/** Open a connection with the ledger's pragmas (no migration). */
-export function openDatabase(file: string, opts: { busyTimeoutMs?: number } = {}): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+function knownVersion(migrationsDir?: string): number {
+  const m = loadMigrations(migrationsDir ?? findMigrationsDir());
+  return m.length ? m[m.length - 1].version : 0;
+}
+
+/** Create the folder (0700 for the folders made here) and the file (0600) when missing; never truncates. */
+function createPrivate(file: string): void {
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
-    const mode = db.pragma('journal_mode = WAL', { simple: true });
-    if (file !== ':memory:' && String(mode).toLowerCase() !== 'wal')
-      throw new Error(`could not switch ${file} to WAL journal mode (got ${mode})`);
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('SQLite refused to enable foreign keys');
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new LedgerError(`cannot create the folder of the ledger ${file}: ${(e as Error).message}`, 'io_error');
+  }
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LedgerError(`cannot create the ledger ${file}: ${(e as Error).message}`, 'io_error');
+  }
+}
+
+/** better-sqlite3's "unable to open database file" and friends, with the path and the likely cause. */
+function openError(file: string, e: unknown, readOnly: boolean): LedgerError {
+  const msg = (e as Error).message;
+  if (!fs.existsSync(file)) return new LedgerError(`the ledger ${file} does not exist`, 'not_found');
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    /* reported below */
+  }
+  if (st && !st.isFile()) return new LedgerError(`cannot open the ledger ${file}: it is not a regular file`, 'not_ledger');
+  return new LedgerError(
+    `cannot open the ledger ${file}${readOnly ? ' for reading' : ''}: ${msg}` +
+      (/unable to open/i.test(msg) ? ` (check that the file and its folder ${path.dirname(file)} are readable${readOnly ? '' : ' and writable'})` : ''),
+    'open_failed',
+  );
+}
+
+function pragmas(db: Database.Database, file: string, busyTimeoutMs: number | undefined): void {
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs ?? 10_000))}`);
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (file !== ':memory:' && String(mode).toLowerCase() !== 'wal')
+    throw new LedgerError(`could not switch ${file} to WAL journal mode (got ${mode})`, 'io_error');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new LedgerError('SQLite refused to enable foreign keys', 'io_error');
+}
+
+/**
+ * Open a connection with the ledger's pragmas (no migration, no writer lock). The header is checked first, so a
+ * foreign or newer file is refused unchanged.
+ */
+export function openDatabase(file: string, opts: { busyTimeoutMs?: number; migrationsDir?: string } = {}): Database.Database {
+  const abs = file === ':memory:' ? file : path.resolve(file);
+  if (abs !== ':memory:') createPrivate(abs);
+  let db: Database.Database;
+  try {
+    db = new Database(abs);
+  } catch (e) {
+    throw openError(abs, e, false);
+  }
+  try {
+    checkLedgerHeader(db, knownVersion(opts.migrationsDir), abs);
+    pragmas(db, abs, opts.busyTimeoutMs);
     return db;
   } catch (e) {
     db.close();
@@ -31,15 +94,68 @@ export function openDatabase(file: string, opts: { busyTimeoutMs?: number } = {}
   }
 }
 
-/** Open (creating if needed) and migrate the ledger at `file`. */
-export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
-  const db = openDatabase(file, opts);
-  let report: MigrationReport;
+/** A read-only connection to an existing ledger (checked header; nothing is written). */
+function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new LedgerError(`the ledger ${abs} does not exist`, 'not_found');
+  let db: Database.Database;
   try {
-    report = migrate(db, opts.migrationsDir);
+    db = new Database(abs, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw openError(abs, e, true);
+  }
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
+    const { fresh } = checkLedgerHeader(db, knownVersion(opts.migrationsDir), abs);
+    if (fresh) throw new LedgerError(`${abs} is empty: not an EAC Studio ledger yet (nothing has been recorded in it)`, 'not_ledger');
   } catch (e) {
     db.close();
     throw e;
   }
-  return new Ledger(db, { ...opts, migration: report });
+  return new Ledger(db, { ...opts, file: abs, readOnly: true });
+}
+
+/**
+ * Open (creating if needed) and migrate the ledger at `file` for writing, holding its writer lock until
+ * Ledger.close(). With `readOnly`, open an existing ledger for reading only.
+ */
+export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
+  if (opts.readOnly) return openReadOnly(file, opts);
+  if (file === ':memory:') {
+    const db = openDatabase(file, opts);
+    try {
+      return new Ledger(db, { ...opts, migration: migrate(db, opts.migrationsDir) });
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+  const abs = path.resolve(file);
+  const known = knownVersion(opts.migrationsDir);
+  // refuse a foreign or newer file before anything (not even the lock file beside it) is written
+  if (fs.existsSync(abs)) {
+    let probe: Database.Database;
+    try {
+      probe = new Database(abs, { readonly: true, fileMustExist: true });
+    } catch (e) {
+      throw openError(abs, e, true);
+    }
+    try {
+      checkLedgerHeader(probe, known, abs);
+    } finally {
+      probe.close();
+    }
+  }
+  createPrivate(abs);
+  const lock: WriterLock = acquireWriterLock(abs);
+  let db: Database.Database | null = null;
+  try {
+    db = openDatabase(abs, opts);
+    const report: MigrationReport = migrate(db, opts.migrationsDir);
+    return new Ledger(db, { ...opts, migration: report, file: abs, lock });
+  } catch (e) {
+    db?.close();
+    lock.release();
+    throw e;
+  }
 }

@@ -3,7 +3,17 @@ export { openLedger, openDatabase } from './db';
 export type { OpenLedgerOptions } from './db';
 export { Ledger, LedgerError } from './ledger';
 export type { LedgerOptions } from './ledger';
-export { concatFactors, decodeF32, encodeF32 } from './factors';
-export { migrate, loadMigrations, findMigrationsDir, SchemaTooNewError, MigrationError } from './migrate';
+export { acquireWriterLock, writerLockHolder, lockFileOf } from './lock';
+export type { LockHolder, WriterLock } from './lock';
+export { concatFactors, decodeF32, encodeF32, factorSha256 } from './factors';
+export {
+  migrate,
+  loadMigrations,
+  findMigrationsDir,
+  checkLedgerHeader,
+  LEDGER_APPLICATION_ID,
+  SchemaTooNewError,
+  MigrationError,
+} from './migrate';
 export type { Migration, MigrationReport } from './migrate';
 export * from './types';

@@ -1,11 +1,23 @@
 // The edit ledger: append-only history of models, queues, edits (with their exact factors), norms, health runs
 // and events. The live set of edits is derived from the events (event_edits rows, mirrored into live_edits by
 // triggers in the same transaction). Every public write is one IMMEDIATE transaction.
+//
+// Integrity: every factor row carries the sha256 of its bytes (002_integrity); every read of factor values (rebuild,
+// export, editFactors) checks it and names the edit when it differs. Concurrency: one writer process per ledger
+// (lock.ts) and, within it, an optimistic head check: recordEdit / revertTo / removeEdit take the head the caller
+// computed on (expectedHead) and refuse the write when another writer moved it.
+//
+// Test hook: EAC_TEST_CRASH_BEFORE_COMMIT=<method>[,<method>...] (e.g. recordEdit) makes the process SIGKILL itself
+// inside that method's write transaction, after its last statement and before COMMIT, having written one line
+// "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
+// to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
+import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
 import { concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
+import type { WriterLock } from './lock';
 import type { MigrationReport } from './migrate';
 import {
   EditDetail,
@@ -43,6 +55,12 @@ export interface LedgerOptions {
   now?: () => Date;
   /** what openLedger's migration run did */
   migration?: MigrationReport;
+  /** the database file (for messages) */
+  file?: string;
+  /** opened read-only (openLedger(file, { readOnly: true })) */
+  readOnly?: boolean;
+  /** the writer lock, released by close() */
+  lock?: WriterLock;
 }
 
 /** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
@@ -79,6 +97,10 @@ const NORM_COLUMNS: [keyof NormSnapshot, string][] = [
 export class Ledger {
   private readonly clock: () => Date;
   readonly migration?: MigrationReport;
+  /** the database file ('' for an in-memory ledger) */
+  readonly file: string;
+  readonly readOnly: boolean;
+  private lock?: WriterLock;
 
   constructor(
     /** the open connection (exposed for tests and maintenance; write only through the methods) */
@@ -87,19 +109,36 @@ export class Ledger {
   ) {
     this.clock = opts.now ?? (() => new Date());
     this.migration = opts.migration;
+    this.file = opts.file ?? (db.memory ? '' : db.name);
+    this.readOnly = opts.readOnly ?? db.readonly;
+    this.lock = opts.lock;
   }
 
+  /** Close the connection and release the writer lock. */
   close(): void {
-    if (this.db.open) this.db.close();
+    try {
+      if (this.db.open) this.db.close();
+    } finally {
+      this.lock?.release();
+      this.lock = undefined;
+    }
   }
 
   private now(): string {
     return this.clock().toISOString();
   }
 
-  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). */
-  private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the crash test hook. */
+  private tx<T>(op: string, fn: () => T): T {
+    if (this.readOnly) throw new LedgerError(`${op}: the ledger ${this.file} was opened read-only`, 'read_only');
+    const outer = !this.db.inTransaction;
+    return this.db
+      .transaction(() => {
+        const r = fn();
+        if (outer) crashBeforeCommit(this.db, op, r);
+        return r;
+      })
+      .immediate();
   }
 
   // ---------------------------------------------------------------------------------------------- models
@@ -109,7 +148,7 @@ export class Ledger {
    * record; a changed checkpoint at the same path gets a new model (its edits were made against other weights).
    */
   importModel(info: ModelInfo): ModelRecord {
-    return this.tx(() => {
+    return this.tx('importModel', () => {
       const hashes = JSON.stringify(sortKeys(info.fileHashes));
       const same = this.db
         .prepare('SELECT * FROM models WHERE path = ? AND file_hashes_json = ? ORDER BY id DESC LIMIT 1')
@@ -155,7 +194,7 @@ export class Ledger {
     requests: EditRequest[],
     invalid: InvalidRow[] = [],
   ): QueueRecord {
-    return this.tx(() => {
+    return this.tx('createQueue', () => {
       this.requireModel(modelId);
       const now = this.now();
       const q = this.db
@@ -206,7 +245,7 @@ export class Ledger {
   markItem(itemId: number, status: QueueItemStatus, error?: string | null): QueueItem {
     if (!QUEUE_ITEM_STATUSES.includes(status)) throw new LedgerError(`unknown queue item status "${status}"`);
     if (status === 'done') throw new LedgerError('an item becomes done only by recording its edit (recordEdit with queueItemId)');
-    return this.tx(() => {
+    return this.tx('markItem', () => {
       const item = this.getItem(itemId);
       if (!item) throw new LedgerError(`no queue item with id ${itemId}`);
       if (item.status === 'done') throw new LedgerError(`queue item ${itemId} is done (edit ${item.editId}); it cannot change`);
@@ -224,7 +263,7 @@ export class Ledger {
    * the queue for a full reorder, or a subset (e.g. the pending ones) to reorder just those among themselves.
    */
   reorderItems(queueId: number, itemIds: number[]): QueueItem[] {
-    return this.tx(() => {
+    return this.tx('reorderItems', () => {
       if (new Set(itemIds).size !== itemIds.length) throw new LedgerError('reorderItems: an item is listed twice');
       const rows = this.db
         .prepare('SELECT id, position FROM queue_items WHERE queue_id = ?')
@@ -246,7 +285,7 @@ export class Ledger {
    * Items that ran (running, done, failed, skipped) keep the request they ran with.
    */
   updateItemRequest(itemId: number, request: EditRequest): QueueItem {
-    return this.tx(() => {
+    return this.tx('updateItemRequest', () => {
       const item = this.getItem(itemId);
       if (!item) throw new LedgerError(`no queue item with id ${itemId}`);
       if (item.status !== 'pending' && item.status !== 'invalid')
@@ -265,7 +304,7 @@ export class Ledger {
    * the 'edit' event ('replay' when opts.replayOf is set) that makes it live, and marks the queue item done.
    */
   recordEdit(modelId: number, result: EditResult, opts: RecordEditOptions = {}): { editId: number; seq: number; eventId: number } {
-    return this.tx(() => {
+    return this.tx('recordEdit', () => {
       this.requireModel(modelId);
       const deltas = this.checkDeltas(modelId, result);
       let profile: unknown = opts.profile;
@@ -417,6 +456,11 @@ export class Ledger {
       )
       .all(modelId) as Row[];
     const factors = this.db.prepare('SELECT * FROM edit_factors WHERE edit_id = ? ORDER BY ord');
+    const checked = (e: Row) =>
+      (factors.all(e.id) as Row[]).map((r) => {
+        verifyFactorRow({ ...r, seq: e.seq }, this.file);
+        return mapFactors(r);
+      });
     return edits.map((e) => ({
       id: e.id,
       seq: e.seq,
@@ -425,7 +469,7 @@ export class Ledger {
       requests: parse<EditRequest[]>(e.requests_json),
       replayOf: e.replay_of,
       approximate: boolOut(e.approximate),
-      factors: (factors.all(e.id) as Row[]).map(mapFactors),
+      factors: checked(e),
     }));
   }
 
@@ -436,10 +480,11 @@ export class Ledger {
   liveFactors(modelId: number): Map<number, LayerFactors> {
     const rows = this.db
       .prepare(
-        `SELECT f.layer, f.rank, f.d_out, f.d_in, f.ut, f.vt FROM live_edits l JOIN edit_factors f ON f.edit_id = l.edit_id
+        `SELECT f.*, l.seq FROM live_edits l JOIN edit_factors f ON f.edit_id = l.edit_id
          WHERE l.model_id = ? ORDER BY f.layer, l.seq, f.ord`,
       )
       .all(modelId) as Row[];
+    for (const r of rows) verifyFactorRow(r, this.file);
     const byLayer = new Map<number, Row[]>();
     for (const r of rows) {
       const list = byLayer.get(r.layer) ?? [];
@@ -469,7 +514,24 @@ export class Ledger {
 
   /** The factors of one edit (live or not), in delta order. */
   editFactors(editId: number): StoredFactors[] {
-    return (this.db.prepare('SELECT * FROM edit_factors WHERE edit_id = ? ORDER BY ord').all(editId) as Row[]).map(mapFactors);
+    const rows = this.db
+      .prepare('SELECT f.*, e.seq FROM edit_factors f JOIN edits e ON e.id = f.edit_id WHERE f.edit_id = ? ORDER BY f.ord')
+      .all(editId) as Row[];
+    for (const r of rows) verifyFactorRow(r, this.file);
+    return rows.map(mapFactors);
+  }
+
+  /** Every factor row whose bytes no longer match its sha256, as messages naming the edit (empty = all intact). */
+  verifyFactors(): string[] {
+    const out: string[] = [];
+    for (const r of this.db.prepare('SELECT f.*, e.seq FROM edit_factors f JOIN edits e ON e.id = f.edit_id ORDER BY f.edit_id, f.ord').iterate() as Iterable<Row>) {
+      try {
+        verifyFactorRow(r, this.file);
+      } catch (e) {
+        out.push((e as Error).message);
+      }
+    }
+    return out;
   }
 
   /**
@@ -490,8 +552,8 @@ export class Ledger {
     const head = this.head(modelId);
     if (expected !== undefined && expected !== head)
       throw new LedgerError(
-        `${what}: the ledger changed while this edit was computed (head was event ${expected}, is now ${head}); ` +
-          `another writer changed the live set — reload the workspace and run it again`,
+        `${what}: the ledger ${this.file || ''} changed since the caller read it (head was event ${expected}, is now ${head}); ` +
+          `another writer changed the live set: reload the workspace and run it again`,
         'head_moved',
       );
     return head;
@@ -503,10 +565,11 @@ export class Ledger {
   }
 
   /** Deactivate every live edit with seq > `seq` (0 = back to the base model). Records a 'revert' event. */
-  revertTo(modelId: number, seq: number, note?: string): RevertResult {
+  revertTo(modelId: number, seq: number, note?: string, opts: { expectedHead?: number } = {}): RevertResult {
     if (!Number.isInteger(seq) || seq < 0) throw new LedgerError(`revertTo: seq must be an integer >= 0, got ${seq}`);
-    return this.tx(() => {
+    return this.tx('revertTo', () => {
       this.requireModel(modelId);
+      this.checkHead(modelId, opts.expectedHead, 'revertTo');
       if (seq > 0 && !this.db.prepare('SELECT 1 FROM edits WHERE model_id = ? AND seq = ?').get(modelId, seq))
         throw new LedgerError(`revertTo: model ${modelId} has no edit with seq ${seq}`);
       const victims = this.liveIds(modelId, seq).map((r) => r.id);
@@ -523,9 +586,10 @@ export class Ledger {
    * - 'replay': deactivate it and every later live edit, and return the later edits' requests; re-run them and
    *   record each with recordEdit(..., { replayOf: editId }). Until then they show up in pendingReplays().
    */
-  removeEdit(modelId: number, editId: number, mode: 'drop' | 'replay', note?: string): RemoveResult {
+  removeEdit(modelId: number, editId: number, mode: 'drop' | 'replay', note?: string, opts: { expectedHead?: number } = {}): RemoveResult {
     if (mode !== 'drop' && mode !== 'replay') throw new LedgerError(`removeEdit: unknown mode "${mode}"`);
-    return this.tx(() => {
+    return this.tx('removeEdit', () => {
+      this.checkHead(modelId, opts.expectedHead, 'removeEdit');
       const e = this.db
         .prepare('SELECT e.model_id, e.seq, l.edit_id AS live FROM edits e LEFT JOIN live_edits l ON l.edit_id = e.id WHERE e.id = ?')
         .get(editId) as Row | undefined;
@@ -672,7 +736,7 @@ export class Ledger {
 
   /** Record a health-task run (and a 'health' event) against the current live set. */
   recordHealth(modelId: number, h: HealthInput): HealthRun {
-    return this.tx(() => {
+    return this.tx('recordHealth', () => {
       this.requireModel(modelId);
       const afterEditSeq = h.afterEditSeq ?? this.headSeq(modelId);
       const editsApplied = h.editsApplied ?? this.liveIds(modelId).length;
@@ -721,7 +785,7 @@ export class Ledger {
   recordEvent(modelId: number, kind: FreeEventKind, payload: Record<string, unknown> = {}, editId?: number): LedgerEvent {
     if (STATE_EVENT_KINDS.includes(kind as EventKind))
       throw new LedgerError(`"${kind}" events change the live set; use recordEdit / revertTo / removeEdit`);
-    return this.tx(() => {
+    return this.tx('recordEvent', () => {
       this.requireModel(modelId);
       if (editId !== undefined) {
         const e = this.db.prepare('SELECT model_id FROM edits WHERE id = ?').get(editId) as Row | undefined;
@@ -759,12 +823,29 @@ export class Ledger {
     return { missing: [...d].filter((x) => !s.has(x)), extra: [...s].filter((x) => !d.has(x)) };
   }
 
-  /** PRAGMA integrity_check and foreign_key_check; returns the problems (empty = ok). */
+  /** PRAGMA integrity_check, foreign_key_check and the factor checksums; returns the problems (empty = ok). */
   integrityCheck(): string[] {
     const ic = (this.db.pragma('integrity_check') as Row[]).map((r) => String(Object.values(r)[0]));
     const fk = (this.db.pragma('foreign_key_check') as Row[]).map((r) => `foreign key: ${JSON.stringify(r)}`);
-    return [...ic.filter((x) => x !== 'ok'), ...fk];
+    return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors()];
   }
+}
+
+// ------------------------------------------------------------------------------------------------ test hook
+
+/** See the header: SIGKILL inside the write transaction of `op`, after its last statement, before COMMIT. */
+function crashBeforeCommit(db: Database.Database, op: string, result: unknown): void {
+  const want = process.env.EAC_TEST_CRASH_BEFORE_COMMIT;
+  if (!want || !want.split(',').includes(op)) return;
+  let info = '';
+  try {
+    info = JSON.stringify(result) ?? '';
+  } catch {
+    /* not serialisable: the op name is enough */
+  }
+  // synchronous write: the line must be out before the signal lands
+  fs.writeSync(2, `EAC_TEST_CRASH_BEFORE_COMMIT ${op} inTransaction=${db.inTransaction} ${info}\n`);
+  process.kill(process.pid, 'SIGKILL');
 }
 
 // ------------------------------------------------------------------------------------------------ row mapping
@@ -804,6 +885,24 @@ function mapItem(r: Row): QueueItem {
     editId: r.edit_id,
     updatedAt: r.updated_at,
   };
+}
+
+/**
+ * Check a factor row's bytes against its stored sha256 (002_integrity). Rows read from a ledger older than 002 (read-
+ * only, not migrated) have no sha256 column and cannot be checked; a NULL in a migrated ledger is itself tampering.
+ */
+function verifyFactorRow(r: Row, file: string): void {
+  if (!('sha256' in r)) return;
+  const what = `factor ${r.ord} (layer ${r.layer}, ${r.tensor}) of edit ${r.edit_id}${r.seq !== undefined ? ` (seq ${r.seq})` : ''} in ${file || 'the ledger'}`;
+  if (r.sha256 === null) throw new LedgerError(`${what} has no checksum; the ledger was changed outside EAC Studio`, 'factor_corrupt');
+  const now = factorSha256(r.ut, r.vt);
+  if (now !== r.sha256)
+    throw new LedgerError(
+      `${what} is corrupt: its bytes hash to sha256 ${now}, recorded ${r.sha256} when the edit was written. ` +
+        `The stored factors changed after they were recorded (disk corruption or an outside change); ` +
+        `this edit cannot be rebuilt or exported exactly: restore the ledger from a backup or revert past edit ${r.edit_id}`,
+      'factor_corrupt',
+    );
 }
 
 function mapFactors(r: Row): StoredFactors {

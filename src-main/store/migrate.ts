@@ -23,25 +23,77 @@ export interface MigrationReport {
   applied: { version: number; name: string }[];
 }
 
+/**
+ * `PRAGMA application_id` of every EAC Studio ledger: the ASCII bytes "EACS" read as a big-endian int32
+ * (0x45414353 = 1161904979), stored at offset 68 of the SQLite header. Set by the first migration transaction that
+ * runs on a file (ledgers made before it was introduced get it with their next migration or open for writing).
+ */
+export const LEDGER_APPLICATION_ID = 0x45414353;
+
 /** The database was written by a newer app than this one. */
 export class SchemaTooNewError extends Error {
+  readonly code = 'schema_too_new';
   constructor(
     readonly dbVersion: number,
     readonly knownVersion: number,
+    readonly file?: string,
   ) {
     super(
-      `The ledger database has schema version ${dbVersion}, newer than the newest migration this version of EAC Studio ` +
+      `The ledger database ${file ? `${file} ` : ''}has schema version ${dbVersion}, newer than the newest migration this version of EAC Studio ` +
         `knows (${knownVersion}). Update EAC Studio to open it; the database was left untouched.`,
     );
     this.name = 'SchemaTooNewError';
   }
 }
 
+/** A migration failed or the file is not a ledger this version can use. code: 'migration' | 'not_ledger'. */
 export class MigrationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: string = 'migration',
+  ) {
     super(message);
     this.name = 'MigrationError';
   }
+}
+
+/**
+ * Decide, reading only, whether `db` may be used as a ledger: an empty file (new ledger), an EAC Studio ledger (our
+ * application_id, or a ledger from before application_id with its schema_migrations table) not newer than
+ * `knownVersion`. Throws SchemaTooNewError or MigrationError 'not_ledger' otherwise. Runs no statement that writes,
+ * so a refused file keeps every byte (callers run it before switching journal modes or migrating).
+ */
+export function checkLedgerHeader(db: Database.Database, knownVersion: number, file = db.name): { fresh: boolean } {
+  let appId: number;
+  let version: number;
+  let objects: { type: string; name: string }[];
+  try {
+    appId = db.pragma('application_id', { simple: true }) as number;
+    version = db.pragma('user_version', { simple: true }) as number;
+    objects = db.prepare(`SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid`).all() as typeof objects;
+  } catch (e) {
+    throw new MigrationError(`${file} is not an EAC Studio ledger: ${(e as Error).message}`, 'not_ledger');
+  }
+  const ours = appId === LEDGER_APPLICATION_ID;
+  if (appId !== 0 && !ours)
+    throw new MigrationError(
+      `${file} is not an EAC Studio ledger: its application_id is 0x${(appId >>> 0).toString(16)} (another program's database, ` +
+        `EAC Studio's is 0x${LEDGER_APPLICATION_ID.toString(16)}); it was left untouched`,
+      'not_ledger',
+    );
+  const hasMigrations = objects.some((o) => o.type === 'table' && o.name === 'schema_migrations');
+  // newer: ours, or a file with nothing but a version (its tables may be what this version does not know)
+  if (version > knownVersion && (ours || hasMigrations || objects.length === 0)) throw new SchemaTooNewError(version, knownVersion, file);
+  if (ours) return { fresh: false };
+  if (objects.length === 0 && version === 0) return { fresh: true };
+  if (version >= 1 && hasMigrations) return { fresh: false };
+  const names = objects.filter((o) => o.type === 'table').map((o) => o.name);
+  throw new MigrationError(
+    `${file} is not an EAC Studio ledger: it is an SQLite database with user_version ${version}` +
+      (names.length ? ` and the tables ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}` : '') +
+      ` but no EAC Studio application_id; it was left untouched`,
+    'not_ledger',
+  );
 }
 
 const FILE_RE = /^(\d+)_([A-Za-z0-9_-]+)\.sql$/;
@@ -116,8 +168,9 @@ function tableExists(db: Database.Database, name: string): boolean {
 export function migrate(db: Database.Database, migrationsDir?: string): MigrationReport {
   const migrations = loadMigrations(migrationsDir ?? findMigrationsDir());
   const known = migrations.length ? migrations[migrations.length - 1].version : 0;
+  // reading only: a foreign or newer file is refused before anything is written to it
+  checkLedgerHeader(db, known);
   const from = db.pragma('user_version', { simple: true }) as number;
-  if (from > known) throw new SchemaTooNewError(from, known);
 
   if (tableExists(db, 'schema_migrations')) {
     const rows = db.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all() as {
@@ -139,7 +192,7 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
         );
     }
   } else if (from !== 0) {
-    throw new MigrationError(`not an EAC Studio ledger: PRAGMA user_version is ${from} but there is no schema_migrations table`);
+    throw new MigrationError(`not an EAC Studio ledger: PRAGMA user_version is ${from} but there is no schema_migrations table`, 'not_ledger');
   }
 
   // 002_integrity backfills factor checksums with this function (the same hash Ledger.recordEdit writes)
@@ -172,9 +225,13 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
         new Date().toISOString(),
       );
       db.pragma(`user_version = ${m.version}`);
+      db.pragma(`application_id = ${LEDGER_APPLICATION_ID}`);
       return true;
     });
     if (run.immediate()) applied.push({ version: m.version, name: m.name });
   }
+  // a ledger from before application_id that needed no migration: claim it now
+  if ((db.pragma('application_id', { simple: true }) as number) !== LEDGER_APPLICATION_ID && !db.readonly)
+    db.transaction(() => db.pragma(`application_id = ${LEDGER_APPLICATION_ID}`)).immediate();
   return { from, to: db.pragma('user_version', { simple: true }) as number, applied };
 }
