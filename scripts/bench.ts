@@ -10,6 +10,7 @@
 // _ms are durations, _tok_s throughputs, _mb sizes; anything else is printed as is.
 //
 //   npm run bench [-- --fixture gpt2-world-a] [--device cpu,webgpu] [--sections session,forward] [--out bench/results.json]
+//   npm run bench -- --scale [...]   real-size checkpoints, one child process per phase: see scripts/bench-scale.ts
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -241,6 +242,11 @@ function table(results: CaseResult[]): string {
 }
 
 async function main(): Promise<void> {
+  // --scale: the real-size memory/speed bench (scripts/bench-scale.ts), its own flags
+  if (process.argv.includes('--scale')) {
+    const { scaleMain } = await import('./bench-scale');
+    return scaleMain(process.argv.slice(2));
+  }
   const { values } = parseArgs({
     options: {
       case: { type: 'string' },
