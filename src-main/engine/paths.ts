@@ -1,5 +1,6 @@
 // Locate the package root (resources/, migrations/) from source (tsx) and from bundled output alike.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,4 +29,11 @@ export function resourcesDir(): string {
  */
 export function fixturesDir(): string {
   return process.env.EAC_FIXTURES ?? path.join(packageRoot(), 'tests', 'fixtures');
+}
+
+/** Where the app keeps workspaces (ledgers) and its own small files: $EAC_DATA_DIR, else ~/.local/share/eac-studio (XDG_DATA_HOME respected). */
+export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.EAC_DATA_DIR) return path.resolve(env.EAC_DATA_DIR);
+  const xdg = env.XDG_DATA_HOME ? path.resolve(env.XDG_DATA_HOME) : path.join(os.homedir(), '.local', 'share');
+  return path.join(xdg, 'eac-studio');
 }

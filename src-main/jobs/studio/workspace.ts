@@ -3,7 +3,6 @@
 // HandlerContext types here: callers pass plain callbacks and AbortSignals.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { hashCheckpointFiles } from '../../engine/checkpoint';
 import {
@@ -18,7 +17,7 @@ import {
   type LayerDelta,
   type StatsSettings,
 } from '../../engine/edit';
-import { packageRoot } from '../../engine/paths';
+import { dataRoot, packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
 import type { Device } from '../../engine/runtime/session';
 import { Ledger, openLedger, type ReplayRequest } from '../../store';
@@ -31,12 +30,8 @@ export function studioError(message: string, code: string = CODES.badParams): En
   return new EngineError(message, code);
 }
 
-/** EAC_DATA_DIR, else ~/.local/share/eac-studio (XDG_DATA_HOME respected). */
-export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.EAC_DATA_DIR) return path.resolve(env.EAC_DATA_DIR);
-  const xdg = env.XDG_DATA_HOME ? path.resolve(env.XDG_DATA_HOME) : path.join(os.homedir(), '.local', 'share');
-  return path.join(xdg, 'eac-studio');
-}
+// dataRoot lives with the other path helpers (the UI host needs it without loading the studio)
+export { dataRoot };
 
 /** The default workspace folder of a model folder: <dataRoot>/<sha256(absolute real path)[:16]>. */
 export function defaultWorkspaceDir(modelDir: string, env: NodeJS.ProcessEnv = process.env): string {
