@@ -31,4 +31,17 @@ export {
   readTensorBytes,
   readTensorF32,
 } from './checkpoint';
-export { hashCheckpointFiles } from './hash';
+export {
+  hashCheckpointFiles,
+  checkpointHashes,
+  checkpointFileNames,
+  clearHashMemo,
+  hashing,
+  sampleOffsets,
+  sidecarPath,
+  SAMPLE_WINDOW,
+  type FileRecord,
+  type FileCheck,
+  type IntegrityOptions,
+  type IntegrityResult,
+} from './hash';

@@ -1,10 +1,9 @@
 // Dense float64 linear algebra for the editing math (row-major Float64Array everywhere).
 //
 // Scale note: Cholesky is O(n³/3) flops. In plain JS that is ≈1 s for n = 768 (the fixtures) and
-// ≈30–60 s for GPT-2 medium/large's d_ff = 4096–5120, and out of reach for the d_ff ≈ 11k–16k of
-// LLaMA-class models (16384³/3 ≈ 1.5e12 flops, plus 2 GiB per float64 matrix). For those the solve
-// has to run elsewhere (a MatMul-heavy blocked Cholesky in an ORT graph, or a CG solve whose
-// matvecs run in ORT); the API here stays the reference implementation those must match.
+// ≈30–60 s for GPT-2 medium/large's d_ff = 4096–5120; above 1024 the factorisation runs blocked with
+// its O(n³) part on onnxruntime (cholesky-ort.ts), in place, and this file stays the reference
+// implementation it must match.
 
 /** Thrown by `cholesky` when a pivot is not positive (or not finite). */
 export class NotPositiveDefiniteError extends Error {
@@ -33,28 +32,49 @@ function checkSize(name: string, a: ArrayLike<number>, expected: number): void {
 
 /**
  * Lower-triangular L with A = L Lᵀ (only the lower triangle of A is read; the upper triangle of L
- * is zero). Row-oriented Cholesky–Crout: every inner loop is a dot product of two contiguous rows
- * of L, so it streams through memory.
+ * is zero), as a new array. See `choleskyInPlace` for the factorisation itself.
  */
 export function cholesky(A: Float64Array, n: number): Float64Array {
   checkSize('A', A, n * n);
-  const L = new Float64Array(n * n);
+  const L = Float64Array.from(A);
+  choleskyInPlace(L, n);
+  return L;
+}
+
+/**
+ * Overwrites A (n × n, row-major; only the lower triangle is read) with its lower Cholesky factor
+ * L, A = L Lᵀ, and zeroes the upper triangle: no buffer besides A. Row-oriented Cholesky–Crout:
+ * row i of L only needs rows j < i of L and the entries of row i left of j, which are already L,
+ * so the factor can replace A as it goes; every inner loop is a dot product of two contiguous rows.
+ * Throws NotPositiveDefiniteError (A is then partly overwritten).
+ */
+export function choleskyInPlace(A: Float64Array, n: number): void {
+  checkSize('A', A, n * n);
+  choleskyDiagonalBlock(A, n, 0, n);
+  for (let i = 0; i < n; i++) A.fill(0, i * n + i + 1, i * n + n);
+}
+
+/**
+ * Factorises the diagonal block rows/columns [k0, k0+kb) of the row-major n × n matrix A in place
+ * (lower triangle), assuming every update from columns < k0 has already been applied to it.
+ * Pivot errors name the global index.
+ */
+export function choleskyDiagonalBlock(A: Float64Array, n: number, k0: number, kb: number): void {
   let smallestPositive = Infinity;
-  for (let i = 0; i < n; i++) {
+  for (let i = k0; i < k0 + kb; i++) {
     const ri = i * n;
-    for (let j = 0; j < i; j++) {
+    for (let j = k0; j < i; j++) {
       const rj = j * n;
       let s = A[ri + j];
-      for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
-      L[ri + j] = s / L[rj + j];
+      for (let k = k0; k < j; k++) s -= A[ri + k] * A[rj + k];
+      A[ri + j] = s / A[rj + j];
     }
     let d = A[ri + i];
-    for (let k = 0; k < i; k++) d -= L[ri + k] * L[ri + k];
+    for (let k = k0; k < i; k++) d -= A[ri + k] * A[ri + k];
     if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(i, d, n, smallestPositive);
     if (d < smallestPositive) smallestPositive = d;
-    L[ri + i] = Math.sqrt(d);
+    A[ri + i] = Math.sqrt(d);
   }
-  return L;
 }
 
 /** X = A⁻¹B given L = cholesky(A); B row-major [n, cols]. B is not modified. */

@@ -15,7 +15,11 @@ export type StatsErrorCode =
   | 'bad-count'
   | 'bad-layer'
   | 'bad-corpus'
-  | 'empty-corpus';
+  | 'empty-corpus'
+  /** fewer statistics tokens than d_ff where the solve has no ridge: C is singular */
+  | 'insufficient-samples'
+  /** C (+ the profile's ridge) has a non-positive pivot */
+  | 'not-positive-definite';
 
 export class StatsError extends Error {
   constructor(

@@ -1,0 +1,68 @@
+// Files that readers see whole or not at all, and reads of big binary files straight into the
+// typed array that will hold them (no intermediate Buffer of the same size).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Write a file so that readers see either the old content or the new, never a part: the parts are
+ * written in order to a temp name, fsynced and renamed over the real name. Returns the sha256 of
+ * what was written.
+ */
+export function writeFileAtomic(file: string, data: Uint8Array | string | Iterable<Uint8Array>): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+  const h = crypto.createHash('sha256');
+  const parts: Iterable<Uint8Array> = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    for (const buf of parts) {
+      // in slices: one write(2) is capped at ~2 GiB
+      for (let off = 0; off < buf.length; ) {
+        const n = fs.writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 28));
+        h.update(buf.subarray(off, off + n));
+        off += n;
+      }
+    }
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  return h.digest('hex');
+}
+
+/** Bytes of a typed array, without copying. */
+export function bytesOf(a: Float64Array | Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * Reads `file` into `into` (exactly its byte length; a different file size is an error) in 64 MiB
+ * reads, returning the sha256 of the bytes read. Peak memory is `into` itself.
+ */
+export function readFileInto(file: string, into: Uint8Array): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size !== into.length) throw new RangeError(`${file} is ${size} bytes, expected ${into.length}`);
+    const h = crypto.createHash('sha256');
+    for (let off = 0; off < size; ) {
+      const n = fs.readSync(fd, into, off, Math.min(size - off, 1 << 26), off);
+      if (n <= 0) throw new RangeError(`${file}: unexpected end at byte ${off}`);
+      h.update(into.subarray(off, off + n));
+      off += n;
+    }
+    return h.digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
+}

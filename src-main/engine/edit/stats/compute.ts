@@ -1,0 +1,187 @@
+// keyStats: E[k kᵀ] at chosen layers over a corpus, cached; importStatsIntoCache: ROME's .npz.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoadedModel } from '../../runtime/model';
+import { Alloc, defaultAlloc } from '../alloc';
+import { importNpzStats, StatsError } from '../stats-npz';
+import { abortError, accumulateKeys, KeyMomentAccumulator } from './accumulate';
+import { importedStatsKey, readCachedStats, sha256, statsKey, writeCachedStats } from './cache';
+import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
+import { modelContentHash } from './model-hash';
+
+export interface StatsOptions {
+  /**
+   * Plain text (.txt and anything not .jsonl: samples are paragraphs split by blank lines, or single
+   * lines when the file has no blank lines) or JSONL (.jsonl/.ndjson) with a "text" field.
+   * Default: resources/corpus/default.txt.
+   */
+  corpusPath?: string;
+  /** number of text samples (ROME's mom2_n_samples); the first `samples` of the corpus are used */
+  samples: number;
+  /** tokens kept from the start of each sample; default min(model maxPositions, 256) */
+  maxTokensPerSample?: number;
+  /** samples per forward pass; default 8 */
+  batchSize?: number;
+  cacheDir: string;
+  /** (samples done, samples total) */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  /**
+   * Use statistics imported with `importStatsIntoCache(model, layer, npz, cacheDir, samplesLabel)`
+   * where they exist for a layer (samplesLabel = this value); other layers are computed.
+   */
+  importedLabel?: string | number;
+  /** where the n² buffers come from (tests count them) */
+  alloc?: Alloc;
+  /** rank-update column block and token capacity of the accumulation (tests use small ones) */
+  accumulate?: { block?: number; tokenCapacity?: number };
+}
+
+export interface KeyStats {
+  layer: number;
+  dim: number;
+  /** tokens */
+  count: number;
+  /** dim*dim, E[k kᵀ] */
+  mom2: Float64Array;
+  /** cache key */
+  key: string;
+  /** 'computed' now; 'cache' from a previous computation; 'npz' imported from ROME's layer_stats */
+  source: 'computed' | 'cache' | 'npz';
+  /** the cache the entry lives in (a Cholesky factor of it is persisted beside it) */
+  cacheDir: string;
+}
+
+function checkLayers(model: LoadedModel, layers: number[]): number[] {
+  const L = model.cfg.layers;
+  for (const l of layers)
+    if (!Number.isInteger(l) || l < 0 || l >= L) throw new StatsError('bad-layer', `layer ${l} does not exist (the model has layers 0..${L - 1})`);
+  return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+/**
+ * E[k kᵀ] at `layers` over the first `opts.samples` samples of a corpus, in one pass for all
+ * layers not already cached. Cached per (model import hash, layer, corpus sha256, samples,
+ * maxTokens). Always statistics of the unedited checkpoint (live edit factors are not applied).
+ * Memory: one float64 n² buffer per computed layer (accumulated in place) plus panels.
+ */
+export async function keyStats(model: LoadedModel, layers: number[], opts: StatsOptions): Promise<Map<number, KeyStats>> {
+  const ls = checkLayers(model, layers);
+  if (!Number.isInteger(opts.samples) || opts.samples <= 0) throw new RangeError(`samples must be a positive integer, got ${opts.samples}`);
+  const batchSize = opts.batchSize ?? 8;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const maxTokens = opts.maxTokensPerSample ?? Math.min(model.cfg.maxPositions, 256);
+  if (!Number.isInteger(maxTokens) || maxTokens <= 0) throw new RangeError(`maxTokensPerSample must be a positive integer, got ${maxTokens}`);
+  if (maxTokens > model.cfg.maxPositions)
+    throw new RangeError(`maxTokensPerSample ${maxTokens} exceeds the model's ${model.cfg.maxPositions} positions`);
+  if (opts.signal?.aborted) throw abortError();
+  const alloc = opts.alloc ?? defaultAlloc;
+  const dim = model.cfg.ffn;
+  const cacheDir = opts.cacheDir;
+  const corpusPath = path.resolve(opts.corpusPath ?? defaultCorpusPath());
+  let corpusBytes: Buffer;
+  try {
+    corpusBytes = fs.readFileSync(corpusPath);
+  } catch (e) {
+    throw new StatsError('bad-corpus', `cannot read the statistics corpus ${corpusPath}: ${(e as Error).message}`);
+  }
+  const corpusSha = sha256(corpusBytes);
+  const modelHash = await modelContentHash(model, cacheDir);
+  const result = new Map<number, KeyStats>();
+  const missing: number[] = [];
+  for (const l of ls) {
+    if (opts.importedLabel !== undefined) {
+      const key = importedStatsKey(modelHash, l, opts.importedLabel);
+      const hit = readCachedStats(cacheDir, key, dim, alloc);
+      if (hit) {
+        result.set(l, { layer: l, dim, count: hit.meta.count, mom2: hit.mom2, key, source: 'npz', cacheDir });
+        continue;
+      }
+    }
+    const key = statsKey(modelHash, l, corpusSha, opts.samples, maxTokens);
+    const hit = readCachedStats(cacheDir, key, dim, alloc);
+    if (hit) result.set(l, { layer: l, dim, count: hit.meta.count, mom2: hit.mom2, key, source: hit.meta.origin === 'npz' ? 'npz' : 'cache', cacheDir });
+    else missing.push(l);
+  }
+  if (!missing.length) {
+    opts.onProgress?.(opts.samples, opts.samples);
+    return new Map(ls.map((l) => [l, result.get(l)!]));
+  }
+
+  const samples = readCorpusSamples(corpusPath).slice(0, opts.samples);
+  if (!samples.length) throw new StatsError('empty-corpus', `the statistics corpus ${corpusPath} has no text samples`);
+  const total = samples.length;
+  let done = 0;
+  opts.onProgress?.(0, total);
+  const acc = new Map(missing.map((l) => [l, new KeyMomentAccumulator(dim, { alloc, ...opts.accumulate })]));
+  let count = 0;
+  // tokenise a chunk at a time and batch rows of similar length together (less padding)
+  const chunkSize = batchSize * 32;
+  for (let c = 0; c < total; c += chunkSize) {
+    if (opts.signal?.aborted) throw abortError();
+    const rows = samples
+      .slice(c, c + chunkSize)
+      .map((s) => sampleTokens(model, s, maxTokens))
+      .filter((r) => r.length > 0)
+      .sort((a, b) => a.length - b.length);
+    const skipped = Math.min(chunkSize, total - c) - rows.length;
+    count += await accumulateKeys(model, acc, rows, batchSize, opts.signal, (n) => {
+      done += n;
+      opts.onProgress?.(done, total);
+    });
+    done += skipped;
+  }
+  if (count === 0) throw new StatsError('empty-corpus', `the statistics corpus ${corpusPath} produced no tokens`);
+  if (opts.signal?.aborted) throw abortError();
+  for (const l of missing) {
+    const mom2 = await acc.get(l)!.finish();
+    const key = statsKey(modelHash, l, corpusSha, opts.samples, maxTokens);
+    writeCachedStats(cacheDir, mom2, {
+      key,
+      layer: l,
+      dim,
+      count,
+      origin: 'computed',
+      model: modelHash,
+      corpus: { path: corpusPath, sha256: corpusSha },
+      samples: opts.samples,
+      samplesUsed: total,
+      maxTokens,
+    });
+    result.set(l, { layer: l, dim, count, mom2, key, source: 'computed', cacheDir });
+  }
+  if (done < total) opts.onProgress?.(total, total);
+  return new Map(ls.map((l) => [l, result.get(l)!]));
+}
+
+/**
+ * Bring ROME's precomputed statistics (layer_stats .npz of this model's layer) into the cache under
+ * `samplesLabel` (ROME's mom2_n_samples, e.g. 100000); `keyStats(..., { importedLabel })` then uses
+ * them. Throws StatsError (see importNpzStats) when the file does not fit the model.
+ */
+export async function importStatsIntoCache(
+  model: LoadedModel,
+  layer: number,
+  npzFile: string,
+  cacheDir: string,
+  samplesLabel: string | number,
+): Promise<KeyStats> {
+  checkLayers(model, [layer]);
+  const dim = model.cfg.ffn;
+  const { mom2, count } = importNpzStats(npzFile, dim);
+  for (let i = 0; i < mom2.length; i++)
+    if (!Number.isFinite(mom2[i])) throw new StatsError('bad-npy', `${npzFile}: 'mom2.mom2' contains non-finite values`);
+  const modelHash = await modelContentHash(model, cacheDir);
+  const key = importedStatsKey(modelHash, layer, samplesLabel);
+  writeCachedStats(cacheDir, mom2, {
+    key,
+    layer,
+    dim,
+    count,
+    origin: 'npz',
+    model: modelHash,
+    corpus: { path: path.resolve(npzFile), sha256: sha256(fs.readFileSync(npzFile)) },
+    samples: String(samplesLabel),
+  });
+  return { layer, dim, count, mom2, key, source: 'npz', cacheDir };
+}
