@@ -18,4 +18,6 @@ if (existsSync(source)) {
   process.stderr.write(`eac: cannot find ${source.pathname} or ${bundled.pathname}\n`);
   process.exit(1);
 }
+// files 0600, folders 0700 (ledgers, caches and exports may hold private data on shared machines)
+process.umask(0o077);
 process.exitCode = await mod.main(process.argv.slice(2));

@@ -39,6 +39,39 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Error codes that mean the user's input was wrong (exit 2) rather than that running it failed (exit 1): engine and
+ * studio input codes, the ledger's "this file is not a ledger you can use" codes, the export's refusals.
+ */
+export const BAD_INPUT_CODES: ReadonlySet<string> = new Set([
+  'bad_params',
+  'bad_model',
+  'no_model',
+  'not_found',
+  'exists',
+  'hash_mismatch',
+  'not_ledger',
+  'schema_too_new',
+  'unsafe_target',
+  'not_export',
+]);
+
+/**
+ * Whether an error is bad input (exit 2): a UsageError, an error whose code is in BAD_INPUT_CODES, or a checkpoint /
+ * task-file validation error (a broken model folder or task file), except their I/O failures.
+ */
+export function isBadInput(e: unknown): boolean {
+  if (e instanceof UsageError) return true;
+  const { name, code } = (e ?? {}) as { name?: string; code?: unknown };
+  if (typeof code === 'string' && BAD_INPUT_CODES.has(code)) return true;
+  return (name === 'CheckpointError' || name === 'TaskValidationError') && code !== 'io_error';
+}
+
+/** `e` as a UsageError when it is bad input (see isBadInput), else `e` unchanged (exit 1 with its message). */
+export function asInputError(e: unknown): unknown {
+  return isBadInput(e) && !(e instanceof UsageError) ? new UsageError((e as Error).message) : e;
+}
+
 export function defineCommand(c: CliCommand): CliCommand {
   return c;
 }

@@ -1,10 +1,15 @@
 // `eac` command line: dispatches to the subcommands in ./commands (a registry), parses flags with
-// node:util parseArgs (strict), and turns bad input into one line on stderr with exit code 2.
+// node:util parseArgs (strict), and turns every error into one line on stderr naming the file and the
+// cause. Exit codes (documented in the README): 0 success, 2 bad input (isBadInput: usage errors, a
+// missing or broken model / facts / task file, a file that is not a usable ledger, a refused export
+// target), 1 any other failure (I/O, a ledger held by another writer, a corrupt factor, a crash).
 // Started by bin/eac.mjs (tsx) or directly: node --import tsx src-main/cli/main.ts ...
+// Either way the process creates its files 0600 and folders 0700 (umask 077): ledgers, caches and
+// exports may hold private data on shared machines.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { UsageError, type CliCommand, type CliIO, type OptionValues } from './command';
+import { isBadInput, UsageError, type CliCommand, type CliIO, type OptionValues } from './command';
 import { commands as registered } from './commands';
 
 export const VERSION = '0.1.0';
@@ -23,7 +28,7 @@ function mainHelp(cmds: CliCommand[]): string {
     'Commands:',
     ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'Run `eac <command> --help` for its options. Bad input exits with code 2.',
+    'Run `eac <command> --help` for its options. Exit codes: 0 success, 2 bad input, 1 other failures.',
     '',
   ].join('\n');
 }
@@ -80,7 +85,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
     return code ?? 0;
   } catch (e) {
     const err = e as Error;
-    const usage = e instanceof UsageError;
+    const usage = isBadInput(e);
     io.err(`eac ${cmd.name}: ${usage ? '' : 'error: '}${oneLine(err?.message ?? String(e))}\n`);
     if (io.env.EAC_DEBUG && err?.stack) io.err(err.stack + '\n');
     return usage ? 2 : 1;
@@ -96,5 +101,7 @@ const invokedDirectly = (() => {
 })();
 
 if (invokedDirectly) {
+  // files 0600, folders 0700 for everything this process creates (bin/eac.mjs does the same)
+  process.umask(0o077);
   process.exitCode = await main(process.argv.slice(2));
 }

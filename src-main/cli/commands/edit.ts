@@ -8,7 +8,7 @@ import { packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
 import { recordEditRun } from '../../jobs/studio/ops';
 import { Workspace } from '../../jobs/studio/workspace';
-import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
+import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, asInputError, type CliIO } from '../command';
 import { DEVICES } from '../engine';
 
 /** The bundled profile named like the model folder; the demo model uses the gpt2-world-a profile. */
@@ -131,7 +131,8 @@ export default defineCommand({
         editor = new Editor(model, profile, statsProvider(model, profile, stats));
       }
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      // a broken model folder is bad input (2); a ledger held by another writer or an I/O failure is not (1)
+      throw asInputError(e);
     }
     const parsed = parseFacts(path.basename(factsFile), fs.readFileSync(factsFile, 'utf8'));
     const emit = (obj: Record<string, unknown>, text: string) => (json ? printJson(io, obj) : io.out(text + '\n'));

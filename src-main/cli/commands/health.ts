@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pickTasks, runHealthCheck } from '../../jobs/studio/health-core';
 import { Workspace } from '../../jobs/studio/workspace';
-import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
+import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, asInputError, type CliIO } from '../command';
 import { DEVICES } from '../engine';
 
 export default defineCommand({
@@ -47,7 +47,8 @@ export default defineCommand({
       ws = await Workspace.open({ modelDir, dbFile: dbArg ? path.resolve(io.cwd, dbArg) : path.join(tmp!, 'ledger.sqlite'), device });
     } catch (e) {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-      throw new UsageError((e as Error).message);
+      // a broken model folder is bad input (2); a ledger held by another writer or an I/O failure is not (1)
+      throw asInputError(e);
     }
     try {
       let tasks;

@@ -1,13 +1,16 @@
 // `eac ledger list|show|revert|remove|export --db FILE ... [--json]`: thin over the studio workspace code.
+// list/show open the ledger read-only (the file must exist; nothing is written, no writer lock);
+// revert/remove/export open the workspace, which takes the ledger's writer lock. Errors keep their
+// codes so main() picks the exit code (2 bad input, 1 other failures).
 import path from 'node:path';
 import { openLedger, type Ledger, type ModelRecord } from '../../store';
 import { exportWorkspace, removeFromWorkspace, revertWorkspace } from '../../jobs/studio/ops';
 import { Workspace } from '../../jobs/studio/workspace';
-import { defineCommand, intOption, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
+import { defineCommand, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
 
 function pickModel(ledger: Ledger, modelDir: string | undefined, cwd: string): ModelRecord {
   const models = ledger.listModels();
-  if (models.length === 0) throw new UsageError('the ledger has no model yet');
+  if (models.length === 0) throw new UsageError(`the ledger ${ledger.file} has no model yet`);
   if (modelDir) {
     const m = ledger.findModelByPath(path.resolve(cwd, modelDir));
     if (!m) throw new UsageError(`the ledger has no model at ${path.resolve(cwd, modelDir)} (it has: ${models.map((x) => x.path).join(', ')})`);
@@ -24,7 +27,7 @@ export default defineCommand({
     'ledger show EDIT_ID --db FILE [--json]',
     'ledger revert SEQ --db FILE [--note TEXT] [--json]',
     'ledger remove EDIT_ID --mode drop|replay --db FILE [--json]',
-    'ledger export OUT_DIR --db FILE [--overwrite] [--json]',
+    'ledger export OUT_DIR --db FILE [--overwrite] [--absolute-paths] [--json]',
   ].join('\n       eac '),
   help: [
     'Options:',
@@ -32,10 +35,13 @@ export default defineCommand({
     '  --model DIR      which model of the ledger (default: the newest one)',
     '  --mode M         remove: drop (fast, approximate when later edits exist) or replay (exact, re-runs later edits)',
     '  --device D       revert/remove/export: device for the rebuilt model (cpu default)',
-    '  --overwrite      export: replace an existing OUT_DIR',
+    '  --overwrite      export: replace an existing OUT_DIR (only an empty folder or a previous export)',
+    '  --absolute-paths export: write the model folder and ledger as absolute paths into edits.json (default: names)',
     '  --json           JSON output',
     '',
-    'revert/remove/export open the model folder recorded in the ledger and verify its weight hashes first.',
+    'revert/remove/export open the model folder recorded in the ledger and verify its weight hashes first;',
+    'they take the ledger\'s writer lock (one writing program at a time). list/show only read.',
+    'An export never replaces the model folder, the ledger, its folder, or a folder that is not a previous export.',
   ].join('\n'),
   allowPositionals: true,
   options: {
@@ -45,6 +51,7 @@ export default defineCommand({
     note: { type: 'string', multiple: true },
     device: { type: 'string', multiple: true },
     overwrite: { type: 'boolean' },
+    'absolute-paths': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run(values, pos, io: CliIO) {
@@ -58,7 +65,7 @@ export default defineCommand({
       return Number(arg);
     };
     if (sub === 'list' || sub === 'show') {
-      const ledger = openLedger(db);
+      const ledger = openLedger(db, { readOnly: true });
       try {
         const m = pickModel(ledger, optionalString(values, 'model'), io.cwd);
         if (sub === 'list') {
@@ -84,7 +91,7 @@ export default defineCommand({
       return 0;
     }
     // revert / remove / export need the rebuilt model
-    const probe = openLedger(db);
+    const probe = openLedger(db, { readOnly: true });
     let modelDir: string;
     try {
       modelDir = pickModel(probe, optionalString(values, 'model'), io.cwd).path;
@@ -92,12 +99,8 @@ export default defineCommand({
       probe.close();
     }
     const device = (optionalString(values, 'device') ?? 'cpu') as 'cpu' | 'webgpu' | 'cuda';
-    let ws: Workspace;
-    try {
-      ws = await Workspace.open({ modelDir, dbFile: db, device, onProgress: (p, f) => !json && p === 'hash' && io.err(`\rhashing ${(f * 100).toFixed(0)}%${f >= 1 ? '\n' : ''}`) });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    // a broken model folder, a hash mismatch: bad input (exit 2); the writer lock held elsewhere, I/O: exit 1
+    const ws = await Workspace.open({ modelDir, dbFile: db, device, onProgress: (p, f) => !json && p === 'hash' && io.err(`\rhashing ${(f * 100).toFixed(0)}%${f >= 1 ? '\n' : ''}`) });
     try {
       let result: unknown;
       if (sub === 'revert') result = revertWorkspace(ws, num('SEQ'), optionalString(values, 'note'));
@@ -109,18 +112,15 @@ export default defineCommand({
         if (!arg) throw new UsageError('ledger export: give OUT_DIR');
         result = await exportWorkspace(ws, path.resolve(io.cwd, arg), {
           overwrite: !!values.overwrite,
+          absolutePaths: !!values['absolute-paths'],
           onProgress: (f) => !json && io.err(`\rexport ${(f * 100).toFixed(0)}%${f >= 1 ? '\n' : ''}`),
         });
       }
       if (json) printJson(io, result);
       else io.out(JSON.stringify(result, null, 2) + '\n');
-    } catch (e) {
-      if ((e as { code?: string }).code && ['bad_params', 'not_found', 'exists'].includes((e as { code: string }).code)) throw new UsageError((e as Error).message);
-      throw e;
     } finally {
       await ws.close();
     }
     return 0;
   },
 });
-void intOption;

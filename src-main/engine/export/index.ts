@@ -10,7 +10,16 @@
 // - `__metadata__` carries provenance (format "pt", base hashes, edit ids, methods) and edits.json
 //   is the manifest;
 // - streamed tensor by tensor (only one edited tensor is ever in memory), with progress;
-// - atomic: everything goes to `<outDir>.partial`, which is renamed to outDir at the end.
+// - every written file's sha256 is in edits.json (`files`); paths in it and in the metadata are names
+//   only (the model folder's, the ledger's), absolute only with `absolutePaths`;
+// - safe: outDir must be new, an empty folder, or a previous export (edits.json with the export format
+//   and nothing beside the files it lists); it may not equal or contain the model folder, the ledger
+//   or anything in `protect` (real paths: symlinks followed), nor lie inside the model folder;
+// - atomic: everything goes to a fresh folder made with mkdtemp beside the target (a name no one else
+//   owns), renamed onto outDir at the end (a replaced export is moved aside first and deleted only
+//   after the new one is in place); on failure only what this run created is removed. A
+//   `<outDir>.partial` that someone else left is never touched.
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bytesToF32, f32ToBf16, f32ToF16 } from '../checkpoint/dtype';
@@ -34,8 +43,12 @@ export interface ExportOptions {
   /** the live deltas (all applied edits, in order) */
   deltas: readonly LayerDelta[];
   outDir: string;
-  /** replace an existing outDir */
+  /** replace an existing outDir: only an empty folder or a previous export (see the header) */
   overwrite?: boolean;
+  /** write absolute local paths (model folder, ledger) into edits.json and the metadata; default: their names only */
+  absolutePaths?: boolean;
+  /** more paths the export may never equal or contain (the workspace folder, ...); the model and the ledger always are */
+  protect?: { path: string; what: string }[];
   provenance?: {
     baseHashes?: Record<string, string>;
     edits?: ExportedEdit[];
@@ -48,14 +61,28 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
+/** The `format` of edits.json: the marker of a folder this code wrote (and may replace). */
+export const EXPORT_FORMAT = 'eac-studio-export-v1';
+
+export interface ExportedFile {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
 export interface ExportSummary {
   outDir: string;
-  files: { name: string; bytes: number }[];
+  /** every file of the export but edits.json, which lists them */
+  files: ExportedFile[];
   editedTensors: string[];
   bytes: number;
   ms: number;
 }
 
+/**
+ * code: 'exists' (outDir exists, no overwrite), 'unsafe_target' (outDir is, contains or lies in something protected),
+ * 'not_export' (overwrite of a folder that is not a previous export), 'io_error', 'cancelled', 'export_failed', ...
+ */
 export class ExportError extends Error {
   constructor(
     message: string,
@@ -69,9 +96,10 @@ export class ExportError extends Error {
 const WEIGHT_RE = /(\.safetensors$|^pytorch_model.*\.bin$|\.pt$|\.pth$|\.ckpt$|\.bin\.index\.json$)/i;
 const CHUNK = 4 << 20;
 
-function writeAll(fd: number, buf: Uint8Array): void {
+function writeAll(fd: number, buf: Uint8Array, hash?: Hash): void {
   let off = 0;
   while (off < buf.byteLength) off += fs.writeSync(fd, buf, off, buf.byteLength - off);
+  hash?.update(buf);
 }
 
 function readAt(fd: number, buf: Uint8Array, pos: number, what: string): void {
@@ -140,63 +168,176 @@ function headerBytes(tensors: SafetensorsTensor[], metadata: Record<string, stri
   return Buffer.concat([len, json]);
 }
 
-function fsyncFile(p: string): void {
+function fsyncPath(p: string): void {
   const fd = fs.openSync(p, 'r');
   try {
     fs.fsyncSync(fd);
+  } catch {
+    /* directory fsync is not supported everywhere */
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The real path of p: symlinks followed for the part that exists, the rest appended as written. */
+export function realResolve(p: string): string {
+  let head = path.resolve(p);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...rest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return path.join(head, ...rest);
+      const up = path.dirname(head);
+      if (up === head) return path.join(head, ...rest);
+      rest.unshift(path.basename(head));
+      head = up;
+    }
+  }
+}
+
+/** a === b or a inside b */
+function within(a: string, b: string): boolean {
+  const rel = path.relative(b, a);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Why `dir` (an existing folder) may not be replaced, or null when it is empty or a previous export. */
+function notOurs(dir: string): string | null {
+  const names = fs.readdirSync(dir);
+  if (names.length === 0) return null;
+  if (!names.includes('edits.json')) return `it is not empty and has no edits.json (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`;
+  let manifest: { format?: unknown; files?: unknown };
+  try {
+    const st = fs.lstatSync(path.join(dir, 'edits.json'));
+    if (!st.isFile() || st.size > 64 << 20) return 'its edits.json is not a regular file of a sensible size';
+    manifest = JSON.parse(fs.readFileSync(path.join(dir, 'edits.json'), 'utf8'));
+  } catch (e) {
+    return `its edits.json is not readable JSON (${(e as Error).message})`;
+  }
+  if (!manifest || manifest.format !== EXPORT_FORMAT) return `its edits.json is not an EAC Studio export manifest (format is not "${EXPORT_FORMAT}")`;
+  if (Array.isArray(manifest.files)) {
+    const listed = new Set((manifest.files as { name?: unknown }[]).map((f) => String(f?.name)));
+    listed.add('edits.json');
+    const extra = names.filter((n) => !listed.has(n));
+    if (extra.length) return `it holds files the export did not write (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''})`;
+  }
+  return null;
+}
+
+/**
+ * Where the export may go: the real target path, after refusing targets that are, contain or lie inside the model
+ * folder, or are or contain a protected path; and an existing target unless it may be replaced.
+ */
+function checkTarget(o: ExportOptions, outDir: string): { target: string; exists: boolean } {
+  const target = realResolve(outDir);
+  const modelDir = realResolve(o.ck.dir);
+  const shown = target === outDir ? outDir : `${outDir} (${target})`;
+  if (within(target, modelDir) || within(modelDir, target))
+    throw new ExportError(
+      `refusing to export to ${shown}: it ${within(target, modelDir) ? 'is or lies inside' : 'contains'} the model folder ${o.ck.dir}`,
+      'unsafe_target',
+    );
+  const protect = [...(o.provenance?.ledger ? [{ path: o.provenance.ledger, what: 'the ledger' }] : []), ...(o.protect ?? [])];
+  for (const p of protect) {
+    const real = realResolve(p.path);
+    if (within(real, target)) throw new ExportError(`refusing to export to ${shown}: it ${real === target ? 'is' : 'contains'} ${p.what} ${p.path}`, 'unsafe_target');
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(target);
+  } catch {
+    return { target, exists: false };
+  }
+  if (!st.isDirectory()) throw new ExportError(`${shown} exists and is not a folder; choose another output folder`, 'exists');
+  if (!o.overwrite) throw new ExportError(`${shown} already exists (pass overwrite to replace a previous export there)`, 'exists');
+  const why = notOurs(target);
+  if (why) throw new ExportError(`refusing to replace ${shown}: ${why}. Only an empty folder or a previous EAC Studio export is replaced`, 'not_export');
+  return { target, exists: true };
+}
+
+function ioError(what: string, e: unknown): ExportError {
+  return new ExportError(`${what}: ${(e as Error).message}`, 'io_error');
 }
 
 export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary> {
   const t0 = performance.now();
   const { ck } = o;
   const outDir = path.resolve(o.outDir);
-  if (outDir === ck.dir || outDir.startsWith(ck.dir + path.sep)) throw new ExportError(`cannot export into the model folder itself (${ck.dir})`, 'bad_params');
-  if (fs.existsSync(outDir) && !o.overwrite) throw new ExportError(`${outDir} already exists (pass overwrite to replace it)`, 'exists');
-  const partial = `${outDir}.partial`;
-  fs.rmSync(partial, { recursive: true, force: true });
-  fs.mkdirSync(partial, { recursive: true });
-  const { hidden: d, ffn, arch } = ck.config;
-
-  // deltas per canonical tensor
-  const byTensor = new Map<string, LayerDelta[]>();
-  for (const x of o.deltas) {
-    const list = byTensor.get(x.tensor) ?? [];
-    list.push(x);
-    byTensor.set(x.tensor, list);
-  }
-  for (const name of byTensor.keys()) if (!ck.tensors.has(name)) throw new ExportError(`an edit targets tensor "${name}", which the checkpoint does not have`);
-
-  const edits = o.provenance?.edits ?? [];
-  const methods = [...new Set(edits.map((e) => e.method))];
-  const prov: Record<string, string> = {
-    format: 'pt',
-    eac_studio_export: '1',
-    eac_base_path: ck.dir,
-    eac_base_sha256: JSON.stringify(o.provenance?.baseHashes ?? {}),
-    eac_edit_ids: JSON.stringify(edits.map((e) => e.id)),
-    eac_methods: JSON.stringify(methods),
-    eac_edited_tensors: JSON.stringify([...byTensor.keys()].sort()),
-  };
-
+  const { target, exists } = checkTarget(o, outDir);
+  const parent = path.dirname(target);
+  const base = path.basename(target);
   const headers = ck.files.map((f) => readSafetensorsHeader(path.join(ck.dir, f)));
   const total = headers.reduce((a, h) => a + h.dataLength, 0);
-  let done = 0;
-  o.onProgress?.(0, total, 'export');
-  const files: { name: string; bytes: number }[] = [];
+  try {
+    fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw ioError(`cannot create the folder ${parent} for the export`, e);
+  }
+  // the run's own scratch folder: a name nobody else has (mkdtemp, 0700); only it is removed on failure
+  let work: string;
+  try {
+    work = fs.mkdtempSync(path.join(parent, `.${base}.partial-`));
+  } catch (e) {
+    throw ioError(`cannot create a folder in ${parent} to export ${outDir}`, e);
+  }
+  const { hidden: d, ffn, arch } = ck.config;
+  const show = (p: string | undefined | null) => (p ? (o.absolutePaths ? p : path.basename(p)) : null);
+
+  const files: ExportedFile[] = [];
   const editedTensors: string[] = [];
   try {
+    // deltas per canonical tensor
+    const byTensor = new Map<string, LayerDelta[]>();
+    for (const x of o.deltas) {
+      const list = byTensor.get(x.tensor) ?? [];
+      list.push(x);
+      byTensor.set(x.tensor, list);
+    }
+    for (const name of byTensor.keys()) if (!ck.tensors.has(name)) throw new ExportError(`an edit targets tensor "${name}", which the checkpoint does not have`);
+
+    const edits = o.provenance?.edits ?? [];
+    const methods = [...new Set(edits.map((e) => e.method))];
+    const prov: Record<string, string> = {
+      format: 'pt',
+      eac_studio_export: '1',
+      eac_base_path: show(ck.dir)!,
+      eac_base_sha256: JSON.stringify(o.provenance?.baseHashes ?? {}),
+      eac_edit_ids: JSON.stringify(edits.map((e) => e.id)),
+      eac_methods: JSON.stringify(methods),
+      eac_edited_tensors: JSON.stringify([...byTensor.keys()].sort()),
+    };
+
+    let done = 0;
+    o.onProgress?.(0, total, 'export');
+    /** write a small file 0600, fsynced, and list it with its hash */
+    const writeSmall = (name: string, bytes: Uint8Array) => {
+      const p = path.join(work, name);
+      const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      try {
+        writeAll(fd, bytes);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return { name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+    };
+
     for (let fi = 0; fi < ck.files.length; fi++) {
       const file = ck.files[fi];
       const h = headers[fi];
       const tensors = [...h.tensors].sort((a, b) => a.begin - b.begin);
-      const dst = path.join(partial, file);
-      const out = fs.openSync(dst, 'w');
-      const src = fs.openSync(path.join(ck.dir, file), 'r');
+      const dst = path.join(work, file);
+      const hash = createHash('sha256');
+      const out = fs.openSync(dst, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      let src: number | null = null;
+      let bytes = 0;
       try {
-        writeAll(out, headerBytes(tensors, { ...h.metadata, ...prov }));
+        src = fs.openSync(path.join(ck.dir, file), 'r');
+        const hb = headerBytes(tensors, { ...h.metadata, ...prov });
+        writeAll(out, hb, hash);
+        bytes += hb.byteLength;
         for (const t of tensors) {
           if (o.signal?.aborted) throw new ExportError('export cancelled', 'cancelled');
           const canon = canonicalTensorName(arch, t.name);
@@ -204,9 +345,9 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
           if (ds) {
             const raw = new Uint8Array(t.byteLength);
             readAt(src, raw, t.offset, `${path.join(ck.dir, file)} tensor ${t.name}`);
-            const bytes = materialise(raw, { name: t.name, dtype: t.dtype, shape: t.shape }, ds, d, ffn);
-            if (bytes.byteLength !== t.byteLength) throw new ExportError(`tensor ${t.name}: materialised ${bytes.byteLength} bytes, expected ${t.byteLength}`);
-            writeAll(out, bytes);
+            const edited = materialise(raw, { name: t.name, dtype: t.dtype, shape: t.shape }, ds, d, ffn);
+            if (edited.byteLength !== t.byteLength) throw new ExportError(`tensor ${t.name}: materialised ${edited.byteLength} bytes, expected ${t.byteLength}`);
+            writeAll(out, edited, hash);
             editedTensors.push(canon);
             done += t.byteLength;
             o.onProgress?.(done, total, `${t.name} (edited)`);
@@ -216,20 +357,21 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
               const n = Math.min(buf.byteLength, t.byteLength - off);
               const view = buf.subarray(0, n);
               readAt(src, view, t.offset + off, `${path.join(ck.dir, file)} tensor ${t.name}`);
-              writeAll(out, view);
+              writeAll(out, view, hash);
               done += n;
             }
             o.onProgress?.(done, total, t.name);
           }
+          bytes += t.byteLength;
           // let the event loop breathe between tensors (progress messages, cancellation)
           await new Promise((r) => setImmediate(r));
         }
         fs.fsyncSync(out);
       } finally {
         fs.closeSync(out);
-        fs.closeSync(src);
+        if (src !== null) fs.closeSync(src);
       }
-      files.push({ name: file, bytes: fs.statSync(dst).size });
+      files.push({ name: file, bytes, sha256: hash.digest('hex') });
     }
     const missing = [...byTensor.keys()].filter((n) => !editedTensors.includes(n));
     if (missing.length) throw new ExportError(`edited tensors not found in any weight file: ${missing.join(', ')}`);
@@ -239,53 +381,55 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     if (fs.existsSync(indexSrc) && ck.files.length > 0 && !ck.files.includes('model.safetensors')) {
       const idx = JSON.parse(fs.readFileSync(indexSrc, 'utf8')) as { metadata?: Record<string, unknown>; weight_map: Record<string, string> };
       idx.metadata = { ...(idx.metadata ?? {}), ...prov };
-      const p = path.join(partial, WEIGHTS_INDEX);
-      fs.writeFileSync(p, JSON.stringify(idx, null, 2) + '\n');
-      files.push({ name: WEIGHTS_INDEX, bytes: fs.statSync(p).size });
+      files.push(writeSmall(WEIGHTS_INDEX, Buffer.from(JSON.stringify(idx, null, 2) + '\n')));
     }
-    // config, tokenizer and the other small files
+    // config, tokenizer and the other small files (regular files only)
     for (const e of fs.readdirSync(ck.dir, { withFileTypes: true })) {
-      if (e.name.startsWith('.') || WEIGHT_RE.test(e.name) || e.name === WEIGHTS_INDEX || ck.files.includes(e.name)) continue;
+      if (e.name.startsWith('.') || WEIGHT_RE.test(e.name) || e.name === WEIGHTS_INDEX || ck.files.includes(e.name) || e.name === 'edits.json') continue;
       const p = path.join(ck.dir, e.name);
       const st = fs.statSync(p);
       if (!st.isFile()) continue;
-      fs.copyFileSync(p, path.join(partial, e.name));
-      files.push({ name: e.name, bytes: st.size });
+      files.push(writeSmall(e.name, fs.readFileSync(p)));
     }
+    files.sort((a, b) => a.name.localeCompare(b.name));
     const manifest = {
-      format: 'eac-studio-export-v1',
+      ...(o.provenance?.extra ?? {}),
+      format: EXPORT_FORMAT,
       createdAt: new Date().toISOString(),
-      base: { path: ck.dir, arch, fileHashes: o.provenance?.baseHashes ?? {} },
-      ledger: o.provenance?.ledger ?? null,
+      base: { path: show(ck.dir), arch, fileHashes: o.provenance?.baseHashes ?? {} },
+      ledger: show(o.provenance?.ledger),
       edits,
       editedTensors: editedTensors.slice().sort(),
-      ...(o.provenance?.extra ?? {}),
+      files,
     };
-    const mp = path.join(partial, 'edits.json');
-    fs.writeFileSync(mp, JSON.stringify(manifest, null, 2) + '\n');
-    files.push({ name: 'edits.json', bytes: fs.statSync(mp).size });
-    for (const f of files) fsyncFile(path.join(partial, f.name));
+    writeSmall('edits.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
+    fsyncPath(work);
 
-    // atomic swap
-    let old: string | null = null;
-    if (fs.existsSync(outDir)) {
-      old = `${outDir}.old-${process.pid}-${Date.now()}`;
-      fs.renameSync(outDir, old);
+    // into place: a replaced export is moved aside (into a fresh empty folder of ours) and deleted only afterwards
+    let aside: string | null = null;
+    if (exists) {
+      // re-check right before the swap: the folder may have changed since checkTarget
+      const why = fs.existsSync(target) ? notOurs(target) : null;
+      if (why) throw new ExportError(`refusing to replace ${target}: ${why}`, 'not_export');
+      if (fs.existsSync(target)) {
+        aside = fs.mkdtempSync(path.join(parent, `.${base}.old-`));
+        fs.renameSync(target, aside);
+      }
     }
-    fs.renameSync(partial, outDir);
-    if (old) fs.rmSync(old, { recursive: true, force: true });
     try {
-      const dfd = fs.openSync(path.dirname(outDir), 'r');
-      fs.fsyncSync(dfd);
-      fs.closeSync(dfd);
-    } catch {
-      /* directory fsync is not supported everywhere */
+      fs.renameSync(work, target);
+    } catch (e) {
+      if (aside) fs.renameSync(aside, target);
+      throw ioError(`cannot move the export into place at ${target}`, e);
     }
+    if (aside) fs.rmSync(aside, { recursive: true, force: true });
+    fsyncPath(parent);
   } catch (e) {
-    fs.rmSync(partial, { recursive: true, force: true });
-    throw e;
+    // only this run's own scratch folder (it no longer exists once renamed into place)
+    fs.rmSync(work, { recursive: true, force: true });
+    if (e instanceof ExportError) throw e;
+    throw ioError(`export to ${outDir} failed`, e);
   }
   o.onProgress?.(total, total, 'done');
-  files.sort((a, b) => a.name.localeCompare(b.name));
   return { outDir, files, editedTensors: editedTensors.sort(), bytes: files.reduce((a, f) => a + f.bytes, 0), ms: performance.now() - t0 };
 }

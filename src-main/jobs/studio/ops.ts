@@ -10,7 +10,8 @@ function ledgerCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof LedgerError) throw studioError(e.message, CODES.badParams);
+    // head_moved: another writer changed the live set since the caller read it
+    if (e instanceof LedgerError) throw studioError(e.message, e.code === 'head_moved' ? 'conflict' : CODES.badParams);
     throw e;
   }
 }
@@ -45,7 +46,7 @@ export async function removeFromWorkspace(
 export async function exportWorkspace(
   ws: Workspace,
   outDir: string,
-  o: { overwrite?: boolean; onProgress?: (fraction: number, message?: string) => void; signal?: AbortSignal } = {},
+  o: { overwrite?: boolean; absolutePaths?: boolean; onProgress?: (fraction: number, message?: string) => void; signal?: AbortSignal } = {},
 ): Promise<ExportResult> {
   const live = ws.ledger.liveEdits(ws.modelId);
   const deltas = ws.liveDeltas();
@@ -56,6 +57,9 @@ export async function exportWorkspace(
       deltas,
       outDir,
       overwrite: o.overwrite,
+      absolutePaths: o.absolutePaths,
+      // the export may never replace the folder holding the ledger and its lock (nor the ledger: see provenance)
+      protect: [{ path: ws.workspaceDir, what: 'the workspace folder' }],
       signal: o.signal,
       onProgress: (d, t, m) => o.onProgress?.(t ? d / t : 1, m),
       provenance: {
