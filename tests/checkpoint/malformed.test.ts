@@ -50,7 +50,8 @@ function newDir(): string {
   return d;
 }
 
-const TINY_GPT2 = { vocab_size: 8, n_embd: 4, n_layer: 1, n_head: 2, n_inner: 8, n_positions: 4, n_ctx: 4 };
+// token ids inside the shrunk vocabulary (config.json's bos/eos ids are checked against vocab_size)
+const TINY_GPT2 = { vocab_size: 8, n_embd: 4, n_layer: 1, n_head: 2, n_inner: 8, n_positions: 4, n_ctx: 4, bos_token_id: 0, eos_token_id: 0 };
 const TINY_LLAMA = {
   vocab_size: 8,
   hidden_size: 4,
@@ -60,6 +61,8 @@ const TINY_LLAMA = {
   num_key_value_heads: 1,
   max_position_embeddings: 16,
   tie_word_embeddings: false,
+  bos_token_id: 1,
+  eos_token_id: 2,
 };
 
 /** A folder with the fixture's config.json (dims shrunk) and tokenizer.json copied. */

@@ -92,8 +92,12 @@ describe('CSV variants', () => {
     expect(r.errors[0].message).toContain('missing required columns prompt, subject, target_new; found columns: text, label');
   });
 
-  it('a header-only file imports nothing', () => {
-    expect(parseFacts('x.csv', 'prompt,subject,target_new\r\n')).toEqual({ format: 'csv', requests: [], errors: [], rowsRead: 0 });
+  it('a header-only file is a file-level error (nothing to import), not a silent empty import', () => {
+    const r = parseFacts('x.csv', 'prompt,subject,target_new\r\n');
+    expect(r).toMatchObject({ format: 'csv', requests: [], rowsRead: 0 });
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0].row).toBe(0);
+    expect(r.errors[0].message).toMatch(/^x\.csv: the file has a header row but no data rows; there is nothing to import/);
   });
 
   it('reports a row with more fields than the header', () => {

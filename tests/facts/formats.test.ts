@@ -160,8 +160,12 @@ describe('JSON containers', () => {
     expect(r.errors[0].message).toContain('the first record has: question, answer');
   });
 
-  it('an empty array imports nothing without errors', () => {
-    expect(parseFacts('empty.json', '[]')).toEqual({ format: 'easyedit', requests: [], errors: [], rowsRead: 0 });
+  it('an empty array or an empty requests list is a file-level error', () => {
+    for (const [text, what] of [['[]', 'the JSON array is empty'], ['{"requests": []}', 'its list of edit requests is empty']]) {
+      const r = parseFacts('empty.json', text);
+      expect(r).toMatchObject({ requests: [], rowsRead: 0 });
+      expect(r.errors.map((e) => [e.row, e.message.split(';')[0]])).toEqual([[0, `empty.json: ${what}`]]);
+    }
   });
 });
 

@@ -117,7 +117,7 @@ describe('row errors from parseFacts (row number + field in the text; other rows
       { row: 2, field: 'subject', message: 'Row 2: subject is empty' },
       { row: 3, field: 'prompt', message: 'Row 3: prompt is empty' },
       { row: 4, field: 'target_new', message: 'Row 4: target_new is missing' },
-      { row: 5, field: 'target_new', message: 'Row 5: target_new must be a string' },
+      { row: 5, field: 'target_new', message: 'Row 5: target_new must be a string, got an object' },
     ]);
   });
 
@@ -184,13 +184,63 @@ describe('row errors from parseFacts (row number + field in the text; other rows
     expect(r.requests.map((q) => q.caseId)).toEqual(['1', '3']);
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0].row).toBe(2);
-    let parserMessage = '';
-    try {
-      JSON.parse('{"prompt": "Rome is", "subject": "Rome", ');
-    } catch (e) {
-      parserMessage = (e as Error).message;
-    }
-    expect(r.errors[0].message).toBe(`Line 2: invalid JSON: ${parserMessage}`);
+    // V8's "... in JSON at position 41" becomes a column within the line
+    expect(r.errors[0].message).toBe('Line 2: invalid JSON: Expected double-quoted property name at column 42');
+  });
+
+  it("JSON parse errors never quote the file's content (V8 quotes ~10 characters after the bad token)", () => {
+    const r = parseFacts('e.jsonl', [JSON.stringify(ee({ case_id: 1 })), '{"prompt": SECRET-TOKEN-abcdef}', JSON.stringify(ee({ case_id: 3 }))].join('\n'));
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0].message).toBe('Line 2: invalid JSON: unexpected character');
+    expect(() => parseFacts('e.json', '[{"prompt": SECRET-TOKEN-abcdef}]')).toThrow(/^Cannot import "e\.json": it starts like JSON but is not valid JSON: unexpected character\./);
+    expect(() => parseFacts('e.json', '[{"prompt": SECRET-TOKEN-abcdef}]')).not.toThrow(/SECRET/);
+  });
+
+  it('a list where a string is expected is an error naming the row and the field (no first-element coercion)', () => {
+    const r = parseFacts(
+      'l.json',
+      json([
+        ee({ target_new: ['Paris', 'Rome'] }),
+        ee({ subject: ['Tokyo'] }),
+        ee({ prompt: ['Tokyo is the capital of'] }),
+        { subject: 'Osaka', src: 'Which country is Osaka in?', alt: ['China'], answers: ['Japan'] },
+        { requested_rewrite: { prompt: '{} is in', subject: 'Osaka', target_new: { str: ['China'] }, target_true: { str: 'Japan' } } },
+        ee({ rephrase_prompt: ['Tokyo is in', ['nested']] }),
+        ee({ ground_truth: ['Japan', 3, { a: 1 }] }),
+      ]),
+    );
+    expect(r.requests).toHaveLength(0);
+    expect(r.errors.map((e) => [e.row, e.field])).toEqual([
+      [1, 'target_new'],
+      [2, 'subject'],
+      [3, 'prompt'],
+      [4, 'alt'],
+      [5, 'requested_rewrite.target_new.str'],
+      [6, 'rephrase_prompt'],
+      [7, 'ground_truth'],
+    ]);
+    expect(r.errors[0].message).toBe(
+      'Row 1: target_new must be a string, got a list of 2 items (only the fields a format defines as lists, like paraphrase_prompts, may be lists)',
+    );
+    expect(r.errors[5].message).toBe('Row 6: rephrase_prompt item 2 must be a string, got a list of 1 item');
+    expect(r.errors[6].message).toBe('Row 7: ground_truth item 3 must be a string (an accepted answer), got an object');
+  });
+
+  it('lists the formats define stay lists: zsRE answers, CounterFact paraphrase_prompts, EasyEdit accepted answers', () => {
+    const r = parseFacts(
+      'ok.json',
+      json([
+        { subject: 'Osaka', src: 'Which country is Osaka in?', alt: 'China', answers: ['Japan', 'Nippon'], rephrase: 'Where is Osaka?' },
+      ]),
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.requests[0]).toMatchObject({ targetNew: 'China', groundTruth: 'Japan', rephrase: ['Where is Osaka?'] });
+    const cf = parseFacts(
+      'cf.json',
+      json([{ requested_rewrite: { prompt: '{} is in', subject: 'Osaka', target_new: { str: 'China' }, target_true: { str: 'Japan' } }, paraphrase_prompts: ['Osaka lies in', 'Osaka is a city in'] }]),
+    );
+    expect(cf.errors).toEqual([]);
+    expect(cf.requests[0].rephrase).toEqual(['Osaka lies in', 'Osaka is a city in']);
   });
 
   it('field names follow the source format (zsRE alt/src, CounterFact requested_rewrite.*)', () => {
@@ -234,7 +284,7 @@ describe('row errors from parseFacts (row number + field in the text; other rows
         field: 'neighborhood_prompts',
         message: 'Row 4: neighborhood_prompts are plain strings but requested_rewrite.target_true.str is missing, so they have no answer',
       },
-      { row: 5, field: 'neighborhood_prompts', message: 'Row 5: neighborhood_prompts item 1 must have "prompt" and "target"' },
+      { row: 5, field: 'neighborhood_prompts', message: 'Row 5: neighborhood_prompts item 1 must have "prompt" and "target" strings' },
     ]);
   });
 

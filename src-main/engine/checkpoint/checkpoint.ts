@@ -4,6 +4,7 @@ import { CheckpointError } from './errors';
 import { parseConfig, expectedTensorShapes, type ModelConfig } from './config';
 import { bytesToF32, FLOAT_DTYPES, type StDType } from './dtype';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
+import { FILE_LIMITS, openRegularFile, parseJson, readTextFile } from '../fs-safe';
 
 export interface TensorEntry {
   name: string;
@@ -99,12 +100,7 @@ interface IndexFile {
 }
 
 function readIndex(indexPath: string): IndexFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError('bad_index', `${indexPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const raw = parseJson(readTextFile(indexPath, FILE_LIMITS.index, 'the weights index'), indexPath, 'bad_index');
   const wm = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>).weight_map : undefined;
   if (!wm || typeof wm !== 'object' || Array.isArray(wm)) {
     throw new CheckpointError('bad_index', `${indexPath}: missing "weight_map" object`);
@@ -132,8 +128,10 @@ function loadConfigFile(dir: string): ModelConfig {
   const cfgPath = path.join(dir, 'config.json');
   let text: string;
   try {
-    text = fs.readFileSync(cfgPath, 'utf8');
-  } catch {
+    // a regular file of bounded size: a FIFO or device named config.json is refused, never read
+    text = readTextFile(cfgPath, FILE_LIMITS.config, 'config.json');
+  } catch (e) {
+    if (e instanceof CheckpointError && e.code !== 'not_found' && e.code !== 'io_error') throw e;
     const exists = fs.existsSync(dir);
     throw new CheckpointError(
       'no_config',
@@ -142,12 +140,7 @@ function loadConfigFile(dir: string): ModelConfig {
         : `${dir} does not exist (no config.json)`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError('bad_config', `${cfgPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const raw = parseJson(text, cfgPath, 'bad_config');
   try {
     return parseConfig(raw);
   } catch (e) {
@@ -162,6 +155,55 @@ function fmtShape(s: number[]): string {
 
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+const LAYER_RE = { gpt2: /^h\.(\d+)\./, llama: /^model\.layers\.(\d+)\./ } as const;
+
+/**
+ * Bounds config.json by the tensors actually in the weight files, so that a config claiming
+ * n_layer 1e9 or a vocabulary of 1e12 fails at once with the field named, instead of sizing
+ * per-layer tables (or allocations) from it. Runs in O(#tensors). Only fields some tensor pins down
+ * are checked here; the full shape check after it names every tensor that disagrees.
+ */
+function boundConfigByTensors(cfg: ModelConfig, tensors: Map<string, TensorEntry>, cfgPath: string): void {
+  const gpt2 = cfg.arch === 'gpt2';
+  const fail = (field: string, msg: string): never => {
+    throw new CheckpointError('bad_config', `${cfgPath}: ${field} ${msg}`);
+  };
+  const layers = new Set<number>();
+  for (const name of tensors.keys()) {
+    const m = LAYER_RE[cfg.arch].exec(name);
+    if (m) layers.add(Number(m[1]));
+  }
+  if (cfg.layers > layers.size) {
+    fail(
+      gpt2 ? 'n_layer' : 'num_hidden_layers',
+      `is ${cfg.layers}, but the weight files hold tensors for ${layers.size} layer${layers.size === 1 ? '' : 's'}`,
+    );
+  }
+  const dim = (name: string, axis: number): number | undefined => {
+    const t = tensors.get(name);
+    return t && t.shape.length === 2 ? t.shape[axis] : undefined;
+  };
+  const pin = (field: string, value: number, tensor: string, axis: number, what: string) => {
+    const have = dim(tensor, axis);
+    if (have !== undefined && have !== value) fail(field, `is ${value}, but ${tensor} has ${have} ${what}`);
+  };
+  const embed = gpt2 ? 'wte.weight' : 'model.embed_tokens.weight';
+  pin('vocab_size', cfg.vocabSize, embed, 0, 'rows (one per token)');
+  pin(gpt2 ? 'n_embd' : 'hidden_size', cfg.hidden, embed, 1, 'columns');
+  if (gpt2) {
+    pin(cfg.raw.n_positions === undefined && cfg.raw.n_ctx !== undefined ? 'n_ctx' : 'n_positions', cfg.maxPositions, 'wpe.weight', 0, 'rows (one per position)');
+    pin('n_inner', cfg.ffn, 'h.0.mlp.c_fc.weight', 1, 'columns');
+  } else {
+    pin('intermediate_size', cfg.ffn, 'model.layers.0.mlp.up_proj.weight', 0, 'rows');
+    const q = dim('model.layers.0.self_attn.q_proj.weight', 0);
+    if (q !== undefined && q !== cfg.heads * cfg.headDim)
+      fail('num_attention_heads', `× head dimension is ${cfg.heads} × ${cfg.headDim} = ${cfg.heads * cfg.headDim}, but model.layers.0.self_attn.q_proj.weight has ${q} rows`);
+    const kv = dim('model.layers.0.self_attn.k_proj.weight', 0);
+    if (kv !== undefined && kv !== cfg.kvHeads * cfg.headDim)
+      fail('num_key_value_heads', `× head dimension is ${cfg.kvHeads} × ${cfg.headDim} = ${cfg.kvHeads * cfg.headDim}, but model.layers.0.self_attn.k_proj.weight has ${kv} rows`);
+  }
 }
 
 /**
@@ -184,8 +226,10 @@ export function loadCheckpoint(dir: string): Checkpoint {
   } else if (listing.includes(WEIGHTS_INDEX)) {
     index = readIndex(indexPath);
     files = index.shards;
+    const perShard = new Map<string, number>();
+    for (const s of index.weightMap.values()) perShard.set(s, (perShard.get(s) ?? 0) + 1);
     for (const shard of files) {
-      const n = [...index.weightMap.values()].filter((s) => s === shard).length;
+      const n = perShard.get(shard) ?? 0;
       checkWeightFile(
         absDir,
         realDir,
@@ -249,6 +293,9 @@ export function loadCheckpoint(dir: string): Checkpoint {
     }
   }
 
+  // config.json's sizes against the tensors present, before anything is sized from config.json
+  boundConfigByTensors(config, tensors, path.join(absDir, 'config.json'));
+
   const ck: Checkpoint = { dir: absDir, config: { ...config }, files, tensors };
 
   // GPT-2 head: tied unless an lm_head.weight that differs from wte is present
@@ -307,12 +354,7 @@ export function readTensorBytes(ck: Checkpoint, name: string): Buffer {
   const e = tensorEntry(ck, name);
   const p = path.join(ck.dir, e.file);
   const out = Buffer.from(new ArrayBuffer(e.byteLength));
-  let fd: number;
-  try {
-    fd = fs.openSync(p, 'r');
-  } catch (err) {
-    throw new CheckpointError('io_error', `${p}: cannot open to read tensor "${e.name}": ${(err as Error).message}`);
-  }
+  const { fd } = openRegularFile(p, `the weight file holding tensor "${e.name}"`);
   try {
     let done = 0;
     while (done < e.byteLength) {

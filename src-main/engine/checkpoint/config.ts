@@ -45,7 +45,7 @@ function posInt(raw: Record<string, unknown>, key: string, fallback?: number): n
   }
   const v = raw[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-    bad(`config field ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    bad(`config field ${key} must be a positive integer, got ${short(v)}`);
   }
   return v;
 }
@@ -54,7 +54,7 @@ function posNum(raw: Record<string, unknown>, key: string, fallback: number): nu
   if (!has(raw, key)) return fallback;
   const v = raw[key];
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    bad(`config field ${key} must be a positive number, got ${JSON.stringify(v)}`);
+    bad(`config field ${key} must be a positive number, got ${short(v)}`);
   }
   return v;
 }
@@ -62,29 +62,34 @@ function posNum(raw: Record<string, unknown>, key: string, fallback: number): nu
 function str(raw: Record<string, unknown>, key: string, fallback: string): string {
   if (!has(raw, key)) return fallback;
   const v = raw[key];
-  if (typeof v !== 'string' || v.length === 0) bad(`config field ${key} must be a non-empty string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v.length === 0) bad(`config field ${key} must be a non-empty string, got ${short(v)}`);
   return v;
 }
 
 function bool(raw: Record<string, unknown>, key: string, fallback: boolean): boolean {
   if (!has(raw, key)) return fallback;
   const v = raw[key];
-  if (typeof v !== 'boolean') bad(`config field ${key} must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') bad(`config field ${key} must be true or false, got ${short(v)}`);
   return v;
 }
 
 /** token id fields may be a number or (for eos) a list of numbers; the first one is used */
-function tokenId(raw: Record<string, unknown>, key: string): number | undefined {
+function tokenId(raw: Record<string, unknown>, key: string, vocabSize: number): number | undefined {
   if (!has(raw, key)) return undefined;
-  let v = raw[key];
-  if (Array.isArray(v)) {
-    if (v.length === 0) return undefined;
-    v = v[0];
+  const all = Array.isArray(raw[key]) ? (raw[key] as unknown[]) : [raw[key]];
+  if (all.length === 0) return undefined;
+  for (const v of all) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v >= vocabSize) {
+      bad(`config field ${key} must be a token id in 0..${vocabSize - 1} (vocab_size ${vocabSize}) or a list of them, got ${short(raw[key])}`);
+    }
   }
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    bad(`config field ${key} must be a non-negative integer (or a list of them), got ${JSON.stringify(raw[key])}`);
-  }
-  return v;
+  return all[0] as number;
+}
+
+/** A config value for a message, cut short (config.json is untrusted; messages stay one line). */
+function short(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? s.slice(0, 79) + '…' : s;
 }
 
 function divisible(hidden: number, heads: number, hiddenKey: string, headsKey: string): void {
@@ -101,14 +106,14 @@ export function parseConfig(raw: unknown): ModelConfig {
   if (modelType === undefined || modelType === null) {
     const archs = Array.isArray(r.architectures) ? r.architectures : [];
     const known = archs.map((a) => (typeof a === 'string' ? ARCH_BY_CLASS[a] : undefined)).find((a) => a);
-    if (!known) bad(`config has no model_type (and architectures ${JSON.stringify(r.architectures ?? null)} does not name a GPT-2 or LLaMA class)`);
+    if (!known) bad(`config has no model_type (and architectures ${short(r.architectures ?? null)} does not name a GPT-2 or LLaMA class)`);
     modelType = known;
   }
-  if (typeof modelType !== 'string') bad(`config field model_type must be a string, got ${JSON.stringify(modelType)}`);
+  if (typeof modelType !== 'string') bad(`config field model_type must be a string, got ${short(modelType)}`);
   if (modelType !== 'gpt2' && modelType !== 'llama') {
     throw new CheckpointError(
       'unsupported_arch',
-      `model_type "${modelType}" is not supported (supported: gpt2, llama)`,
+      `model_type ${short(modelType)} is not supported (supported: gpt2, llama)`,
     );
   }
   return modelType === 'gpt2' ? parseGpt2(r) : parseLlama(r);
@@ -144,8 +149,8 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
     ropeTheta: 10000,
     tiedHead: true,
     activation,
-    bosTokenId: tokenId(r, 'bos_token_id'),
-    eosTokenId: tokenId(r, 'eos_token_id'),
+    bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
+    eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
     raw: r,
   };
 }
@@ -173,7 +178,7 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
     const rs = r.rope_scaling as Record<string, unknown>;
     const kind = rs && typeof rs === 'object' ? (rs.rope_type ?? rs.type) : rs;
     if (kind !== 'default') {
-      throw new CheckpointError('unsupported_config', `rope_scaling ${JSON.stringify(r.rope_scaling)} is not supported (plain RoPE only)`);
+      throw new CheckpointError('unsupported_config', `rope_scaling ${short(r.rope_scaling)} is not supported (plain RoPE only)`);
     }
   }
   if (bool(r, 'attention_bias', false)) {
@@ -196,8 +201,8 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
     ropeTheta,
     tiedHead: bool(r, 'tie_word_embeddings', false),
     activation,
-    bosTokenId: tokenId(r, 'bos_token_id'),
-    eosTokenId: tokenId(r, 'eos_token_id'),
+    bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
+    eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
     raw: r,
   };
 }

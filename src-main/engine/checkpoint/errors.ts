@@ -27,7 +27,23 @@ export type CheckpointErrorCode =
   | 'shard_mismatch'
   | 'symlink_outside'
   | 'file_truncated'
-  | 'io_error';
+  | 'io_error'
+  // untrusted-input checks shared by every file the engine reads (see engine/fs-safe.ts)
+  | 'not_found'
+  | 'file_too_large'
+  | 'bad_json'
+  | 'path_not_allowed'
+  // tokenizer.json
+  | 'bad_tokenizer'
+  | 'bad_token_id'
+  | 'tokenizer_timeout'
+  | 'input_too_long'
+  // weights holding NaN / Inf, or an edit computed from them
+  | 'non_finite'
+  // memory model (README "How memory is used"): a session would hold a private copy of a weight,
+  // or an operation cannot fit the memory budget
+  | 'weight_copy'
+  | 'memory_budget';
 
 export class CheckpointError extends Error {
   constructor(

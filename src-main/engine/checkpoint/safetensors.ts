@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { CheckpointError } from './errors';
 import { DTYPE_BYTES, isStDType, type StDType } from './dtype';
+import { jsonErrorMessage, openRegularFile } from '../fs-safe';
 
 /** Largest header the loader accepts (the safetensors reference library uses the same 100 MB cap). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -54,14 +55,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * section are allowed.
  */
 export function readSafetensorsHeader(filePath: string, label: string = filePath): SafetensorsHeader {
-  let fd: number;
+  // regular files only, opened without blocking (a FIFO named model.safetensors is refused at once)
+  const { fd, size: fileSize } = openRegularFile(filePath, 'the safetensors file');
   try {
-    fd = fs.openSync(filePath, 'r');
-  } catch (e) {
-    throw new CheckpointError('io_error', `${label}: cannot open: ${(e as Error).message}`);
-  }
-  try {
-    const fileSize = fs.fstatSync(fd).size;
     if (fileSize < 8) {
       throw new CheckpointError(
         'file_truncated',
@@ -114,7 +110,7 @@ function parseHeaderJson(hbuf: Buffer, label: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError('header_json', `${label}: header is not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError('header_json', `${label}: header is ${jsonErrorMessage(e, text)}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new CheckpointError('header_json', `${label}: header must be a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);

@@ -51,42 +51,97 @@ export function recordKind(v: unknown): RecordKind {
   return 'unknown';
 }
 
-/** A scalar-ish value as a string: strings, numbers, {str}, or the first element of a list (answers lists). */
+/**
+ * A scalar value as a string: strings, numbers, booleans and CounterFact's {str}. A list is NOT
+ * taken as its first element: where a format defines a list (zsRE answers, paraphrase lists) the
+ * caller reads it as one; anywhere else a list is an error naming the field.
+ */
 function str(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.length ? str(v[0]) : undefined;
   if (isObj(v) && 'str' in v) return str(v.str);
   return undefined;
 }
 
-/** EasyEdit uses "<|endoftext|>" as a "no ground truth" placeholder in some files. */
-function groundTruthOf(v: unknown): string | undefined {
-  const s = str(v);
-  return s === undefined || s === '<|endoftext|>' ? undefined : s.trim();
+/** What a non-string value is, for messages (never its content). */
+function kindOfValue(v: unknown): string {
+  if (Array.isArray(v)) return `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
+  if (v === null) return 'null';
+  if (isObj(v)) return 'an object';
+  return typeof v;
 }
 
-function strList(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  if (Array.isArray(v)) return v.flatMap(strList);
+const notString = (field: string, v: unknown): Problem => ({
+  field,
+  message: `${field} must be a string, got ${kindOfValue(v)}${Array.isArray(v) ? ' (only the fields a format defines as lists, like paraphrase_prompts, may be lists)' : ''}`,
+});
+
+/**
+ * An answer field: a string, or — as the formats define it (zsRE answers, EasyEdit/KnowEdit
+ * ground_truth and locality answers) — a list of accepted answers of which the first is the one we
+ * test. Every item of such a list must be a string. EasyEdit uses "<|endoftext|>" as a "no ground
+ * truth" placeholder in some files.
+ */
+function groundTruthOf(v: unknown, field: string): string | undefined | Problem {
+  const a = answerOf(v, field);
+  if (a === undefined || typeof a !== 'string') return a;
+  return a === '<|endoftext|>' ? undefined : a;
+}
+
+function answerOf(v: unknown, field: string): string | undefined | Problem {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) if (str(x) === undefined) return { field, message: `${field} item ${i + 1} must be a string (an accepted answer), got ${kindOfValue(x)}` };
+    if (v.length === 0) return undefined;
+    v = v[0];
+  }
   const s = str(v);
-  return s !== undefined && s.trim() ? [s.trim()] : [];
+  if (s === undefined) return notString(field, v);
+  return s.trim();
+}
+
+/** A list of strings (or one string) for fields every format defines as lists (rephrases). */
+function strList(v: unknown, field: string): string[] | Problem {
+  if (v === undefined || v === null) return [];
+  const items = Array.isArray(v) ? v : [v];
+  const out: string[] = [];
+  for (const [i, x] of items.entries()) {
+    const s = str(x);
+    if (s === undefined) return { field, message: `${field}${Array.isArray(v) ? ` item ${i + 1}` : ''} must be a string, got ${kindOfValue(x)}` };
+    if (s.trim()) out.push(s.trim());
+  }
+  return out;
 }
 
 /** Pairs prompt(s) with answer(s): one prompt + answers list → first answer; two lists → zipped. */
 function pairs(prompts: unknown, answers: unknown, label: string): LocalityPrompt[] | Problem {
   if (prompts === undefined || prompts === null) return [];
+  const answer = (a: unknown, where: string): string | Problem => {
+    const t = answerOf(a, where);
+    return t === undefined ? '' : isProblem(t) ? { ...t, field: label } : t;
+  };
   if (!Array.isArray(prompts)) {
     const p = str(prompts);
-    if (p === undefined) return { field: label, message: `${label} must be a string` };
+    if (p === undefined) return { field: label, message: `${label} must be a string, got ${kindOfValue(prompts)}` };
     if (!p.trim()) return [];
-    return [{ prompt: p.trim(), target: (str(answers) ?? '').trim() }];
+    // one prompt: a string answer, or a list of accepted answers (the first is tested)
+    const t = answer(answers, `the answer of ${label}`);
+    if (typeof t !== 'string') return t;
+    return [{ prompt: p.trim(), target: t }];
   }
   const ans = Array.isArray(answers) ? answers : [answers];
   if (prompts.length !== ans.length && !(ans.length === 1 && prompts.length > 1)) {
     return { field: label, message: `${label} has ${prompts.length} prompts but ${ans.length} answers` };
   }
-  return prompts.map((p, i) => ({ prompt: (str(p) ?? '').trim(), target: (str(ans[ans.length === 1 ? 0 : i]) ?? '').trim() }));
+  const out: LocalityPrompt[] = [];
+  for (const [i, p] of prompts.entries()) {
+    const ps = str(p);
+    if (ps === undefined) return { field: label, message: `${label} item ${i + 1} must be a string, got ${kindOfValue(p)}` };
+    const t = answer(ans[ans.length === 1 ? 0 : i], `the answer of ${label} item ${i + 1}`);
+    if (typeof t !== 'string') return t;
+    out.push({ prompt: ps.trim(), target: t });
+  }
+  return out;
 }
 
 /** EasyEdit nested locality: {Relation_Specificity: {prompt, ground_truth} | [{prompt, ground_truth}], ...}. */
@@ -126,7 +181,7 @@ const isProblem = (v: unknown): v is Problem => isObj(v) && typeof v.message ===
 function required(v: unknown, name: string): string | Problem {
   if (v === undefined || v === null) return { field: name, message: `${name} is missing` };
   const s = str(v);
-  if (s === undefined) return { field: name, message: `${name} must be a string` };
+  if (s === undefined) return notString(name, v);
   return s;
 }
 
@@ -187,13 +242,18 @@ function easyedit(rec: Rec, index: number): EditRequest | Problem {
   if (isProblem(c)) return c;
   const locality = easyeditLocality(rec);
   if (isProblem(locality)) return locality;
+  const truth = groundTruthOf(rec.ground_truth ?? rec.target_true, rec.ground_truth !== undefined ? 'ground_truth' : 'target_true');
+  if (isProblem(truth)) return truth;
+  const rk = ['rephrase_prompt', 'rephrase_prompts', 'rephrase', 'paraphrase_prompts'].find((k) => rec[k] !== undefined && rec[k] !== null) ?? 'rephrase_prompt';
+  const rephrase = strList(rec[rk], rk);
+  if (isProblem(rephrase)) return rephrase;
   return {
     caseId: caseIdOf(rec, index),
     prompt: c.template,
     subject: c.subject,
     targetNew: c.target,
-    groundTruth: groundTruthOf(rec.ground_truth ?? rec.target_true),
-    rephrase: strList(rec.rephrase_prompt ?? rec.rephrase_prompts ?? rec.rephrase ?? rec.paraphrase_prompts),
+    groundTruth: truth,
+    rephrase,
     locality,
   };
 }
@@ -203,7 +263,8 @@ function counterfact(rec: Rec, index: number): EditRequest | Problem {
   const rr = rec.requested_rewrite as Rec;
   const c = core(rr.prompt, rr.subject, rr.target_new, n);
   if (isProblem(c)) return c;
-  const truth = groundTruthOf(rr.target_true ?? rec.ground_truth);
+  const truth = groundTruthOf(rr.target_true ?? rec.ground_truth, rr.target_true !== undefined ? n.ground_truth : 'ground_truth');
+  if (isProblem(truth)) return truth;
 
   let locality: LocalityPrompt[] = [];
   const hood = rec.neighborhood_prompts;
@@ -219,7 +280,7 @@ function counterfact(rec: Rec, index: number): EditRequest | Problem {
         const p = str(h.prompt);
         const t = str(h.target ?? h.ground_truth ?? h.answer);
         if (p === undefined || t === undefined) {
-          return { field: n.locality, message: `${n.locality} item ${i + 1} must have "prompt" and "target"` };
+          return { field: n.locality, message: `${n.locality} item ${i + 1} must have "prompt" and "target" strings` };
         }
         locality.push({ prompt: p.trim(), target: t.trim() });
       } else {
@@ -231,7 +292,8 @@ function counterfact(rec: Rec, index: number): EditRequest | Problem {
     if (isProblem(l)) return l;
     locality = l;
   }
-  const rephrase = rec.paraphrase_prompts !== undefined ? strList(rec.paraphrase_prompts) : strList(rec.rephrase_prompt);
+  const rephrase = rec.paraphrase_prompts !== undefined ? strList(rec.paraphrase_prompts, n.rephrase) : strList(rec.rephrase_prompt, 'rephrase_prompt');
+  if (isProblem(rephrase)) return rephrase;
   return {
     caseId: caseIdOf(rec, index),
     prompt: c.template,
@@ -249,13 +311,19 @@ function zsre(rec: Rec, index: number): EditRequest | Problem {
   if (isProblem(c)) return c;
   const locality = pairs(rec.loc, rec.loc_ans, n.locality);
   if (isProblem(locality)) return locality;
+  const answers = groundTruthOf(rec.answers, n.ground_truth);
+  if (isProblem(answers)) return answers;
+  const pred = answers === undefined ? groundTruthOf(rec.pred, 'pred') : undefined;
+  if (isProblem(pred)) return pred;
+  const rephrase = strList(rec.rephrase, n.rephrase);
+  if (isProblem(rephrase)) return rephrase;
   return {
     caseId: caseIdOf(rec, index),
     prompt: c.template,
     subject: c.subject,
     targetNew: c.target,
-    groundTruth: groundTruthOf(rec.answers) ?? groundTruthOf(rec.pred),
-    rephrase: strList(rec.rephrase),
+    groundTruth: answers ?? pred,
+    rephrase,
     locality,
   };
 }

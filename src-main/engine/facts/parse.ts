@@ -5,6 +5,7 @@ import { FIELD_NAMES, type RecordSchema, convertRecord, isObj, recordKind } from
 import { KNOWN_COLUMNS, headerDelimiter, normalizeColumn, parseCsv } from './csv';
 import type { FactFormat, ParseOptions, ParseResult } from './types';
 import type { FieldNames } from './validate';
+import { jsonErrorMessage } from '../fs-safe';
 
 const EXPECTED =
   'expected a JSON array of edit requests (CounterFact, EasyEdit or zsRE records), {"requests": [...]}, ' +
@@ -41,16 +42,6 @@ function looksBinary(t: string): boolean {
   return bad > Math.max(2, head.length * 0.02);
 }
 
-/** "... at position 123" → " (line L, column C)" unless the parser already said where. */
-function jsonWhere(message: string, text: string): string {
-  if (/line \d+/.test(message)) return '';
-  const m = /position (\d+)/.exec(message);
-  if (!m) return '';
-  const before = text.slice(0, Number(m[1]));
-  const line = before.split('\n').length;
-  return ` (line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')})`;
-}
-
 function looksJsonl(t: string): boolean {
   const lines = nonBlankLines(t);
   if (lines.length < 2) return false;
@@ -75,9 +66,9 @@ function sniff(fileName: string, text: string): Sniffed {
       return { kind: 'json', value };
     } catch (e) {
       if (ext === 'jsonl' || ext === 'ndjson' || looksJsonl(t)) return { kind: 'jsonl' };
-      const msg = (e as Error).message;
+      const msg = jsonErrorMessage(e, t);
       throw new Error(
-        `Cannot import "${fileName}": it starts like JSON but is not valid JSON: ${msg}${jsonWhere(msg, t)}. ` +
+        `Cannot import "${fileName}": it starts like JSON but is ${msg}. ` +
           `Expected a JSON array of edit requests, {"requests": [...]}, or JSONL (one JSON object per line).`,
       );
     }
@@ -184,11 +175,17 @@ function importRecords(entries: Entry[], c: Collector): void {
   });
 }
 
+/** A file with no records at all (a CSV header alone, an empty JSON array) is an error, not an empty import. */
+function noRecords(c: Collector, what: string): void {
+  if (c.rowsRead === 0 && c.errors.length === 0) c.fileError(`${what}; there is nothing to import. ${EXPECTED[0].toUpperCase()}${EXPECTED.slice(1)}.`);
+}
+
 export function parseFacts(fileName: string, text: string, opts: ParseOptions = {}): ParseResult {
   const s = sniff(fileName, text);
   if (s.kind === 'csv') {
     const c = new Collector(fileName, opts, 'Row');
     parseCsv(s.text, c);
+    noRecords(c, 'the file has a header row but no data rows');
     return { format: 'csv', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
   }
   if (s.kind === 'jsonl') {
@@ -201,10 +198,11 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
         try {
           entries.push({ row: i + 1, value: JSON.parse(line) });
         } catch (e) {
-          entries.push({ row: i + 1, parseError: `invalid JSON: ${(e as Error).message}` });
+          entries.push({ row: i + 1, parseError: `invalid JSON: ${jsonErrorMessage(e, line).replace(/^not valid JSON: /, '').replace(/ at line 1, column /, ' at column ')}` });
         }
       });
     importRecords(entries, c);
+    noRecords(c, 'the file has no JSON lines');
     return { format: 'jsonl', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
   }
   const c = new Collector(fileName, opts, 'Row');
@@ -217,5 +215,6 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
     recs.map((value, i) => ({ row: i + 1, value })),
     c,
   );
+  noRecords(c, Array.isArray(s.value) ? 'the JSON array is empty' : 'its list of edit requests is empty');
   return { format: majoritySchema(recs) ?? 'easyedit', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
 }
