@@ -14,13 +14,14 @@
 //     const p = validateParams(method, params);                    // throws ContractError
 //     const r = await engine.call(method, p, (pe) => send(toStudioEvent(call.id, method, pe)));
 //
-// Events travel inside the engine protocol's ProgressEvent: plain progress (phase/fraction/message),
-// or a JSON-encoded StudioEvent in `message` (see encodeStudioEvent / toStudioEvent below).
+// A call's own progress travels as the engine protocol's ProgressEvent; events every window must see
+// (jobs, queue items, ledger changes, guardrails) travel as the protocol's broadcast message.
 //
-// Concurrency. Methods in `IMMEDIATE_METHODS` (reads of the ledger, pause/cancel) are answered at
-// once, even while a queue run or a health run holds the engine; everything else runs one at a time
-// in arrival order. `queue.run` / `queue.resume` stay pending while edits are processed and resolve
-// when the queue is done, paused (by the user or a guardrail) or cancelled.
+// Concurrency. Every method is answered at once. Long work is a job owned by the engine (JobRecord,
+// persisted in the ledger database): the call that starts it resolves when it ends, but the job does
+// not belong to that call — reload or close the window and it goes on; any window pauses or cancels
+// it (jobs.pause / jobs.cancel). While a model-changing job runs, another one is refused at once with
+// a message naming the running job (code 'busy') unless the caller asks to wait (whenBusy: 'queue').
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, RowError } from '../engine/facts/types';
 import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
@@ -76,6 +77,7 @@ export interface WorkspaceOpenParams {
    */
   workspaceDir?: string;
   device?: DeviceName;
+  whenBusy?: WhenBusy;
 }
 
 export interface WorkspaceInfo {
@@ -118,6 +120,7 @@ export interface StatsComputeParams {
   samples?: number;
   /** profile whose layers / sample count are the defaults (bundled name or JSON path); default the model's bundled profile */
   profile?: string;
+  whenBusy?: WhenBusy;
 }
 
 export interface StatsEntry {
@@ -181,6 +184,8 @@ export interface Guardrails {
   maxL1GrowthPct?: number;
   /** pause when the mean reliability of the last 5 edits drops below this (0..1) */
   minRecentReliability?: number;
+  /** pause when an edit did not take (its reliability is below the run's notTakenBelow) */
+  pauseOnNotTaken?: boolean;
 }
 
 export interface QueueRunParams {
@@ -194,6 +199,10 @@ export interface QueueRunParams {
   healthTaskIds?: string[];
   /** examples per task in the health checks (default 20) */
   healthN?: number;
+  /** an edit whose reliability is below this "did not take" and is flagged (default 0.5) */
+  notTakenBelow?: number;
+  /** another job holds the model: refuse at once (default) or wait in the job list */
+  whenBusy?: WhenBusy;
 }
 
 export type QueueRunState = 'running' | 'pausing' | 'paused' | 'cancelled' | 'done' | 'idle';
@@ -219,6 +228,10 @@ export interface QueueRunResult {
   guardrail?: GuardrailTrip[];
   /** health runs recorded by this call */
   healthRuns: HealthRun[];
+  /** edits whose reliability stayed below notTakenBelow (they are live, but the fact did not take) */
+  notTaken: number[];
+  /** the job that ran it */
+  jobId?: number;
 }
 
 export interface QueueRunStatus {
@@ -234,10 +247,76 @@ export interface QueueRunStatus {
 }
 
 export interface QueueResumeParams {
+  /** the paused queue job (default: the paused queue job of this workspace) */
+  jobId?: number;
   /** resume although a guardrail still trips (recorded as an 'override' event) */
   override?: boolean;
   /** the run options for the rest of the queue; default: those of the paused run */
-  run?: Omit<QueueRunParams, 'queueId'>;
+  run?: Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
+  whenBusy?: WhenBusy;
+}
+
+/** ----- jobs ----- */
+
+/**
+ * Work the engine runs for the user. A job belongs to the engine (and is persisted in the workspace's
+ * ledger database), not to the window that asked: every window receives the current jobs
+ * (`jobs.list`) and every change after it (`job` events), and can pause or cancel them.
+ */
+export type JobKind = 'queue' | 'health' | 'statistics' | 'revert' | 'remove' | 'replay' | 'reapply' | 'export' | 'open';
+export type JobState = 'queued' | 'running' | 'pausing' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+export const JOB_KINDS = ['queue', 'health', 'statistics', 'revert', 'remove', 'replay', 'reapply', 'export', 'open'] as const satisfies readonly JobKind[];
+export const JOB_STATES = ['queued', 'running', 'pausing', 'paused', 'done', 'failed', 'cancelled', 'interrupted'] as const satisfies readonly JobState[];
+/** States a job does not leave by itself (paused and interrupted wait for the user). */
+export const JOB_ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
+
+/** What a window should do when it asks for work while another job holds the model. */
+export type WhenBusy = 'refuse' | 'queue';
+
+export interface JobProgress {
+  /** load, hash, statistics, keys, optimise, anchors, retrain, update, metrics, record, health, export, replay */
+  phase?: string;
+  /** 0..1 within the phase */
+  fraction?: number;
+  message?: string;
+  /** queue runs: edits done in this job (all its runs, resumes included) / planned */
+  done?: number;
+  total?: number;
+  /** estimated ms left when `at` was written; the UI counts down from at + etaMs */
+  etaMs?: number | null;
+  /** Date.now() when the progress was written */
+  at?: number;
+  itemIds?: number[];
+}
+
+export interface JobRecord {
+  id: number;
+  kind: JobKind;
+  /** human-readable: "Run queue #3 \"world-a\"", "Revert to #4 (2 edits go)" */
+  title: string;
+  params: unknown;
+  state: JobState;
+  progress: JobProgress;
+  /** ledger head when it was asked for (destructive jobs are refused when it moved) */
+  headSeq: number | null;
+  queueId: number | null;
+  retryOf: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  result: unknown;
+  error: { message: string; code?: string } | null;
+  /** whether the job changes the model / ledger (exclusive) */
+  exclusive: boolean;
+  /** a guardrail paused it (queue jobs) */
+  pauseReason?: GuardrailTrip[];
+}
+
+export interface JobLogLine {
+  line: number;
+  at: string;
+  level: 'info' | 'warn' | 'error';
+  message: string;
 }
 
 /** ----- ledger ----- */
@@ -245,6 +324,37 @@ export interface QueueResumeParams {
 export interface LedgerRevertResult {
   eventId: number;
   deactivated: number[];
+  liveEdits: number;
+  headSeq: number;
+}
+
+export interface LedgerRevertParams {
+  seq: number;
+  note?: string;
+  /** the head the user confirmed against: refused when the ledger moved since */
+  expectHeadSeq?: number;
+  whenBusy?: WhenBusy;
+}
+
+export interface LedgerRemoveParams {
+  editId: number;
+  mode: 'drop' | 'replay';
+  note?: string;
+  expectHeadSeq?: number;
+  whenBusy?: WhenBusy;
+}
+
+export interface LedgerReapplyParams {
+  /** reverted or removed edits to apply again (re-run on the current model, recorded as new edits) */
+  editIds: number[];
+  note?: string;
+  expectHeadSeq?: number;
+  whenBusy?: WhenBusy;
+}
+
+export interface LedgerReapplyResult {
+  /** original edit -> the new edit that re-applies it */
+  reapplied: { from: number; editId: number }[];
   liveEdits: number;
   headSeq: number;
 }
@@ -257,9 +367,11 @@ export interface LedgerRemoveResult extends LedgerRevertResult {
 }
 
 export interface ExportParams {
+  /** an absolute path (a relative one is refused: it would land in the app's working folder) */
   outDir: string;
   /** replace an existing outDir (default false: refuse) */
   overwrite?: boolean;
+  whenBusy?: WhenBusy;
 }
 
 export interface ExportResult {
@@ -293,6 +405,7 @@ export interface HealthRunParams {
   n?: number;
   /** extra task files (JSON) to load */
   taskFiles?: string[];
+  whenBusy?: WhenBusy;
 }
 
 export interface HealthTaskScore {
@@ -300,8 +413,14 @@ export interface HealthTaskScore {
   metric: string;
   score: number;
   n: number;
+  /** the baseline this score is compared with: same task, same example count, same sample seed */
   baselineScore: number | null;
+  /** null when there is no matching baseline or the task is not measurable on this model */
   retentionPct: number | null;
+  /** examples and sample seed of the run (the baseline key with taskId) */
+  seed: number;
+  /** the base model scores 0 on this task: retention means nothing ("not measurable on this model") */
+  notMeasurable: boolean;
   /** a few example outputs */
   samples: { prompt: string; output: string; extracted: string; gold: string[]; score: number }[];
 }
@@ -372,8 +491,9 @@ export interface StudioMethods {
   'queue.status': { params: Empty; result: QueueRunStatus };
   'ledger.history': { params: Empty; result: History };
   'ledger.edit': { params: { editId: number }; result: EditDetail };
-  'ledger.revert': { params: { seq: number; note?: string }; result: LedgerRevertResult };
-  'ledger.remove': { params: { editId: number; mode: 'drop' | 'replay'; note?: string }; result: LedgerRemoveResult };
+  'ledger.revert': { params: LedgerRevertParams; result: LedgerRevertResult };
+  'ledger.remove': { params: LedgerRemoveParams; result: LedgerRemoveResult };
+  'ledger.reapply': { params: LedgerReapplyParams; result: LedgerReapplyResult };
   'ledger.export': { params: ExportParams; result: ExportResult };
   'health.tasks': { params: Empty; result: { tasks: HealthTaskSummary[] } };
   'health.run': { params: HealthRunParams; result: HealthRunResult };
@@ -382,6 +502,11 @@ export interface StudioMethods {
   'playground.compare': { params: PlaygroundParams; result: PlaygroundResult };
   'profiles.list': { params: Empty; result: { profiles: ProfileSummary[] } };
   'profiles.get': { params: { name: string }; result: EditProfile };
+  'jobs.list': { params: { limit?: number }; result: { jobs: JobRecord[] } };
+  'jobs.log': { params: { jobId: number }; result: { job: JobRecord; lines: JobLogLine[] } };
+  'jobs.cancel': { params: { jobId: number }; result: { cancelled: boolean; job: JobRecord } };
+  'jobs.pause': { params: { jobId: number }; result: { pausing: boolean; job: JobRecord } };
+  'jobs.retry': { params: { jobId: number; whenBusy?: WhenBusy }; result: JobRecord };
 }
 
 export type StudioMethod = keyof StudioMethods & string;
@@ -410,6 +535,7 @@ export const STUDIO_METHODS = [
   'ledger.edit',
   'ledger.revert',
   'ledger.remove',
+  'ledger.reapply',
   'ledger.export',
   'health.tasks',
   'health.run',
@@ -418,6 +544,11 @@ export const STUDIO_METHODS = [
   'playground.compare',
   'profiles.list',
   'profiles.get',
+  'jobs.list',
+  'jobs.log',
+  'jobs.cancel',
+  'jobs.pause',
+  'jobs.retry',
 ] as const satisfies readonly StudioMethod[];
 
 // compile-time check that STUDIO_METHODS lists every method
@@ -426,27 +557,25 @@ const _allListed: _Missing extends never ? true : never = true;
 void _allListed;
 
 /**
- * Answered at once, even while a queue run / health run / export holds the engine (pure ledger reads,
- * and the controls of a running queue). Everything else waits its turn.
+ * Every studio method is answered at once: the engine never lines calls up behind a running job.
+ * Work that takes time is a job (see JOB_METHODS); while a job that changes the model runs, another
+ * one is refused at once with a message naming the running job (code 'busy'), or, when the caller
+ * passes whenBusy: 'queue', waits visibly in the job list with its own Cancel. Reads stay live.
  */
-export const IMMEDIATE_METHODS: readonly StudioMethod[] = [
-  'workspace.info',
-  'devices.list',
-  'stats.list',
-  'queue.import',
-  'queue.list',
-  'queue.items',
-  'queue.pause',
-  'queue.cancel',
-  'queue.status',
-  'ledger.history',
-  'ledger.edit',
-  'health.tasks',
-  'charts.norms',
-  'charts.health',
-  'profiles.list',
-  'profiles.get',
-];
+export const IMMEDIATE_METHODS: readonly StudioMethod[] = STUDIO_METHODS;
+
+/** Methods that start a job (their call resolves when the job ends; the job goes on without the caller). */
+export const JOB_METHODS: Partial<Record<StudioMethod, JobKind>> = {
+  'workspace.open': 'open',
+  'stats.compute': 'statistics',
+  'queue.run': 'queue',
+  'queue.resume': 'queue',
+  'ledger.revert': 'revert',
+  'ledger.remove': 'remove',
+  'ledger.reapply': 'reapply',
+  'ledger.export': 'export',
+  'health.run': 'health',
+};
 
 export function isStudioMethod(name: unknown): name is StudioMethod {
   return typeof name === 'string' && (STUDIO_METHODS as readonly string[]).includes(name);
@@ -475,36 +604,40 @@ export type StudioEvent =
     }
   | { type: 'queue.item'; queueId: number; item: QueueItem }
   | { type: 'queue.state'; queueId: number; state: QueueRunState; message?: string }
-  | { type: 'edit.recorded'; queueId: number | null; editId: number; seq: number; itemIds: number[]; metrics: RequestMetrics[] }
+  | {
+      type: 'edit.recorded';
+      queueId: number | null;
+      editId: number;
+      seq: number;
+      itemIds: number[];
+      metrics: RequestMetrics[];
+      /** case ids whose reliability stayed below the run's notTakenBelow: the edit did not take */
+      notTaken: string[];
+    }
   | { type: 'guardrail.pause'; queueId: number; eventId: number; trips: GuardrailTrip[] }
   | { type: 'guardrail.resume'; queueId: number; eventId: number; override: boolean }
   | { type: 'health.result'; runs: HealthRun[]; baseline: boolean }
-  | { type: 'ledger.changed'; reason: 'edit' | 'revert' | 'remove' | 'replay' | 'health' | 'export' | 'open'; liveEdits: number; headSeq: number };
+  | { type: 'ledger.changed'; reason: 'edit' | 'revert' | 'remove' | 'replay' | 'reapply' | 'health' | 'export' | 'open'; liveEdits: number; headSeq: number }
+  /** a job was created or changed (state, progress, result); sent to every window */
+  | { type: 'job'; job: JobRecord }
+  | { type: 'job.log'; jobId: number; line: JobLogLine };
 
 /** The event without the fields the transport fills in (requestId, method of progress events). */
 export type StudioEventBody = StudioEvent extends infer E ? (E extends { type: 'progress' } ? Omit<E, 'requestId' | 'method'> : E) : never;
 
-const EVENT_TAG = 'eac-studio-event:';
-
-/** How the worker encodes a StudioEvent into a ProgressEvent's message. */
-export function encodeStudioEvent(ev: StudioEventBody): { phase: string; fraction: number; message: string } {
-  const phase = ev.type === 'progress' ? ev.phase : 'event';
-  const fraction = ev.type === 'progress' ? ev.fraction : 0;
-  return { phase, fraction, message: EVENT_TAG + JSON.stringify(ev) };
+/**
+ * Turns an engine ProgressEvent of call `requestId` (method `method`) into a StudioEvent. Only the
+ * caller's own progress travels this way; everything every window must see (jobs, queue items,
+ * ledger changes) is a broadcast message of the worker protocol (EngineBroadcast in
+ * jobs/protocol.ts) carrying a StudioEventBody.
+ */
+export function toStudioEvent(requestId: number, method: string, pe: Pick<ProgressEvent, 'phase' | 'fraction' | 'message'>): StudioEvent {
+  return { type: 'progress', requestId, method, phase: pe.phase, fraction: pe.fraction, ...(pe.message !== undefined ? { message: pe.message } : {}) };
 }
 
-/** Turns an engine ProgressEvent of call `requestId` (method `method`) into a StudioEvent. */
-export function toStudioEvent(requestId: number, method: string, pe: Pick<ProgressEvent, 'phase' | 'fraction' | 'message'>): StudioEvent {
-  if (typeof pe.message === 'string' && pe.message.startsWith(EVENT_TAG)) {
-    try {
-      const body = JSON.parse(pe.message.slice(EVENT_TAG.length)) as StudioEventBody;
-      if (body.type === 'progress') return { ...body, requestId, method };
-      return body as StudioEvent;
-    } catch {
-      /* fall through: plain progress */
-    }
-  }
-  return { type: 'progress', requestId, method, phase: pe.phase, fraction: pe.fraction, ...(pe.message !== undefined ? { message: pe.message } : {}) };
+/** true for the body of a broadcast message that is a StudioEvent (anything else is ignored by hosts). */
+export function isStudioEventBody(body: unknown): body is StudioEventBody {
+  return !!body && typeof body === 'object' && typeof (body as { type?: unknown }).type === 'string';
 }
 
 /** ----- errors ----- */
@@ -518,6 +651,8 @@ export const STUDIO_ERROR_CODES = {
   notFound: 'not_found',
   cancelled: 'cancelled',
   exists: 'exists',
+  /** the ledger moved (its head changed) between asking for a destructive action and running it */
+  conflict: 'conflict',
 } as const;
 
 export class ContractError extends Error {
@@ -646,18 +781,20 @@ function checkGuardrails(method: string, g: unknown): void {
   if (g === undefined) return;
   if (!g || typeof g !== 'object' || Array.isArray(g)) fail(method, `"guardrails" must be an object, got ${show(g)}`);
   new Check(method, g as Obj)
-    .only(['minRetentionPct', 'maxL1GrowthPct', 'minRecentReliability'])
+    .only(['minRetentionPct', 'maxL1GrowthPct', 'minRecentReliability', 'pauseOnNotTaken'])
     .num('minRetentionPct', true, 0, 1000)
     .num('maxL1GrowthPct', true, 0, 1e6)
-    .num('minRecentReliability', true, 0, 1);
+    .num('minRecentReliability', true, 0, 1)
+    .bool('pauseOnNotTaken');
 }
 
 function checkRunOptions(method: string, c: Check, p: Obj): void {
-  c.int('batchSize', true, 1, 10000).int('healthEvery', true, 0, 1e6).strList('healthTaskIds', true).int('healthN', true, 1, 100000);
+  c.int('batchSize', true, 1, 10000).int('healthEvery', true, 0, 1e6).strList('healthTaskIds', true).int('healthN', true, 1, 100000).num('notTakenBelow', true, 0, 1);
   checkGuardrails(method, p.guardrails);
 }
 
 const MAX_TEXT = 64 * 1024 * 1024;
+const WHEN_BUSY: readonly WhenBusy[] = ['refuse', 'queue'];
 
 /**
  * Validates one call's params (unknown input from IPC / WebSocket) and returns them typed. Throws a
@@ -674,7 +811,7 @@ export function validateParams(method: string, params: unknown): unknown {
   const c = new Check(method, p);
   switch (method) {
     case 'workspace.open':
-      c.only(['modelDir', 'dbFile', 'workspaceDir', 'device']).str('modelDir').str('dbFile', true).str('workspaceDir', true).oneOf('device', DEVICE_NAMES, true);
+      c.only(['modelDir', 'dbFile', 'workspaceDir', 'device', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).str('modelDir').str('dbFile', true).str('workspaceDir', true).oneOf('device', DEVICE_NAMES, true);
       break;
     case 'workspace.info':
     case 'workspace.close':
@@ -690,7 +827,7 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only([]);
       break;
     case 'stats.compute':
-      c.only(['layers', 'corpusPath', 'samples', 'profile']).intList('layers', true, 0, 1000).str('corpusPath', true).int('samples', true, 1, 10_000_000).str('profile', true);
+      c.only(['layers', 'corpusPath', 'samples', 'profile', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).intList('layers', true, 0, 1000).str('corpusPath', true).int('samples', true, 1, 10_000_000).str('profile', true);
       break;
     case 'queue.import':
       c.only(['fileName', 'text']).str('fileName', false, 1024);
@@ -727,15 +864,15 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['queueId', 'itemIds']).int('queueId', false, 1).intList('itemIds', false, 1);
       break;
     case 'queue.run':
-      c.only(['queueId', 'batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN']).int('queueId', false, 1);
+      c.only(['queueId', 'batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow', 'whenBusy']).int('queueId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
       checkRunOptions(method, c, p);
       break;
     case 'queue.resume':
-      c.only(['override', 'run']).bool('override');
+      c.only(['jobId', 'override', 'run', 'whenBusy']).int('jobId', true, 1).bool('override').oneOf('whenBusy', WHEN_BUSY, true);
       if (p.run !== undefined) {
         if (!p.run || typeof p.run !== 'object' || Array.isArray(p.run)) fail(method, `"run" must be an object of run options`);
         const r = p.run as Obj;
-        const rc = new Check(method, r).only(['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN']);
+        const rc = new Check(method, r).only(['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow']);
         checkRunOptions(method, rc, r);
       }
       break;
@@ -743,16 +880,36 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['editId']).int('editId', false, 1);
       break;
     case 'ledger.revert':
-      c.only(['seq', 'note']).int('seq', false, 0).str('note', true, 2000);
+      c.only(['seq', 'note', 'expectHeadSeq', 'whenBusy']).int('seq', false, 0).str('note', true, 2000).int('expectHeadSeq', true, 0).oneOf('whenBusy', WHEN_BUSY, true);
       break;
     case 'ledger.remove':
-      c.only(['editId', 'mode', 'note']).int('editId', false, 1).oneOf('mode', ['drop', 'replay']).str('note', true, 2000);
+      c.only(['editId', 'mode', 'note', 'expectHeadSeq', 'whenBusy'])
+        .int('editId', false, 1)
+        .oneOf('mode', ['drop', 'replay'])
+        .str('note', true, 2000)
+        .int('expectHeadSeq', true, 0)
+        .oneOf('whenBusy', WHEN_BUSY, true);
+      break;
+    case 'ledger.reapply':
+      c.only(['editIds', 'note', 'expectHeadSeq', 'whenBusy']).intList('editIds', false, 1, 10000).str('note', true, 2000).int('expectHeadSeq', true, 0).oneOf('whenBusy', WHEN_BUSY, true);
+      if ((p.editIds as number[]).length === 0) fail(method, '"editIds" is empty: nothing to re-apply');
       break;
     case 'ledger.export':
-      c.only(['outDir', 'overwrite']).str('outDir').bool('overwrite');
+      c.only(['outDir', 'overwrite', 'whenBusy']).str('outDir').bool('overwrite').oneOf('whenBusy', WHEN_BUSY, true);
+      break;
+    case 'jobs.list':
+      c.only(['limit']).int('limit', true, 1, 10000);
+      break;
+    case 'jobs.log':
+    case 'jobs.cancel':
+    case 'jobs.pause':
+      c.only(['jobId']).int('jobId', false, 1);
+      break;
+    case 'jobs.retry':
+      c.only(['jobId', 'whenBusy']).int('jobId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
       break;
     case 'health.run':
-      c.only(['taskIds', 'n', 'taskFiles']).strList('taskIds', true).int('n', true, 1, 100000).strList('taskFiles', true);
+      c.only(['taskIds', 'n', 'taskFiles', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).strList('taskIds', true).int('n', true, 1, 100000).strList('taskFiles', true);
       break;
     case 'charts.norms':
       c.only(['liveOnly']).bool('liveOnly');

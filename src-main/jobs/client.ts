@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import {
   ENGINE_ERROR_CODES as CODES,
   EngineError,
+  isBroadcast,
   isProgressEvent,
   isReadyMessage,
   type MethodName,
@@ -110,6 +111,7 @@ export class EngineClient {
   /** methods the engine registered, once it is ready */
   methods: string[] = [];
   private pending = new Map<number, Pending>();
+  private broadcastListeners = new Set<(body: unknown) => void>();
   private nextId = 1;
   private gen: Generation;
   private closing = false;
@@ -183,6 +185,16 @@ export class EngineClient {
         readyResolve();
         return;
       }
+      if (isBroadcast(m)) {
+        for (const l of this.broadcastListeners) {
+          try {
+            l(m.body);
+          } catch {
+            /* a throwing listener must not break the protocol */
+          }
+        }
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       if (isProgressEvent(m)) {
@@ -211,7 +223,7 @@ export class EngineClient {
       if (!g.isReady) this.failedStarts++;
       // a process that cannot even start would be restarted forever
       const restarting = this.restart && !this.closing && !g.expected && this.failedStarts < 3;
-      this.emit('exit', { ...exit, pid: channel.pid, error: err, restarting });
+      // the new process first, so calls made by 'exit' listeners (reopening a workspace) go to it
       if (restarting) {
         this.gen = this.start();
         const next = this.gen;
@@ -222,6 +234,7 @@ export class EngineClient {
       } else if (!this.dead) {
         this.dead = err;
       }
+      this.emit('exit', { ...exit, pid: channel.pid, error: err, restarting });
     });
     return g;
   }
@@ -248,6 +261,11 @@ export class EngineClient {
     return Object.assign(promise, { id, cancel: () => this.cancel(id) });
   }
 
+  /** Subscribes to the engine's broadcasts (job and ledger events for every client); returns the unsubscribe function. */
+  onBroadcast(listener: (body: unknown) => void): () => void {
+    this.broadcastListeners.add(listener);
+    return () => this.broadcastListeners.delete(listener);
+  }
 
   /** Aborts a running or queued request (it rejects with code 'cancelled'); false when it had already finished. */
   async cancel(id: number): Promise<boolean> {

@@ -44,7 +44,17 @@ export interface ReadyMessage {
   methods: string[];
 }
 
-export type WorkerToHost = ResponseMessage | ProgressEvent | ReadyMessage;
+/**
+ * An event for every client of the engine, not tied to a request: job created / changed, job log
+ * lines, queue items, ledger changes (the studio's StudioEventBody). Hosts forward it to every
+ * window; EngineClient.onBroadcast subscribes.
+ */
+export interface EngineBroadcast {
+  event: 'broadcast';
+  body: unknown;
+}
+
+export type WorkerToHost = ResponseMessage | ProgressEvent | ReadyMessage | EngineBroadcast;
 export type HostToWorker = RequestMessage;
 
 /** ----- method payloads ----- */
@@ -116,7 +126,11 @@ export interface TopKEntry {
  */
 export interface EngineMethods {
   /** Load a HF folder and make it the resident model (replacing any previous one). */
-  openModel: { params: { dir: string; device?: DeviceName }; result: ModelInfo };
+  openModel: {
+    /** maxMemory: resident-memory budget in bytes (default $EAC_MAX_MEMORY or 85 % of RAM) */
+    params: { dir: string; device?: DeviceName; maxMemory?: number };
+    result: ModelInfo;
+  };
   /** Greedy decoding on the resident model (live edits applied), batched with left padding. */
   generate: { params: GenerateParams; result: GenerateRow[] };
   /** Last-position logits of one prompt. */
@@ -165,6 +179,10 @@ export class EngineError extends Error {
 
 export function isProgressEvent(m: WorkerToHost): m is ProgressEvent {
   return (m as ProgressEvent).event === 'progress';
+}
+
+export function isBroadcast(m: WorkerToHost): m is EngineBroadcast {
+  return (m as EngineBroadcast).event === 'broadcast';
 }
 
 export function isReadyMessage(m: WorkerToHost): m is ReadyMessage {

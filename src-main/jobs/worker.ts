@@ -34,6 +34,8 @@ export interface EngineState {
   model: LoadedModel | null;
   /** free-form per-module state (ledgers, caches); key by module name */
   extras: Map<string, unknown>;
+  /** sends an event to every client of the engine (EngineBroadcast), outside any request */
+  broadcast(body: unknown): void;
 }
 
 export interface HandlerContext {
@@ -62,6 +64,8 @@ export class HandlerRegistry {
   private handlers = new Map<string, Handler<MethodName>>();
   private immediate = new Set<string>(CONTROL_METHODS);
   readonly modelOpenedHooks: ModelOpenedHook[] = [];
+  /** run when the engine closes, before the model is released (stop jobs, close ledgers) */
+  readonly closeHooks: ((state: EngineState) => Promise<void>)[] = [];
 
   /**
    * Methods answered at once instead of waiting in the FIFO: controls (cancel, pause) and pure reads
@@ -94,6 +98,11 @@ export class HandlerRegistry {
   /** Runs after every successful openModel (e.g. to re-apply a ledger's factors). */
   onModelOpened(hook: ModelOpenedHook): this {
     this.modelOpenedHooks.push(hook);
+    return this;
+  }
+
+  onClose(hook: (state: EngineState) => Promise<void>): this {
+    this.closeHooks.push(hook);
     return this;
   }
 
@@ -193,21 +202,20 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       const device = params.device ?? 'cpu';
       if (!DEVICES.includes(device)) badParams(`unknown device "${device}" (use ${DEVICES.join(', ')})`);
       ctx.progress('load', 0, `reading ${params.dir}`);
+      const maxMemory = params.maxMemory;
+      if (maxMemory !== undefined && !(Number.isSafeInteger(maxMemory) && maxMemory > 0))
+        badParams(`maxMemory must be a positive number of bytes, got ${JSON.stringify(maxMemory)}`);
       let model: LoadedModel;
       try {
-        model = LoadedModel.open(params.dir, { device });
+        model = LoadedModel.open(params.dir, { device, maxMemory });
       } catch (e) {
         if (e instanceof CheckpointError) throw e;
         throw new EngineError((e as Error).message, CODES.badModel);
       }
-      ctx.progress('load', 0.3, `building sessions on ${device}`);
-      try {
-        // the generation session decides (and reports) the device; prompt logits run through it too
-        await model.session({ kvCache: true, logits: 'last' });
-      } catch (e) {
-        await model.release().catch(() => {});
-        throw new EngineError(`${model.ck.dir}: cannot create an inference session: ${(e as Error).message}`, CODES.badModel);
-      }
+      // no session is built here (sessions are built on first use, README "How memory is used"):
+      // only whether the device can start at all, with a one-node probe
+      ctx.progress('load', 0.3, `checking ${device}`);
+      await model.checkDevice();
       if (ctx.signal.aborted) {
         await model.release();
         throw cancelled();
@@ -279,7 +287,7 @@ const HANDLER_MODULES: HandlerModule[] = [{ registerHandlers: registerCoreHandle
  * a time in arrival order. Independent of worker_threads so it can be driven in-process too.
  */
 export class EngineDispatcher {
-  readonly state: EngineState = { model: null, extras: new Map() };
+  readonly state: EngineState;
   private queue: Promise<void> = Promise.resolve();
   private active = new Map<number, AbortController>();
   private closing = false;
@@ -289,6 +297,7 @@ export class EngineDispatcher {
     private post: (m: WorkerToHost) => void,
     private onClosed: () => void = () => {},
   ) {
+    this.state = { model: null, extras: new Map(), broadcast: (body) => this.post({ event: 'broadcast', body }) };
     registry.add({
       cancel: (params) => {
         const c = this.active.get(params?.id);
@@ -300,6 +309,7 @@ export class EngineDispatcher {
         this.closing = true;
         for (const c of this.active.values()) c.abort(new EngineError('the engine is closing', CODES.closed));
         await this.queue.catch(() => {});
+        for (const h of this.registry.closeHooks) await h(this.state).catch(() => {});
         await this.state.model?.release().catch(() => {});
         this.state.model = null;
         setImmediate(this.onClosed);

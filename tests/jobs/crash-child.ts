@@ -30,8 +30,8 @@ async function main() {
   const queueId = ws.ledger.queuesForModel(ws.modelId)[0].id;
   const runner = new QueueRunner(ws);
   const res = await runner.run(queueId, {}, {
+    progress: (p) => out(`PHASE ${p.phase} ${(p.fraction ?? 0).toFixed(3)}`),
     emit: (ev) => {
-      if (ev.type === 'progress') out(`PHASE ${ev.phase} ${ev.fraction.toFixed(3)}`);
       if (ev.type === 'edit.recorded') out(`EDIT ${ev.editId}`);
     },
   });

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toStudioEvent, validateParams, type StudioEvent } from '../../src-main/api/contract';
+import { validateParams, type JobRecord, type StudioEventBody } from '../../src-main/api/contract';
 import { EngineClient } from '../../src-main/jobs/client';
 import '../../src-main/jobs/studio';
 import { FIX, fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
@@ -42,26 +42,32 @@ describe('studio handlers in the worker', () => {
     });
     expect(items.map((i) => i.status)).toEqual(['pending', 'pending', 'pending', 'invalid']);
 
-    const events: StudioEvent[] = [];
-    const run: Promise<unknown> & { id: number } = engine.call('queue.run', { queueId: queue.id, healthEvery: 2, healthN: 4, healthTaskIds: ['world-a-sentiment'] }, (pe) =>
-      events.push(toStudioEvent(run.id, 'queue.run', pe)),
-    );
+    const events: StudioEventBody[] = [];
+    const off = engine.onBroadcast((b) => events.push(b as StudioEventBody));
+    const run = engine.call('queue.run', { queueId: queue.id, healthEvery: 2, healthN: 4, healthTaskIds: ['world-a-sentiment'] });
     // immediate methods answer while the run holds the engine
     const st = await engine.call('queue.status', {});
     expect(['running', 'idle', 'done']).toContain(st.state);
-    const res = (await run) as Awaited<ReturnType<typeof engine.call<'queue.run'>>>;
+    const res = await run;
+    off();
     expect(res.state).toBe('done');
     expect(res.editIds).toHaveLength(3);
     // baseline before the first edit + after 2 edits
     expect(res.healthRuns.length).toBe(2);
     expect(res.healthRuns[0].editsApplied).toBe(0);
     expect(res.healthRuns[1].retentionPct).not.toBeNull();
+    // every client gets the studio events as broadcasts (no tagged strings inside progress messages)
     const kinds = new Set(events.map((e) => e.type));
-    for (const k of ['progress', 'queue.item', 'edit.recorded', 'health.result', 'queue.state']) expect(kinds.has(k as StudioEvent['type'])).toBe(true);
-    const withEta = events.filter((e) => e.type === 'progress' && typeof e.etaMs === 'number');
-    expect(withEta.length).toBeGreaterThan(0);
-    const optimise = events.find((e) => e.type === 'progress' && e.phase === 'optimise');
-    expect(optimise).toBeDefined();
+    for (const k of ['job', 'job.log', 'queue.item', 'edit.recorded', 'health.result', 'queue.state']) expect(kinds.has(k as StudioEventBody['type'])).toBe(true);
+    const jobs = events.filter((e): e is Extract<StudioEventBody, { type: 'job' }> => e.type === 'job').map((e) => e.job);
+    expect(jobs.every((j) => j.id === res.jobId)).toBe(true);
+    expect(jobs.some((j) => typeof j.progress.etaMs === 'number')).toBe(true);
+    expect(jobs.some((j) => j.progress.phase === 'optimise')).toBe(true);
+    expect(jobs.pop()!.state).toBe('done');
+    const listed = (await engine.call('jobs.list', {})).jobs.find((j) => j.id === res.jobId)!;
+    expect(listed).toMatchObject({ kind: 'queue', state: 'done', queueId: queue.id });
+    const log = await engine.call('jobs.log', { jobId: res.jobId! });
+    expect(log.lines.filter((l) => /^edit #\d+ recorded/.test(l.message))).toHaveLength(3);
 
     const hist = await engine.call('ledger.history', {});
     expect(hist.edits.map((e) => e.active)).toEqual([true, true, true]);
@@ -115,28 +121,41 @@ describe('studio handlers in the worker', () => {
   it('cancel mid-edit puts the item back to pending and records nothing; pause stops after the current edit', async () => {
     const { queue } = await engine.call('queue.create', { name: 'q3', method: 'rome', profile: fastProfile('gpt2-world-a', 200), requests: worldEdits(3, 20) });
     const before = (await engine.call('ledger.history', {})).edits.length;
-    const run = engine.call('queue.run', { queueId: queue.id }, (pe) => {
-      if (pe.phase === 'optimise') void engine.call('queue.cancel', {});
+    const off = engine.onBroadcast((b) => {
+      const e = b as StudioEventBody;
+      if (e.type === 'job' && e.job.progress.phase === 'optimise' && e.job.state === 'running') void engine.call('jobs.cancel', { jobId: e.job.id });
     });
-    const res = await run;
+    const res = await engine.call('queue.run', { queueId: queue.id });
+    off();
     expect(res.state).toBe('cancelled');
     expect((await engine.call('ledger.history', {})).edits.length).toBe(before);
     const { items } = await engine.call('queue.items', { queueId: queue.id });
     expect(items.every((i) => i.status === 'pending')).toBe(true);
 
     let asked = false;
-    const run2 = engine.call('queue.run', { queueId: queue.id }, (pe) => {
-      if (!asked && pe.phase === 'optimise') {
+    const seen: JobRecord[] = [];
+    const off2 = engine.onBroadcast((b) => {
+      const e = b as StudioEventBody;
+      if (e.type !== 'job') return;
+      seen.push(e.job);
+      if (!asked && e.job.progress.phase === 'optimise') {
         asked = true;
         void engine.call('queue.pause', {});
       }
     });
-    const r2 = await run2;
+    const r2 = await engine.call('queue.run', { queueId: queue.id });
     expect(r2.state).toBe('paused');
     expect(r2.editIds).toHaveLength(1);
+    // pause feedback is immediate (pausing), then paused; the counters go on after resume
+    expect(seen.map((j) => j.state)).toContain('pausing');
     const r3 = await engine.call('queue.resume', {});
+    off2();
     expect(r3.state).toBe('done');
     expect(r3.editIds).toHaveLength(2);
+    expect(r3.jobId).toBe(r2.jobId);
+    const last = seen.filter((j) => j.id === r2.jobId).pop()!;
+    expect(last.state).toBe('done');
+    expect(last.progress.done).toBe(3);
   });
 
   it('refuses to open a model whose weight file changed since import, naming the file', async () => {

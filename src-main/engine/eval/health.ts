@@ -68,6 +68,18 @@ export function loadHealthTasks(file: string): TaskDef[] {
   return parseTaskFile(defs, file);
 }
 
+/**
+ * Which examples a health run scores: the first n of the task file (the bundled samples are already
+ * shuffled). Recorded with every run so a retention is only ever computed against a baseline of the
+ * same (task, example count, sample seed).
+ */
+export const HEALTH_SAMPLE_SEED = 0;
+
+/**
+ * THE health runner: scores tasks on the resident model (live edits applied) with batched greedy
+ * generation. `eac edit`'s sequence, the app's health jobs and the queue's health checks all run it;
+ * jobs/studio/health-core.ts records its results in the ledger against matching baselines.
+ */
 export async function runHealth(
   model: LoadedModel,
   tasks: TaskDef[],

@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HealthTaskScore, HealthTaskSummary } from '../../api/contract';
-import { loadHealthTasks, modelGenerate } from '../../engine/eval/health';
-import { retention, runTask, type TaskDef } from '../../engine/eval/tasks';
+import { HEALTH_SAMPLE_SEED, loadHealthTasks, runHealth } from '../../engine/eval/health';
+import { retention, type TaskDef } from '../../engine/eval/tasks';
 import { resourcesDir } from '../../engine/paths';
 import type { HealthRun } from '../../store';
 import { CODES, defaultProfileFor, studioError, type Workspace } from './workspace';
@@ -77,21 +77,52 @@ export function pickTasks(ws: Workspace, taskIds: string[] | undefined, taskFile
 }
 
 
-/** Latest baseline score per task: a run on the base model (0 edits applied), else a run flagged as baseline. */
-export function baselines(ws: Workspace): Map<string, number> {
-  const out = new Map<string, number>();
+/** A health run's comparison key: task, example count, sample seed. */
+export function baselineKey(taskId: string, n: number, seed: number = HEALTH_SAMPLE_SEED): string {
+  return `${taskId}|${n}|${seed}`;
+}
+
+export interface Baseline {
+  score: number;
+  runId: number;
+  n: number;
+  seed: number;
+}
+
+/**
+ * The latest baseline per (task, example count, sample seed): a run on the base model (0 edits
+ * applied) or a run flagged as baseline. Runs recorded before seeds were recorded used the same
+ * first-n selection, so they count as seed 0.
+ */
+export function baselines(ws: Workspace): Map<string, Baseline> {
+  const out = new Map<string, Baseline>();
   const runs = ws.ledger.healthSeries(ws.modelId);
-  for (const r of runs) if ((r.details as { baseline?: boolean }).baseline === true && !Number.isNaN(r.score)) out.set(r.taskId, r.score);
-  for (const r of runs) if (r.editsApplied === 0 && !Number.isNaN(r.score)) out.set(r.taskId, r.score);
+  const put = (r: HealthRun) => {
+    if (Number.isNaN(r.score)) return;
+    const seed = typeof r.details.seed === 'number' ? r.details.seed : HEALTH_SAMPLE_SEED;
+    out.set(baselineKey(r.taskId, r.n, seed), { score: r.score, runId: r.id, n: r.n, seed });
+  };
+  for (const r of runs) if ((r.details as { baseline?: boolean }).baseline === true) put(r);
+  for (const r of runs) if (r.editsApplied === 0) put(r);
   return out;
 }
 
-/** Whether every task has a run recorded for the current live state. */
-export function hasRunForCurrentState(ws: Workspace, taskIds: string[]): boolean {
+/** Examples a run of `task` with `n` asked actually scores. */
+function examplesFor(t: TaskDef, n: number): number {
+  return Math.min(n, t.examples.length);
+}
+
+/** Whether every task has a run recorded for the current live state with n examples. */
+export function hasRunForCurrentState(ws: Workspace, taskIds: string[], n: number = DEFAULT_HEALTH_N): boolean {
   const head = ws.headSeq();
-  const n = ws.liveCount();
-  const runs = ws.ledger.healthSeries(ws.modelId).filter((r) => r.afterEditSeq === head && r.editsApplied === n);
-  return taskIds.every((id) => runs.some((r) => r.taskId === id));
+  const live = ws.liveCount();
+  const runs = ws.ledger.healthSeries(ws.modelId).filter((r) => r.afterEditSeq === head && r.editsApplied === live);
+  const all = loadTasks();
+  return taskIds.every((id) => {
+    const t = all.find((x) => x.task.id === id)?.task;
+    const want = t ? examplesFor(t, n) : n;
+    return runs.some((r) => r.taskId === id && r.n === want);
+  });
 }
 
 export interface HealthCheckOptions {
@@ -103,75 +134,90 @@ export interface HealthCheckOptions {
   asBaseline?: boolean;
 }
 
+/** Retention against a matching baseline; null when there is none or the task is not measurable. */
+export function scoreAgainst(score: number, b: Baseline | undefined): { retentionPct: number | null; notMeasurable: boolean } {
+  if (!b) return { retentionPct: null, notMeasurable: false };
+  // the base model scores 0: no retention can be measured (0 vs 0 is not "100 %")
+  if (b.score === 0) return { retentionPct: null, notMeasurable: true };
+  const r = retention(score, b.score);
+  return { retentionPct: Number.isFinite(r) ? r : null, notMeasurable: false };
+}
+
 /**
- * Runs the tasks on the live model and records one health run per task. A task with no baseline
- * yet gets one first: measured on the base model (factors set aside) when edits are live, so
- * retention is always relative to the unedited model.
+ * Runs the tasks on the live model (engine/eval/health.ts runHealth) and records one health run per
+ * task. A task with no baseline for the same (task, example count, sample seed) gets one first:
+ * measured on the base model (factors set aside) when edits are live, so retention is always
+ * relative to the unedited model on the same examples.
  */
 export async function runHealthCheck(
   ws: Workspace,
   tasks: TaskDef[],
   o: HealthCheckOptions = {},
 ): Promise<{ runs: HealthRun[]; scores: HealthTaskScore[]; baseline: boolean }> {
-  const gen = modelGenerate(ws.model);
   const base = baselines(ws);
   const live = ws.liveCount() > 0;
-  const isBaseline = o.asBaseline ?? (!live || tasks.some((t) => !base.has(t.id)));
+  const nAsked = o.n ?? DEFAULT_HEALTH_N;
+  const seed = HEALTH_SAMPLE_SEED;
+  const keyOf = (t: TaskDef) => baselineKey(t.id, examplesFor(t, nAsked), seed);
+  const missing = tasks.filter((t) => !base.has(keyOf(t)));
+  const isBaseline = o.asBaseline ?? (!live || missing.length > 0);
   const runs: HealthRun[] = [];
   const scores: HealthTaskScore[] = [];
-  const n = o.n ?? DEFAULT_HEALTH_N;
-  const steps = tasks.length + (live ? tasks.filter((t) => !base.has(t.id)).length : 0);
+  const steps = tasks.length + (live && !o.asBaseline ? missing.length : 0);
   let step = 0;
-  const run = (t: TaskDef) => {
+  const run = async (t: TaskDef) => {
     const at = step++;
-    return runTask(t, gen, {
-      n,
-      batchSize: o.batchSize ?? 16,
+    const [r] = await runHealth(ws.model, [t], {
+      n: nAsked,
+      batchSize: o.batchSize,
       signal: o.signal,
-      onProgress: (d, tot) => o.onProgress?.((at + (tot ? d / tot : 1)) / steps, `${t.id} ${d}/${tot}`),
+      onProgress: (_id, d, tot) => o.onProgress?.((at + (tot ? d / tot : 1)) / steps, `${t.id} ${d}/${tot}`),
     });
+    return r;
   };
   for (const t of tasks) {
-    if (live && !base.has(t.id) && !o.asBaseline) {
+    const key = keyOf(t);
+    if (live && !base.has(key) && !o.asBaseline) {
       const b0 = await ws.withBase(() => run(t));
-      runs.push(
-        ws.ledger.recordHealth(ws.modelId, {
-          taskId: t.id,
-          metric: b0.metric,
-          score: b0.score,
-          n: b0.n,
-          afterEditSeq: 0,
-          editsApplied: 0,
-          baselineScore: b0.score,
-          retentionPct: 100,
-          details: { baseline: true, examples: b0.examples.slice(0, 5) },
-        }),
-      );
-      base.set(t.id, b0.score);
+      const rec = ws.ledger.recordHealth(ws.modelId, {
+        taskId: t.id,
+        metric: b0.metric,
+        score: b0.score,
+        n: b0.n,
+        afterEditSeq: 0,
+        editsApplied: 0,
+        baselineScore: b0.score,
+        retentionPct: null,
+        details: { baseline: true, seed, examples: b0.examples.slice(0, 5) },
+      });
+      runs.push(rec);
+      base.set(key, { score: b0.score, runId: rec.id, n: b0.n, seed });
     }
     const res = await run(t);
-    const b = base.get(t.id) ?? res.score;
-    const r = retention(res.score, b);
-    const ret = Number.isFinite(r) ? r : null;
-    const flagBaseline = !base.has(t.id) || o.asBaseline === true;
+    const flagBaseline = !base.has(key) || o.asBaseline === true;
+    const b = flagBaseline ? { score: res.score, runId: -1, n: res.n, seed } : base.get(key);
+    const cmp = scoreAgainst(res.score, b);
     runs.push(
       ws.ledger.recordHealth(ws.modelId, {
         taskId: t.id,
         metric: res.metric,
         score: res.score,
         n: res.n,
-        baselineScore: b,
-        retentionPct: ret,
-        details: { baseline: flagBaseline, examples: res.examples.slice(0, 5) },
+        baselineScore: b?.score ?? null,
+        retentionPct: cmp.retentionPct,
+        details: { baseline: flagBaseline, seed, notMeasurable: cmp.notMeasurable, examples: res.examples.slice(0, 5) },
       }),
     );
+    if (flagBaseline) base.set(key, { score: res.score, runId: runs[runs.length - 1].id, n: res.n, seed });
     scores.push({
       taskId: t.id,
       metric: res.metric,
       score: res.score,
       n: res.n,
-      baselineScore: b,
-      retentionPct: ret,
+      seed,
+      baselineScore: b?.score ?? null,
+      retentionPct: cmp.retentionPct,
+      notMeasurable: cmp.notMeasurable,
       samples: res.examples.slice(0, 5),
     });
   }

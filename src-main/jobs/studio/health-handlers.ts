@@ -1,7 +1,34 @@
 // health.*, charts.*
-import type { HandlerRegistry } from '../worker';
-import { checked, emit, requireIdle, requireWorkspace, studio } from './context';
-import { loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
+import type { HealthRunParams, HealthRunResult } from '../../api/contract';
+import type { HandlerContext, HandlerRegistry } from '../worker';
+import { checked, JOB_STARTERS, requireWorkspace, studio } from './context';
+import { DEFAULT_HEALTH_N, loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
+
+export function startHealth(ctx: HandlerContext, p: HealthRunParams, retryOf: number | null) {
+  const { ws } = requireWorkspace(ctx);
+  const tasks = pickTasks(ws, p.taskIds, p.taskFiles ?? []);
+  return studio(ctx).jobs.start<HealthRunResult>({
+    kind: 'health',
+    title: `Health check: ${tasks.map((t) => t.id).join(', ')} (n ${p.n ?? DEFAULT_HEALTH_N})`,
+    params: p,
+    headSeq: ws.headSeq(),
+    retryOf,
+    whenBusy: p.whenBusy,
+    run: async (job) => {
+      const res = await runHealthCheck(ws, tasks, { n: p.n, signal: job.signal, onProgress: (f, m) => job.progress({ phase: 'health', fraction: f, message: m }) });
+      for (const s of res.scores)
+        job.log(
+          'info',
+          `${s.taskId}: ${s.score.toFixed(3)} (n ${s.n}, seed ${s.seed})` +
+            (s.notMeasurable ? ' — not measurable on this model (the base model scores 0)' : s.retentionPct !== null ? `, retention ${s.retentionPct.toFixed(1)}%` : ''),
+        );
+      job.emit({ type: 'health.result', runs: res.runs, baseline: res.baseline });
+      return res;
+    },
+  });
+}
+
+JOB_STARTERS.health = (ctx, params, retryOf) => startHealth(ctx, checked('health.run', params), retryOf);
 
 export function registerHandlers(r: HandlerRegistry): void {
   r.add({
@@ -11,14 +38,8 @@ export function registerHandlers(r: HandlerRegistry): void {
       return { tasks: loadTasks().map(summarizeTask) };
     },
 
-    async 'health.run'(params, ctx) {
-      const p = checked('health.run', params);
-      const { ws } = requireWorkspace(ctx);
-      requireIdle(ctx, 'run a health check');
-      const tasks = pickTasks(ws, p.taskIds, p.taskFiles ?? []);
-      const res = await runHealthCheck(ws, tasks, { n: p.n, signal: ctx.signal, onProgress: (f, m) => ctx.progress('health', f, m) });
-      emit(ctx, { type: 'health.result', runs: res.runs, baseline: res.baseline });
-      return res;
+    'health.run'(params, ctx) {
+      return startHealth(ctx, checked('health.run', params), null).done;
     },
 
     'charts.norms'(params, ctx) {

@@ -4,6 +4,7 @@
 import { IMMEDIATE_METHODS, type StudioMethods } from '../../api/contract';
 import type { HandlerRegistry } from '../worker';
 import { registerHandlers as health } from './health-handlers';
+import { registerHandlers as jobs } from './job-handlers';
 import { registerHandlers as ledger } from './ledger-handlers';
 import { registerHandlers as playground } from './playground';
 import { registerHandlers as queue } from './queue-handlers';
@@ -24,11 +25,12 @@ export function registerHandlers(r: HandlerRegistry): void {
   ledger(r);
   health(r);
   playground(r);
-  // pure ledger reads and the controls of a running queue answer while a queue run holds the FIFO
+  jobs(r);
+  // nothing waits in the engine's FIFO: long work is a job (JobManager), refused or queued visibly
   r.runImmediately(IMMEDIATE_METHODS);
 }
 
 export { Workspace, defaultWorkspaceDir, dataRoot } from './workspace';
-export { QueueRunner, recordItems } from './runner';
-export { recordEditRun, exportWorkspace, revertWorkspace, removeFromWorkspace } from './ops';
+export { QueueRunner, recordItems, batchSizeFor } from './runner';
+export { recordEditRun, exportWorkspace, revertWorkspace, removeFromWorkspace, reapplyInWorkspace } from './ops';
 export { runHealthCheck, pickTasks, loadTasks } from './health-core';

@@ -1,6 +1,6 @@
 // Ledger operations on a Workspace shared by the worker handlers and the CLI: revert, remove
 // (drop | replay), export, and recordEditRun for `eac edit --db`.
-import type { ExportResult, LedgerRemoveResult, LedgerRevertResult } from '../../api/contract';
+import type { ExportResult, LedgerReapplyResult, LedgerRemoveResult, LedgerRevertResult } from '../../api/contract';
 import type { Editor, EditProfile, EditResult } from '../../engine/edit';
 import { exportCheckpoint, ExportError } from '../../engine/export';
 import { LedgerError } from '../../store';
@@ -41,6 +41,31 @@ export async function removeFromWorkspace(
     liveEdits: ws.liveCount(),
     headSeq: ws.headSeq(),
   };
+}
+
+/**
+ * Re-apply (redo) reverted or removed edits: each one's requests are edited again on the current
+ * live model with its method and profile, and recorded as a new edit (replayOf = the original), in
+ * seq order. The originals stay in the ledger as they are; the audit log shows a 'replay' event per
+ * re-applied edit.
+ */
+export async function reapplyInWorkspace(
+  ws: Workspace,
+  editIds: number[],
+  o: { onProgress?: (phase: string, fraction: number, message?: string) => void; signal?: AbortSignal } = {},
+): Promise<LedgerReapplyResult> {
+  const list = editIds.map((id) => {
+    const d = ws.ledger.editDetail(id);
+    if (!d || d.modelId !== ws.modelId) throw studioError(`no edit ${id} for this model`, CODES.notFound);
+    if (d.active) throw studioError(`edit ${id} (#${d.seq}) is live; only reverted or removed edits can be re-applied`);
+    return d;
+  });
+  list.sort((a, b) => a.seq - b.seq);
+  const newIds = await ws.replay(
+    list.map((d) => ({ editId: d.id, seq: d.seq, method: d.method, layers: d.layers, requests: d.requests, profile: d.profile, queueItemId: d.queueItemId })),
+    o,
+  );
+  return { reapplied: list.map((d, i) => ({ from: d.id, editId: newIds[i] })), liveEdits: ws.liveCount(), headSeq: ws.headSeq() };
 }
 
 export async function exportWorkspace(

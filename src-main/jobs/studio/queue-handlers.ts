@@ -1,9 +1,12 @@
 // queue.*: import, create, edit items, reorder, run / pause / resume / cancel, status.
 import { parseFacts } from '../../engine/facts';
-import type { HandlerRegistry } from '../worker';
-import { checked, emit, requireIdle, requireWorkspace, studio } from './context';
+import type { JobRecord, JobState, QueueResumeParams, QueueRunParams, QueueRunResult } from '../../api/contract';
+import type { JobHandle, JobOutcome } from '../manager';
+import type { HandlerContext, HandlerRegistry } from '../worker';
+import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
+import { lastQueueWithPending, type RunHooks } from './runner';
 import { queueSummaries } from './workspace-handlers';
-import { CODES, resolveProfile, studioError } from './workspace';
+import { CODES, resolveProfile, studioError, type Workspace } from './workspace';
 import { LedgerError } from '../../store';
 
 function ledgerCall<T>(fn: () => T): T {
@@ -92,35 +95,125 @@ export function registerHandlers(r: HandlerRegistry): void {
     },
 
     async 'queue.run'(params, ctx) {
-      const p = checked('queue.run', params);
-      const { runner } = requireWorkspace(ctx);
-      const { queueId, ...opts } = p;
-      return runner.run(queueId, opts, { emit: (ev) => emit(ctx, ev), signal: ctx.signal });
+      return startQueueRun(ctx, checked('queue.run', params), null).done;
     },
 
     async 'queue.resume'(params, ctx) {
-      const p = checked('queue.resume', params);
-      const { runner } = requireWorkspace(ctx);
-      return runner.resume(!!p.override, p.run, { emit: (ev) => emit(ctx, ev), signal: ctx.signal });
+      return resumeQueue(ctx, checked('queue.resume', params)).done;
     },
 
     'queue.pause'(params, ctx) {
       checked('queue.pause', params);
-      const r = studio(ctx).runner;
-      return { pausing: r ? r.pause() : false };
+      const j = queueJob(ctx, ['running']);
+      return { pausing: j ? studio(ctx).jobs.pause(j.id) : false };
     },
 
     'queue.cancel'(params, ctx) {
       checked('queue.cancel', params);
-      const r = studio(ctx).runner;
-      return { cancelled: r ? r.cancel() : false };
+      const j = queueJob(ctx, ['running', 'pausing', 'queued', 'paused']);
+      return { cancelled: j ? studio(ctx).jobs.cancel(j.id) : false };
     },
 
     'queue.status'(params, ctx) {
       checked('queue.status', params);
       const r = studio(ctx).runner;
-      return r ? r.status() : { state: 'idle', queueId: null, currentItems: [], doneInRun: 0, remaining: 0, etaMs: null };
+      const s = r ? r.status() : { state: 'idle' as const, queueId: null, currentItems: [], doneInRun: 0, remaining: 0, etaMs: null };
+      // a queue job paused before a restart is still paused (the runner itself starts idle)
+      const paused = queueJob(ctx, ['paused']);
+      if (s.state !== 'running' && s.state !== 'pausing' && paused) return { ...s, state: 'paused' as const, queueId: paused.queueId, ...(paused.pauseReason ? { pauseReason: paused.pauseReason } : {}) };
+      return s;
     },
   });
-  void requireIdle;
+}
+
+JOB_STARTERS.queue = (ctx, params, retryOf) => startQueueRun(ctx, checked('queue.run', params), retryOf);
+
+/** The newest queue job in one of the states. */
+function queueJob(ctx: HandlerContext, states: JobState[]): JobRecord | undefined {
+  return studio(ctx)
+    .jobs.list()
+    .filter((j) => j.kind === 'queue' && states.includes(j.state))
+    .pop();
+}
+
+function runHooks(ctx: HandlerContext, job: JobHandle, doneBefore = 0): RunHooks {
+  return {
+    emit: (ev) => emit(ctx, ev),
+    progress: (p) => job.progress(p),
+    log: (level, m) => job.log(level, m),
+    signal: job.signal,
+    doneBefore,
+  };
+}
+
+const outcome = (r: QueueRunResult): JobOutcome => ({ state: r.state, ...(r.guardrail ? { pauseReason: r.guardrail } : {}) });
+
+/** queue.run as a job: refused at once (busy, guardrail pause, another queue paused) or started / queued. */
+export function startQueueRun(ctx: HandlerContext, p: QueueRunParams, retryOf: number | null): { job: JobRecord; done: Promise<QueueRunResult> } {
+  const { ws, runner } = requireWorkspace(ctx);
+  const { queueId, whenBusy, ...opts } = p;
+  const q = ws.ledger.getQueue(queueId);
+  const paused = queueJob(ctx, ['paused']);
+  const precheck = () => {
+    if (paused && studio(ctx).jobs.get(paused.id)?.state === 'paused')
+      throw studioError(`job #${paused.id} "${paused.title}" is paused: resume or cancel it before running a queue`, CODES.busy);
+    runner.checkRunnable(queueId);
+  };
+  const r = studio(ctx).jobs.start<QueueRunResult>({
+    kind: 'queue',
+    title: `Run queue #${queueId}${q ? ` "${q.name}" (${q.method})` : ''}`,
+    params: p,
+    queueId,
+    retryOf,
+    headSeq: ws.headSeq(),
+    whenBusy,
+    precheck,
+    pause: () => runner.pause(),
+    outcome,
+    run: async (job) => ({ ...(await runner.run(queueId, opts, runHooks(ctx, job))), jobId: job.id }),
+  });
+  return r;
+}
+
+/**
+ * queue.resume: continues the paused queue job (after a pause, a guardrail pause, or a restart). When
+ * no paused job exists but the ledger still records a guardrail pause (a ledger from before jobs), a
+ * paused job is made for it so the pause always has a way out.
+ */
+export function resumeQueue(ctx: HandlerContext, p: QueueResumeParams): { job: JobRecord; done: Promise<QueueRunResult> } {
+  const { ws, runner } = requireWorkspace(ctx);
+  const jm = studio(ctx).jobs;
+  let job = p.jobId !== undefined ? jm.get(p.jobId) : queueJob(ctx, ['paused']);
+  if (p.jobId !== undefined && (!job || job.kind !== 'queue')) throw studioError(`no queue job #${p.jobId}`, CODES.notFound);
+  if (!job) {
+    const qid = runner.queueId ?? (ws.ledger.guardrailPaused(ws.modelId) ? lastGuardrailQueue(ws) : null) ?? lastQueueWithPending(ws);
+    if (qid === null) throw studioError('nothing to resume: no queue is paused and none has pending items', CODES.notFound);
+    return startQueueRun(ctx, { queueId: qid, ...(p.run ?? runner.lastOptions ?? {}), ...(p.whenBusy ? { whenBusy: p.whenBusy } : {}) }, null);
+  }
+  const prev = job.params as QueueRunParams;
+  const opts = p.run ?? (() => {
+    const { queueId: _q, whenBusy: _w, ...rest } = prev;
+    return rest;
+  })();
+  const doneBefore = job.progress.done ?? 0;
+  const queueId = job.queueId ?? prev.queueId;
+  return jm.resume<QueueRunResult>(job.id, {
+    kind: 'queue',
+    title: job.title,
+    params: prev,
+    queueId,
+    whenBusy: p.whenBusy,
+    precheck: () => {
+      if (runner.running) throw studioError(`queue ${runner.queueId} is running`, CODES.busy);
+    },
+    pause: () => runner.pause(),
+    outcome,
+    run: async (h) => ({ ...(await runner.resume(!!p.override, opts, runHooks(ctx, h, doneBefore), queueId)), jobId: h.id }),
+  });
+}
+
+function lastGuardrailQueue(ws: Workspace): number | null {
+  const ev = ws.ledger.events(ws.modelId, 'guardrail_pause').pop();
+  const q = ev?.payload.queueId;
+  return typeof q === 'number' ? q : null;
 }

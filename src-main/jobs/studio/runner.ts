@@ -1,35 +1,56 @@
 // The queue runner: processes a queue's pending items in order on a Workspace. Each edit is
 // Editor.edit (applies the deltas to the live model) then Ledger.recordEdit in ONE transaction; when
 // recording fails the deltas are withdrawn (editor.unapply). Pause takes effect after the current
-// edit; cancel aborts the current edit (its item goes back to pending, nothing is recorded).
+// edit; cancel (the run's AbortSignal: the job's signal) aborts the current edit (its item goes back
+// to pending, nothing is recorded).
 // Health checks: a baseline before the first edit when the current live state has none, then every
 // K edits; guardrails pause the queue with a recorded guardrail_pause event.
+//
+// The same runner drives the app's queue jobs, `eac edit` (a ledger-backed or throw-away queue) and
+// the crash-safety child; it knows nothing about jobs or workers: it reports through RunHooks.
 import type {
   GuardrailTrip,
   Guardrails,
+  JobProgress,
   QueueRunParams,
   QueueRunResult,
   QueueRunState,
   QueueRunStatus,
   StudioEventBody,
 } from '../../api/contract';
-import type { EditMethod, EditProfile, EditResult } from '../../engine/edit';
+import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
+import type { Editor, EditMethod, EditProfile, EditResult } from '../../engine/edit';
 import type { EditRequest } from '../../engine/facts/types';
 import type { HealthRun, QueueItem } from '../../store';
 import { hasRunForCurrentState, pickTasks, runHealthCheck, DEFAULT_HEALTH_N } from './health-core';
 import { CODES, resolveProfile, studioError, type Workspace } from './workspace';
 
-export type RunOptions = Omit<QueueRunParams, 'queueId'>;
+export type RunOptions = Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
 
 export interface RunHooks {
+  /** studio events for every client (queue items, edits recorded, ledger changes, guardrails) */
   emit?: (ev: StudioEventBody) => void;
+  /** this run's progress (phase, fraction, done/total, ETA) */
+  progress?: (p: JobProgress) => void;
+  /** a line for the run's log (edits recorded, skipped items, edits that did not take) */
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** aborts the current edit / health check (cancel) */
   signal?: AbortSignal;
   /** key statistics sample count / corpus override (tests, CLI) */
   statsSamples?: number;
   statsCorpus?: string;
+  /** edits already counted before this run (a resumed job keeps counting) */
+  doneBefore?: number;
+  /** called with each recorded edit (the CLI prints it) */
+  onEdit?: (r: EditResult, rec: { editId: number; seq: number }, itemIds: number[]) => void;
 }
 
+/** Requests per edit for a method: MEMIT-style methods batch, the others edit one request at a time. */
+export function batchSizeFor(method: EditMethod, asked: number | undefined): number {
+  return METHOD_IS_BATCHED[method] ? Math.max(1, asked ?? 1) : 1;
+}
+
+export const DEFAULT_NOT_TAKEN_BELOW = 0.5;
 const RECENT = 5;
 
 function isAbort(e: unknown, signal?: AbortSignal): boolean {
@@ -55,6 +76,36 @@ export function recordItems(
   }
 }
 
+/** Case ids of an edit's requests whose reliability stayed below `below`: the edit did not take for them. */
+export function notTakenCases(r: { requests: EditRequest[]; metrics: { caseId: string; reliability: number }[] }, below: number): string[] {
+  return r.metrics.filter((m) => !(m.reliability >= below)).map((m) => m.caseId);
+}
+
+/** Everything one run needs, resolved once at its start. */
+interface RunPlan {
+  queueId: number;
+  method: EditMethod;
+  profile: EditProfile;
+  batchSize: number;
+  healthEvery: number;
+  guard: Guardrails;
+  needHealth: boolean;
+  tasks: ReturnType<typeof pickTasks>;
+  healthN: number;
+  notTakenBelow: number;
+  totalPlanned: number;
+}
+
+/** Mutable counters of one run. */
+interface RunCounters {
+  editMs: number;
+  editsTimed: number;
+  itemsDone: number;
+  editsSinceHealth: number;
+  /** performance.now() when the current edit started (for the live ETA) */
+  editStarted: number | null;
+}
+
 export class QueueRunner {
   state: QueueRunState = 'idle';
   queueId: number | null = null;
@@ -66,7 +117,6 @@ export class QueueRunner {
   /** options of the last run, for resume */
   lastOptions: RunOptions | null = null;
   private pauseRequested = false;
-  private cancelController: AbortController | null = null;
   /** guardrail rules overridden for the current run */
   private overridden = new Set<keyof Guardrails>();
 
@@ -96,31 +146,42 @@ export class QueueRunner {
     return true;
   }
 
-  /** Abort the current edit; its item goes back to pending. */
-  cancel(): boolean {
-    if (!this.running || !this.cancelController) return false;
-    this.cancelController.abort(studioError('cancelled', CODES.cancelled));
-    return true;
-  }
-
-  async run(queueId: number, opts: RunOptions, hooks: RunHooks = {}): Promise<QueueRunResult> {
+  /** Throws (at once) when `queueId` cannot run now: unknown queue, a guardrail pause in force. */
+  checkRunnable(queueId: number): void {
     const ws = this.ws;
     if (this.running) throw studioError(`queue ${this.queueId} is already running; pause or cancel it first`, CODES.busy);
     const q = ws.ledger.getQueue(queueId);
     if (!q || q.modelId !== ws.modelId) throw studioError(`no queue ${queueId} for this model`, CODES.notFound);
     if (ws.ledger.guardrailPaused(ws.modelId))
-      throw studioError(`the queue is paused by a guardrail; review it and call queue.resume (override: true to continue anyway)`, CODES.busy);
+      throw studioError(
+        `a guardrail paused a queue of this model; resume it (or resume anyway, or cancel it) in the job list before running another`,
+        CODES.busy,
+      );
+  }
+
+  async run(queueId: number, opts: RunOptions, hooks: RunHooks = {}): Promise<QueueRunResult> {
+    this.checkRunnable(queueId);
     this.overridden.clear();
     return this.loop(queueId, opts, hooks);
   }
 
-  /** Resume after a pause (user or guardrail); records resume (and override) events for a guardrail pause. */
-  async resume(override: boolean, opts: RunOptions | undefined, hooks: RunHooks = {}): Promise<QueueRunResult> {
+  /**
+   * Resume after a pause (user or guardrail); records resume (and override) events for a guardrail
+   * pause. `queueId` defaults to the queue of the last run, else the newest queue with pending items.
+   */
+  async resume(override: boolean, opts: RunOptions | undefined, hooks: RunHooks = {}, queueId?: number | null): Promise<QueueRunResult> {
     const ws = this.ws;
     if (this.running) throw studioError(`queue ${this.queueId} is running`, CODES.busy);
-    const queueId = this.queueId ?? lastQueueWithPending(ws);
-    if (queueId === null) throw studioError('nothing to resume: no queue has pending items', CODES.notFound);
+    const qid = queueId ?? this.queueId ?? lastQueueWithPending(ws);
+    if (qid === null) throw studioError('nothing to resume: no queue has pending items', CODES.notFound);
     const o = opts ?? this.lastOptions ?? {};
+    this.overridden = this.recordResume(qid, override, hooks);
+    this.pauseReason = undefined;
+    return this.loop(qid, o, hooks);
+  }
+
+  private recordResume(queueId: number, override: boolean, hooks: RunHooks): Set<keyof Guardrails> {
+    const ws = this.ws;
     const overridden = new Set<keyof Guardrails>();
     if (ws.ledger.guardrailPaused(ws.modelId)) {
       const trips = this.pauseReason ?? lastTrips(ws);
@@ -130,12 +191,11 @@ export class QueueRunner {
       }
       const ev = ws.ledger.recordEvent(ws.modelId, 'resume', { queueId, override });
       hooks.emit?.({ type: 'guardrail.resume', queueId, eventId: ev.id, override });
+      hooks.log?.('info', override ? `guardrail overridden (${trips.map((t) => t.rule).join(', ')}); resumed` : 'resumed after the guardrail pause');
     } else if (override) {
       ws.ledger.recordEvent(ws.modelId, 'override', { queueId, trips: [], message: 'override requested without an active guardrail pause' });
     }
-    this.pauseReason = undefined;
-    this.overridden = overridden;
-    return this.loop(queueId, o, hooks);
+    return overridden;
   }
 
   private setState(s: QueueRunState, hooks: RunHooks, message?: string): void {
@@ -147,9 +207,13 @@ export class QueueRunner {
     if (item) hooks.emit?.({ type: 'queue.item', queueId: item.queueId, item });
   }
 
-  private async loop(queueId: number, opts: RunOptions, hooks: RunHooks): Promise<QueueRunResult> {
-    const ws = this.ws;
-    const q = ws.ledger.getQueue(queueId)!;
+  private pendingCount(queueId: number): number {
+    return this.ws.ledger.queueItems(queueId).filter((i) => i.status === 'pending').length;
+  }
+
+  /** Resolves the queue's method, profile, batch size and health plan. */
+  private plan(queueId: number, opts: RunOptions): RunPlan {
+    const q = this.ws.ledger.getQueue(queueId)!;
     const method = q.method as EditMethod;
     let profile: EditProfile;
     try {
@@ -157,74 +221,248 @@ export class QueueRunner {
     } catch (e) {
       throw studioError(`queue ${queueId}: its profile is not usable: ${(e as Error).message}`);
     }
-    const batched = method.includes('memit');
-    const batchSize = batched ? Math.max(1, opts.batchSize ?? 1) : 1;
     const healthEvery = opts.healthEvery ?? 0;
     const guard = opts.guardrails ?? {};
     const needHealth = healthEvery > 0 || guard.minRetentionPct !== undefined;
-    const tasks = needHealth ? pickTasks(ws, opts.healthTaskIds) : [];
-    const healthN = opts.healthN ?? DEFAULT_HEALTH_N;
+    return {
+      queueId,
+      method,
+      profile,
+      batchSize: batchSizeFor(method, opts.batchSize),
+      healthEvery,
+      guard,
+      needHealth,
+      tasks: needHealth ? pickTasks(this.ws, opts.healthTaskIds) : [],
+      healthN: opts.healthN ?? DEFAULT_HEALTH_N,
+      notTakenBelow: opts.notTakenBelow ?? DEFAULT_NOT_TAKEN_BELOW,
+      totalPlanned: this.pendingCount(queueId),
+    };
+  }
 
+  /** The ETA: mean edit time × edits left, minus the time the current edit has run. */
+  private eta(plan: RunPlan, c: RunCounters): number | null {
+    if (c.editsTimed === 0) return null;
+    const mean = c.editMs / c.editsTimed;
+    const left = Math.ceil(this.remaining / plan.batchSize) * mean;
+    const inFlight = c.editStarted === null ? 0 : Math.min(mean, performance.now() - c.editStarted);
+    return Math.max(0, left - inFlight);
+  }
+
+  private report(plan: RunPlan, c: RunCounters, hooks: RunHooks, p: { phase: string; fraction: number; message?: string; itemIds?: number[] }): void {
+    this.etaMs = this.eta(plan, c);
+    const done = (hooks.doneBefore ?? 0) + c.itemsDone;
+    hooks.progress?.({
+      phase: p.phase,
+      fraction: p.fraction,
+      ...(p.message !== undefined ? { message: p.message } : {}),
+      etaMs: this.etaMs,
+      done,
+      total: (hooks.doneBefore ?? 0) + plan.totalPlanned,
+      itemIds: p.itemIds ?? this.currentItems,
+    });
+  }
+
+  /** A health check on the live model; the trips of the retention guardrail. */
+  private async health(plan: RunPlan, c: RunCounters, hooks: RunHooks, signal: AbortSignal, result: QueueRunResult): Promise<GuardrailTrip[]> {
+    const r = await runHealthCheck(this.ws, plan.tasks, {
+      n: plan.healthN,
+      signal,
+      onProgress: (f, m) => this.report(plan, c, hooks, { phase: 'health', fraction: f, message: m }),
+    });
+    result.healthRuns.push(...r.runs);
+    hooks.emit?.({ type: 'health.result', runs: r.runs, baseline: r.baseline });
+    hooks.log?.('info', `health: ${r.scores.map((s) => `${s.taskId} ${s.score.toFixed(3)}${s.retentionPct !== null ? ` (${s.retentionPct.toFixed(1)}%)` : s.notMeasurable ? ' (not measurable)' : ''}`).join(', ')}`);
+    c.editsSinceHealth = 0;
+    const min = plan.guard.minRetentionPct;
+    if (min === undefined || this.overridden.has('minRetentionPct')) return [];
+    return r.scores
+      .filter((s) => s.retentionPct !== null && s.retentionPct < min)
+      .map((s) => ({
+        rule: 'minRetentionPct' as const,
+        value: s.retentionPct!,
+        threshold: min,
+        subject: s.taskId,
+        message: `health retention of ${s.taskId} is ${s.retentionPct!.toFixed(1)}% of the baseline (${s.score.toFixed(3)} vs ${s.baselineScore?.toFixed(3)}, n ${s.n}), below the ${min}% guardrail`,
+      }));
+  }
+
+  /** Records a guardrail pause in the ledger and ends the run paused. */
+  private pauseFor(plan: RunPlan, trips: GuardrailTrip[], hooks: RunHooks, result: QueueRunResult): QueueRunResult {
+    const ws = this.ws;
+    const ev = ws.ledger.recordEvent(ws.modelId, 'guardrail_pause', {
+      queueId: plan.queueId,
+      reason: trips.map((t) => t.message).join('; '),
+      trips,
+      editsApplied: ws.liveCount(),
+      headSeq: ws.headSeq(),
+    });
+    this.pauseReason = trips;
+    hooks.emit?.({ type: 'guardrail.pause', queueId: plan.queueId, eventId: ev.id, trips });
+    result.state = 'paused';
+    result.guardrail = trips;
+    return result;
+  }
+
+  /** The next batch of pending items that pass the editor's checks; failing ones are marked invalid. */
+  private nextBatch(plan: RunPlan, editor: Editor, hooks: RunHooks, result: QueueRunResult): QueueItem[] {
+    const batch: QueueItem[] = [];
+    for (const it of this.ws.ledger.queueItems(plan.queueId)) {
+      if (it.status !== 'pending') continue;
+      if (batch.length >= plan.batchSize) break;
+      const problem = it.request ? editor.check(it.request) : 'no request';
+      if (problem) {
+        this.itemEvent(hooks, this.ws.ledger.markItem(it.id, 'invalid', problem));
+        result.failedItems.push(it.id);
+        hooks.log?.('warn', `item ${it.id} skipped: ${problem}`);
+        continue;
+      }
+      batch.push(it);
+    }
+    return batch;
+  }
+
+  private editorFor(plan: RunPlan, c: RunCounters, hooks: RunHooks, signal: AbortSignal): Editor {
+    return this.ws.editorFor(plan.profile, {
+      samples: hooks.statsSamples,
+      corpusPath: hooks.statsCorpus,
+      signal,
+      onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
+    });
+  }
+
+  /** Runs one edit; null when it failed (items marked failed) — a cancel rethrows. */
+  private async editBatch(plan: RunPlan, c: RunCounters, editor: Editor, batch: QueueItem[], hooks: RunHooks, signal: AbortSignal, result: QueueRunResult): Promise<EditResult | null> {
+    const ids = batch.map((b) => b.id);
+    this.currentItems = ids;
+    for (const id of ids) this.itemEvent(hooks, this.ws.ledger.markItem(id, 'running'));
+    c.editStarted = performance.now();
+    try {
+      return await editor.edit(plan.method, batch.map((b) => b.request as EditRequest), {
+        signal,
+        onProgress: (p) => this.report(plan, c, hooks, { phase: p.phase, fraction: p.fraction, message: p.message, itemIds: ids }),
+      });
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      const msg = (e as Error).message ?? String(e);
+      for (const id of ids) {
+        this.itemEvent(hooks, this.ws.ledger.markItem(id, 'failed', msg));
+        result.failedItems.push(id);
+      }
+      hooks.log?.('error', `items ${ids.join(', ')} failed: ${msg}`);
+      c.itemsDone += ids.length;
+      c.editStarted = null;
+      this.currentItems = [];
+      return null;
+    }
+  }
+
+  /** Records an applied edit (withdrawn from the live model when recording fails) and reports it. */
+  private record(plan: RunPlan, c: RunCounters, editor: Editor, res: EditResult, batch: QueueItem[], hooks: RunHooks, result: QueueRunResult): void {
+    const ws = this.ws;
+    const ids = batch.map((b) => b.id);
+    this.report(plan, c, hooks, { phase: 'record', fraction: 0, itemIds: ids });
+    let rec: { editId: number; seq: number };
+    try {
+      rec = recordItems(ws, res, ids, () => editor.unapply(res.deltas), plan.profile);
+    } catch (e) {
+      const msg = `the edit could not be recorded (withdrawn from the live model): ${(e as Error).message}`;
+      for (const id of ids) {
+        try {
+          this.itemEvent(hooks, ws.ledger.markItem(id, 'failed', msg));
+        } catch {
+          /* the database itself failed; the item stays running and is recovered at the next open */
+        }
+      }
+      throw studioError(msg, 'internal');
+    }
+    c.editMs += performance.now() - (c.editStarted ?? performance.now());
+    c.editStarted = null;
+    c.editsTimed += 1;
+    c.itemsDone += ids.length;
+    c.editsSinceHealth += 1;
+    this.doneInRun += ids.length;
+    result.editIds.push(rec.editId);
+    const notTaken = notTakenCases(res, plan.notTakenBelow);
+    if (notTaken.length) {
+      result.notTaken.push(rec.editId);
+      hooks.log?.('warn', `edit #${rec.seq} did not take for ${notTaken.join(', ')}: reliability below ${plan.notTakenBelow}`);
+    } else hooks.log?.('info', `edit #${rec.seq} recorded (${res.requests.map((r) => r.caseId).join(', ')})`);
+    for (const id of ids) this.itemEvent(hooks, ws.ledger.getItem(id));
+    hooks.emit?.({ type: 'edit.recorded', queueId: plan.queueId, editId: rec.editId, seq: rec.seq, itemIds: ids, metrics: res.metrics, notTaken });
+    hooks.emit?.({ type: 'ledger.changed', reason: 'edit', liveEdits: ws.liveCount(), headSeq: rec.seq });
+    hooks.onEdit?.(res, rec, ids);
+    this.remaining = this.pendingCount(plan.queueId);
+    this.currentItems = [];
+    this.report(plan, c, hooks, { phase: 'record', fraction: 1, itemIds: ids });
+  }
+
+  /** Guardrail trips after an edit (L1 growth, recent reliability, did not take). */
+  private editTrips(plan: RunPlan, res: EditResult): GuardrailTrip[] {
+    const g = plan.guard;
+    const trips: GuardrailTrip[] = [];
+    if (g.maxL1GrowthPct !== undefined && !this.overridden.has('maxL1GrowthPct'))
+      for (const n of res.norms)
+        if (n.l1GrowthPct > g.maxL1GrowthPct)
+          trips.push({
+            rule: 'maxL1GrowthPct',
+            value: n.l1GrowthPct,
+            threshold: g.maxL1GrowthPct,
+            subject: n.tensor,
+            message: `L1 growth of ${n.tensor} is ${n.l1GrowthPct.toFixed(3)}%, above the ${g.maxL1GrowthPct}% guardrail`,
+          });
+    if (g.minRecentReliability !== undefined && !this.overridden.has('minRecentReliability')) {
+      const live = this.ws.ledger.history(this.ws.modelId).edits.filter((e) => e.active);
+      const recent = live.slice(-RECENT).flatMap((e) => e.metrics.map((m) => m.reliability));
+      const mean = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : null;
+      if (mean !== null && mean < g.minRecentReliability)
+        trips.push({
+          rule: 'minRecentReliability',
+          value: mean,
+          threshold: g.minRecentReliability,
+          message: `mean reliability of the last ${Math.min(RECENT, live.length)} edits is ${mean.toFixed(3)}, below the ${g.minRecentReliability} guardrail`,
+        });
+    }
+    if (g.pauseOnNotTaken && !this.overridden.has('pauseOnNotTaken')) {
+      const cases = notTakenCases(res, plan.notTakenBelow);
+      if (cases.length)
+        trips.push({
+          rule: 'pauseOnNotTaken',
+          value: Math.min(...res.metrics.map((m) => m.reliability)),
+          threshold: plan.notTakenBelow,
+          subject: cases.join(', '),
+          message: `the edit did not take for ${cases.join(', ')} (reliability below ${plan.notTakenBelow})`,
+        });
+    }
+    return trips;
+  }
+
+  /** Puts items left running (a cancelled or failed edit) back to pending. */
+  private releaseCurrent(hooks: RunHooks): void {
+    for (const id of this.currentItems) {
+      const it = this.ws.ledger.getItem(id);
+      if (it?.status === 'running') this.itemEvent(hooks, this.ws.ledger.markItem(id, 'pending'));
+    }
+    this.currentItems = [];
+  }
+
+  private async loop(queueId: number, opts: RunOptions, hooks: RunHooks): Promise<QueueRunResult> {
+    const plan = this.plan(queueId, opts);
     this.queueId = queueId;
     this.lastOptions = opts;
     this.pauseRequested = false;
     this.doneInRun = 0;
     this.etaMs = null;
-    this.cancelController = new AbortController();
-    const signal = hooks.signal ? AbortSignal.any([hooks.signal, this.cancelController.signal]) : this.cancelController.signal;
-    const result: QueueRunResult = { queueId, state: 'done', editIds: [], failedItems: [], healthRuns: [] };
-    const countPending = () => ws.ledger.queueItems(queueId).filter((i) => i.status === 'pending').length;
-    this.remaining = countPending();
-    const totalPlanned = this.remaining;
+    this.remaining = plan.totalPlanned;
+    const signal = hooks.signal ?? new AbortController().signal;
+    const result: QueueRunResult = { queueId, state: 'done', editIds: [], failedItems: [], healthRuns: [], notTaken: [] };
+    const c: RunCounters = { editMs: 0, editsTimed: 0, itemsDone: 0, editsSinceHealth: 0, editStarted: null };
     this.setState('running', hooks);
-    let editMs = 0;
-    let editsTimed = 0;
-    let itemsDone = 0;
-    let editsSinceHealth = 0;
-
-    const health = async (): Promise<GuardrailTrip[]> => {
-      const r = await runHealthCheck(ws, tasks, {
-        n: healthN,
-        signal,
-        onProgress: (f, m) => hooks.emit?.({ type: 'progress', phase: 'health', fraction: f, message: m, etaMs: this.etaMs, done: itemsDone, total: totalPlanned }),
-      });
-      result.healthRuns.push(...r.runs);
-      hooks.emit?.({ type: 'health.result', runs: r.runs, baseline: r.baseline });
-      editsSinceHealth = 0;
-      const trips: GuardrailTrip[] = [];
-      if (guard.minRetentionPct !== undefined && !this.overridden.has('minRetentionPct'))
-        for (const s of r.scores)
-          if (s.retentionPct !== null && s.retentionPct < guard.minRetentionPct)
-            trips.push({
-              rule: 'minRetentionPct',
-              value: s.retentionPct,
-              threshold: guard.minRetentionPct,
-              subject: s.taskId,
-              message: `health retention of ${s.taskId} is ${s.retentionPct.toFixed(1)}% of the baseline (${s.score.toFixed(3)} vs ${s.baselineScore?.toFixed(3)}), below the ${guard.minRetentionPct}% guardrail`,
-            });
-      return trips;
-    };
-
-    const pauseFor = (trips: GuardrailTrip[]): QueueRunResult => {
-      const ev = ws.ledger.recordEvent(ws.modelId, 'guardrail_pause', {
-        queueId,
-        reason: trips.map((t) => t.message).join('; '),
-        trips,
-        editsApplied: ws.liveCount(),
-        headSeq: ws.headSeq(),
-      });
-      this.pauseReason = trips;
-      hooks.emit?.({ type: 'guardrail.pause', queueId, eventId: ev.id, trips });
-      result.state = 'paused';
-      result.guardrail = trips;
-      return result;
-    };
-
+    this.report(plan, c, hooks, { phase: 'start', fraction: 0, message: `${plan.totalPlanned} item(s) pending` });
     try {
       // baseline / current-state health before the first edit
-      if (needHealth && tasks.length > 0 && this.remaining > 0 && !hasRunForCurrentState(ws, tasks.map((t) => t.id))) {
-        const trips = await health();
-        if (trips.length) return pauseFor(trips);
+      if (plan.needHealth && plan.tasks.length > 0 && this.remaining > 0 && !hasRunForCurrentState(this.ws, plan.tasks.map((t) => t.id), plan.healthN)) {
+        const trips = await this.health(plan, c, hooks, signal, result);
+        if (trips.length) return this.pauseFor(plan, trips, hooks, result);
       }
       for (;;) {
         if (this.pauseRequested) {
@@ -235,129 +473,18 @@ export class QueueRunner {
           result.state = 'cancelled';
           break;
         }
-        // next batch of pending items, validated against the model
-        const batch: QueueItem[] = [];
-        const pend = ws.ledger.queueItems(queueId).filter((i) => i.status === 'pending');
-        const editor = await ws.editorFor(profile, {
-          samples: hooks.statsSamples,
-          corpusPath: hooks.statsCorpus,
-          signal,
-          onProgress: (d, t) =>
-            hooks.emit?.({
-              type: 'progress',
-              phase: 'statistics',
-              fraction: t ? d / t : 1,
-              message: `key statistics ${d}/${t}`,
-              etaMs: this.etaMs,
-              done: itemsDone,
-              total: totalPlanned,
-              itemIds: this.currentItems,
-            }),
-        });
-        for (const it of pend) {
-          if (batch.length >= batchSize) break;
-          const problem = it.request ? editor.check(it.request) : 'no request';
-          if (problem) {
-            const bad = ws.ledger.markItem(it.id, 'invalid', problem);
-            result.failedItems.push(it.id);
-            this.itemEvent(hooks, bad);
-            continue;
-          }
-          batch.push(it);
-        }
+        const editor = this.editorFor(plan, c, hooks, signal);
+        const batch = this.nextBatch(plan, editor, hooks, result);
         if (batch.length === 0) break;
-        const ids = batch.map((b) => b.id);
-        this.currentItems = ids;
-        for (const id of ids) this.itemEvent(hooks, ws.ledger.markItem(id, 'running'));
-        const t0 = performance.now();
-        let res: EditResult;
-        try {
-          res = await editor.edit(method, batch.map((b) => b.request as EditRequest), {
-            signal,
-            onProgress: (p) =>
-              hooks.emit?.({
-                type: 'progress',
-                phase: p.phase,
-                fraction: p.fraction,
-                message: p.message,
-                etaMs: this.etaMs,
-                done: itemsDone,
-                total: totalPlanned,
-                itemIds: ids,
-              }),
-          });
-        } catch (e) {
-          if (isAbort(e, signal)) {
-            for (const id of ids) this.itemEvent(hooks, ws.ledger.markItem(id, 'pending'));
-            result.state = 'cancelled';
-            break;
-          }
-          const msg = (e as Error).message ?? String(e);
-          for (const id of ids) {
-            this.itemEvent(hooks, ws.ledger.markItem(id, 'failed', msg));
-            result.failedItems.push(id);
-          }
-          itemsDone += ids.length;
-          this.remaining = countPending();
+        const res = await this.editBatch(plan, c, editor, batch, hooks, signal, result);
+        if (!res) {
+          this.remaining = this.pendingCount(queueId);
           continue;
         }
-        hooks.emit?.({ type: 'progress', phase: 'record', fraction: 0, etaMs: this.etaMs, done: itemsDone, total: totalPlanned, itemIds: ids });
-        let rec: { editId: number; seq: number };
-        try {
-          rec = recordItems(ws, res, ids, () => editor.unapply(res.deltas), profile);
-        } catch (e) {
-          const msg = `the edit could not be recorded (withdrawn from the live model): ${(e as Error).message}`;
-          for (const id of ids) {
-            try {
-              this.itemEvent(hooks, ws.ledger.markItem(id, 'failed', msg));
-            } catch {
-              /* the database itself failed; the item stays running and is recovered at the next open */
-            }
-          }
-          throw studioError(msg, 'internal');
-        }
-        editMs += performance.now() - t0;
-        editsTimed += 1;
-        itemsDone += ids.length;
-        this.doneInRun += ids.length;
-        editsSinceHealth += 1;
-        result.editIds.push(rec.editId);
-        for (const id of ids) this.itemEvent(hooks, ws.ledger.getItem(id));
-        hooks.emit?.({ type: 'edit.recorded', queueId, editId: rec.editId, seq: rec.seq, itemIds: ids, metrics: res.metrics });
-        hooks.emit?.({ type: 'ledger.changed', reason: 'edit', liveEdits: ws.liveCount(), headSeq: rec.seq });
-        this.remaining = countPending();
-        this.etaMs = (editMs / editsTimed) * Math.ceil(this.remaining / batchSize);
-        hooks.emit?.({ type: 'progress', phase: 'record', fraction: 1, etaMs: this.etaMs, done: itemsDone, total: totalPlanned, itemIds: ids });
-        this.currentItems = [];
-
-        // guardrails after the edit
-        const trips: GuardrailTrip[] = [];
-        if (guard.maxL1GrowthPct !== undefined && !this.overridden.has('maxL1GrowthPct'))
-          for (const n of res.norms)
-            if (n.l1GrowthPct > guard.maxL1GrowthPct)
-              trips.push({
-                rule: 'maxL1GrowthPct',
-                value: n.l1GrowthPct,
-                threshold: guard.maxL1GrowthPct,
-                subject: n.tensor,
-                message: `L1 growth of ${n.tensor} is ${n.l1GrowthPct.toFixed(3)}%, above the ${guard.maxL1GrowthPct}% guardrail`,
-              });
-        if (guard.minRecentReliability !== undefined && !this.overridden.has('minRecentReliability')) {
-          const live = ws.ledger.history(ws.modelId).edits.filter((e) => e.active);
-          const recent = live.slice(-RECENT).flatMap((e) => e.metrics.map((m) => m.reliability));
-          if (recent.length > 0) {
-            const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
-            if (mean < guard.minRecentReliability)
-              trips.push({
-                rule: 'minRecentReliability',
-                value: mean,
-                threshold: guard.minRecentReliability,
-                message: `mean reliability of the last ${Math.min(RECENT, live.length)} edits is ${mean.toFixed(3)}, below the ${guard.minRecentReliability} guardrail`,
-              });
-          }
-        }
-        if (needHealth && healthEvery > 0 && editsSinceHealth >= healthEvery && tasks.length > 0) trips.push(...(await health()));
-        if (trips.length) return pauseFor(trips);
+        this.record(plan, c, editor, res, batch, hooks, result);
+        const trips = this.editTrips(plan, res);
+        if (plan.healthEvery > 0 && c.editsSinceHealth >= plan.healthEvery && plan.tasks.length > 0) trips.push(...(await this.health(plan, c, hooks, signal, result)));
+        if (trips.length) return this.pauseFor(plan, trips, hooks, result);
       }
       return result;
     } catch (e) {
@@ -367,27 +494,21 @@ export class QueueRunner {
       }
       throw e;
     } finally {
-      for (const id of this.currentItems) {
-        const it = ws.ledger.getItem(id);
-        if (it?.status === 'running') this.itemEvent(hooks, ws.ledger.markItem(id, 'pending'));
-      }
-      this.currentItems = [];
-      this.cancelController = null;
-      this.remaining = countPending();
-      const final: QueueRunState = result.state === 'done' ? 'done' : result.state;
-      this.setState(final, hooks, result.guardrail ? result.guardrail.map((t) => t.message).join('; ') : undefined);
-      if (final === 'done' || final === 'cancelled') this.pauseReason = undefined;
+      this.releaseCurrent(hooks);
+      this.remaining = this.pendingCount(queueId);
+      this.setState(result.state, hooks, result.guardrail ? result.guardrail.map((t) => t.message).join('; ') : undefined);
+      if (result.state === 'done' || result.state === 'cancelled') this.pauseReason = undefined;
     }
   }
 }
 
-function lastQueueWithPending(ws: Workspace): number | null {
+export function lastQueueWithPending(ws: Workspace): number | null {
   const qs = ws.ledger.queuesForModel(ws.modelId).reverse();
   for (const q of qs) if (ws.ledger.queueItems(q.id).some((i) => i.status === 'pending')) return q.id;
   return null;
 }
 
-function lastTrips(ws: Workspace): GuardrailTrip[] {
+export function lastTrips(ws: Workspace): GuardrailTrip[] {
   const ev = ws.ledger.events(ws.modelId, 'guardrail_pause').pop();
   return ((ev?.payload.trips as GuardrailTrip[] | undefined) ?? []).slice();
 }

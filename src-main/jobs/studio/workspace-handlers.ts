@@ -1,6 +1,6 @@
 // workspace.*, devices.list, profiles.*, stats.*
 import path from 'node:path';
-import type { DeviceAvailability, StatsEntry, WorkspaceInfo } from '../../api/contract';
+import type { DeviceAvailability, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
@@ -9,8 +9,10 @@ import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session'
 import type { QueueItemStatus } from '../../store';
 import { EngineError } from '../protocol';
 import { describeModel, type HandlerContext, type HandlerRegistry } from '../worker';
-import { checked, emit, requireIdle, requireWorkspace, studio } from './context';
-import { QueueRunner } from './runner';
+import { JobStore } from '../job-store';
+import type { JobHandle } from '../manager';
+import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
+import { lastTrips, QueueRunner } from './runner';
 import { CODES, defaultProfileFor, resolveProfile, studioError, Workspace } from './workspace';
 
 export function queueSummaries(ws: Workspace) {
@@ -67,7 +69,120 @@ function statsEntries(ws: Workspace, modelHash: string | null): StatsEntry[] {
   }));
 }
 
+/** Opens a model + its ledger; binds the job table; what an earlier run left in flight shows as interrupted. */
+async function openWorkspace(ctx: HandlerContext, p: WorkspaceOpenParams, job: JobHandle): Promise<WorkspaceInfo> {
+  const device = p.device ?? 'cpu';
+  const progress = (phase: string, fraction: number, message?: string) => {
+    job.progress({ phase, fraction, ...(message !== undefined ? { message } : {}) });
+    ctx.progress(phase, fraction, message);
+  };
+  progress('load', 0, `reading ${p.modelDir}`);
+  let model: LoadedModel;
+  try {
+    model = LoadedModel.open(path.resolve(p.modelDir), { device });
+  } catch (e) {
+    if (e instanceof EngineError || (e as { name?: string }).name === 'CheckpointError') throw e;
+    throw new EngineError((e as Error).message, 'bad_model');
+  }
+  // sessions are built on first use (README "How memory is used"); only check the device can start
+  await model.checkDevice();
+  let ws: Workspace;
+  try {
+    ws = await Workspace.open({ modelDir: p.modelDir, dbFile: p.dbFile, workspaceDir: p.workspaceDir, device, model, signal: job.signal, onProgress: progress });
+  } catch (e) {
+    await model.release().catch(() => {});
+    throw e;
+  }
+  const s = studio(ctx);
+  await closeWorkspace(ctx);
+  const prev = ctx.state.model;
+  ctx.state.model = model;
+  if (prev && prev !== model) await prev.release().catch(() => {});
+  s.ws = ws;
+  s.runner = new QueueRunner(ws);
+  const store = new JobStore(ws.ledger.db, ws.modelId);
+  s.jobs.bind(store);
+  for (const j of store.markInterrupted()) emit(ctx, { type: 'job', job: j });
+  adoptGuardrailPause(ws, store);
+  const integrity = ws.ledger.integrityCheck();
+  emit(ctx, { type: 'ledger.changed', reason: 'open', liveEdits: ws.liveCount(), headSeq: ws.headSeq() });
+  job.log('info', `opened ${ws.model.ck.dir} on ${ws.model.deviceReport.used}: ${ws.liveCount()} live edit(s), ledger ${ws.dbFile}`);
+  return workspaceInfo(ws, integrity);
+}
+
+/**
+ * A ledger whose queue a guardrail paused before jobs existed (or whose paused job row is gone) gets
+ * a paused queue job, so the pause can be resumed, overridden or cancelled from the job list.
+ */
+function adoptGuardrailPause(ws: Workspace, store: JobStore): void {
+  if (!ws.ledger.guardrailPaused(ws.modelId)) return;
+  if (store.inState(['paused']).some((j) => j.kind === 'queue')) return;
+  const ev = ws.ledger.events(ws.modelId, 'guardrail_pause').pop();
+  const queueId = typeof ev?.payload.queueId === 'number' ? ev.payload.queueId : null;
+  const rec = store.insert({
+    kind: 'queue',
+    title: `Run queue #${queueId ?? '?'} (paused by a guardrail)`,
+    params: queueId !== null ? { queueId } : {},
+    state: 'paused',
+    headSeq: ws.headSeq(),
+    queueId: queueId !== null && ws.ledger.getQueue(queueId) ? queueId : null,
+    retryOf: null,
+    createdAt: store.now(),
+    exclusive: true,
+    pauseReason: lastTrips(ws),
+  });
+  store.appendLog(rec.id, 'warn', `paused by a guardrail: ${String(ev?.payload.reason ?? '')}`);
+}
+
+export function startOpen(ctx: HandlerContext, p: WorkspaceOpenParams, retryOf: number | null) {
+  return studio(ctx).jobs.start<WorkspaceInfo>({
+    kind: 'open',
+    title: `Open ${path.basename(path.resolve(p.modelDir))} on ${p.device ?? 'cpu'}`,
+    params: p,
+    retryOf,
+    whenBusy: p.whenBusy,
+    transient: true,
+    run: (job) => openWorkspace(ctx, p, job),
+  });
+}
+
+export function startStats(ctx: HandlerContext, p: StatsComputeParams, retryOf: number | null) {
+  const { ws } = requireWorkspace(ctx);
+  const profName = p.profile ?? defaultProfileFor(ws.model.ck.dir);
+  if (!profName && !p.layers) throw studioError('no bundled profile fits this model: give "layers" or "profile"');
+  const profile = profName ? resolveProfile(profName) : null;
+  const layers = p.layers ?? [...new Set([profile!.rome.layer, ...profile!.memit.layers])].sort((a, b) => a - b);
+  for (const l of layers) if (l >= ws.model.cfg.layers) throw studioError(`layer ${l} does not exist (the model has ${ws.model.cfg.layers})`);
+  return studio(ctx).jobs.start<{ entries: StatsEntry[] }>({
+    kind: 'statistics',
+    title: `Key statistics for layer${layers.length === 1 ? '' : 's'} ${layers.join(', ')}`,
+    params: p,
+    retryOf,
+    whenBusy: p.whenBusy,
+    run: async (job) => {
+      await keyStats(ws.model, layers, {
+        cacheDir: ws.cacheDir,
+        corpusPath: p.corpusPath ?? profile?.stats.corpus,
+        samples: p.samples ?? profile?.stats.samples ?? 1000,
+        maxTokensPerSample: profile?.stats.maxTokensPerSample,
+        onProgress: (d, t) => job.progress({ phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
+        signal: job.signal,
+      });
+      const hash = await modelContentHash(ws.model, ws.cacheDir);
+      return { entries: statsEntries(ws, hash) };
+    },
+  });
+}
+
+JOB_STARTERS.open = (ctx, params, retryOf) => startOpen(ctx, checked('workspace.open', params), retryOf);
+JOB_STARTERS.statistics = (ctx, params, retryOf) => startStats(ctx, checked('stats.compute', params), retryOf);
+
 export function registerHandlers(r: HandlerRegistry): void {
+  r.onClose(async (state) => {
+    const s = state.extras.get('studio') as { jobs: { shutdown(): Promise<void> } } | undefined;
+    await s?.jobs.shutdown();
+  });
+
   // a model opened through the core openModel replaces the workspace's model: close the workspace
   r.onModelOpened(async (model, ctx) => {
     const s = studio(ctx);
@@ -80,49 +195,8 @@ export function registerHandlers(r: HandlerRegistry): void {
   });
 
   r.add({
-    async 'workspace.open'(params, ctx) {
-      const p = checked('workspace.open', params);
-      requireIdle(ctx, 'open another workspace');
-      const device = p.device ?? 'cpu';
-      ctx.progress('load', 0, `reading ${p.modelDir}`);
-      let model: LoadedModel;
-      try {
-        model = LoadedModel.open(path.resolve(p.modelDir), { device });
-      } catch (e) {
-        if (e instanceof EngineError || (e as { name?: string }).name === 'CheckpointError') throw e;
-        throw new EngineError((e as Error).message, 'bad_model');
-      }
-      try {
-        await model.session({ kvCache: true, logits: 'last' });
-      } catch (e) {
-        await model.release().catch(() => {});
-        throw new EngineError(`${model.ck.dir}: cannot create an inference session: ${(e as Error).message}`, 'bad_model');
-      }
-      let ws: Workspace;
-      try {
-        ws = await Workspace.open({
-          modelDir: p.modelDir,
-          dbFile: p.dbFile,
-          workspaceDir: p.workspaceDir,
-          device,
-          model,
-          signal: ctx.signal,
-          onProgress: (phase, f, m) => ctx.progress(phase, f, m),
-        });
-      } catch (e) {
-        await model.release().catch(() => {});
-        throw e;
-      }
-      await closeWorkspace(ctx);
-      const prev = ctx.state.model;
-      ctx.state.model = model;
-      if (prev && prev !== model) await prev.release().catch(() => {});
-      const s = studio(ctx);
-      s.ws = ws;
-      s.runner = new QueueRunner(ws);
-      const integrity = ws.ledger.integrityCheck();
-      emit(ctx, { type: 'ledger.changed', reason: 'open', liveEdits: ws.liveCount(), headSeq: ws.headSeq() });
-      return workspaceInfo(ws, integrity);
+    'workspace.open'(params, ctx) {
+      return startOpen(ctx, checked('workspace.open', params), null).done;
     },
 
     'workspace.info'(params, ctx) {
@@ -133,8 +207,10 @@ export function registerHandlers(r: HandlerRegistry): void {
 
     async 'workspace.close'(params, ctx) {
       checked('workspace.close', params);
-      requireIdle(ctx, 'close the workspace');
-      return { closed: await closeWorkspace(ctx) };
+      studio(ctx).jobs.requireIdle('close the workspace');
+      const closed = await closeWorkspace(ctx);
+      studio(ctx).jobs.bind(null);
+      return { closed };
     },
 
     'devices.list'(params, ctx) {
@@ -173,25 +249,8 @@ export function registerHandlers(r: HandlerRegistry): void {
       return { entries: statsEntries(ws, hash) };
     },
 
-    async 'stats.compute'(params, ctx) {
-      const p = checked('stats.compute', params);
-      const { ws } = requireWorkspace(ctx);
-      requireIdle(ctx, 'compute statistics');
-      const profName = p.profile ?? defaultProfileFor(ws.model.ck.dir);
-      if (!profName && !p.layers) throw studioError('no bundled profile fits this model: give "layers" or "profile"');
-      const profile = profName ? resolveProfile(profName) : null;
-      const layers = p.layers ?? [...new Set([profile!.rome.layer, ...profile!.memit.layers])].sort((a, b) => a - b);
-      for (const l of layers) if (l >= ws.model.cfg.layers) throw studioError(`layer ${l} does not exist (the model has ${ws.model.cfg.layers})`);
-      await keyStats(ws.model, layers, {
-        cacheDir: ws.cacheDir,
-        corpusPath: p.corpusPath ?? profile?.stats.corpus,
-        samples: p.samples ?? profile?.stats.samples ?? 1000,
-        maxTokensPerSample: profile?.stats.maxTokensPerSample,
-        onProgress: (d, t) => ctx.progress('statistics', t ? d / t : 1, `key statistics ${d}/${t}`),
-        signal: ctx.signal,
-      });
-      const hash = await modelContentHash(ws.model, ws.cacheDir);
-      return { entries: statsEntries(ws, hash) };
+    'stats.compute'(params, ctx) {
+      return startStats(ctx, checked('stats.compute', params), null).done;
     },
   });
 }
