@@ -38,6 +38,6 @@ export function statsProvider(model: LoadedModel, profile: EditProfile, s: Stats
       signal: s.signal,
       importedLabel: s.importedLabel,
     });
-    return new Map([...m].map(([l, k]) => [l, { mom2: k.mom2, key: k.key }]));
+    return new Map([...m].map(([l, k]) => [l, { mom2: k.mom2, key: k.key, count: k.count, cacheDir: k.cacheDir }]));
   };
 }

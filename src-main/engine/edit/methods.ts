@@ -4,7 +4,7 @@
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { cholesky, choleskySolve } from './linalg';
-import { SolveCache, solveKey } from './stats';
+import { SolveCache } from './stats';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
 import type { EditProfile } from './profile';
@@ -14,7 +14,7 @@ import { adamStep, AdamState, contextTemplates, contextTypeWeights, eacRun, opti
 
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
-  (layers: number[]): Promise<Map<number, { mom2: Float64Array; key: string }>>;
+  (layers: number[]): Promise<Map<number, { mom2: Float64Array; key: string; count?: number; cacheDir?: string }>>;
 }
 
 export interface MethodContext {
@@ -136,6 +136,9 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   // without C⁻¹ (rome.mom2Adjustment false) ROME needs no key statistics
   ctx.phase('statistics', 0);
   const stats = hp.mom2Adjustment ? (await ctx.stats([layer])).get(layer)! : null;
+  // C + ridge must be solvable: the token count is checked and the factor made (or loaded) now,
+  // so a singular C fails here and not at the update step after all the optimisation
+  if (stats) for (const w of (await solves.prepare(stats, hp.mom2Ridge, model.cfg.ffn)).warnings) ctx.phase('statistics', 1, w);
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
@@ -144,16 +147,8 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   // u = C⁻¹ k*, k* averaged over the context templates (ROME compute_u)
   const kStar = mean(problem.keysAtSubject);
   let L: Float64Array | null = null;
-  if (stats) {
-    let C = stats.mom2;
-    if (hp.mom2Ridge > 0) {
-      C = Float64Array.from(C);
-      let tr = 0;
-      for (let i = 0; i < F; i++) tr += C[i * F + i];
-      for (let i = 0; i < F; i++) C[i * F + i] += (hp.mom2Ridge * tr) / F;
-    }
-    L = await solves.choleskyAsync(solveKey(stats.key, `ridge=${hp.mom2Ridge}`), C, F);
-  }
+  // factor of C + ridge·tr(C)/F·I, made at the statistics phase (in memory or beside the statistics on disk)
+  if (stats) L = await solves.factor(stats, hp.mom2Ridge, F);
   const { Ut, Vt, denom } = romeUpdate(L, F, kStar, problem.keysAtSubject[0], res.z);
   const { tensor } = ctx.downProj(layer);
   return {
@@ -186,6 +181,8 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   const n = reqs.length;
   ctx.phase('statistics', 0);
   const stats = await ctx.stats(layers);
+  // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
+  for (const l of layers) await solves.prepare(stats.get(l)!, 0, F);
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed);
   // target residuals at the z layer, one per request (MEMIT compute_z)
@@ -216,7 +213,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
       // residual still to be written, spread over the remaining layers
       const R = targets.map((t, i) => Float64Array.from(t, (v, k) => (v - cur[i][k]) / (layers.length - li)));
       const st = stats.get(layer)!;
-      const LC = await solves.choleskyAsync(solveKey(st.key, 'ridge=0'), st.mom2, F);
+      const LC = await solves.factor(st, 0, F);
       const { Ut, Vt } = memitLayerUpdate(K, R, LC, hp.mom2UpdateWeight, F, D);
       const delta: LayerDelta = { layer, tensor: ctx.downProj(layer).tensor, rank: n, Ut, Vt };
       deltas.push(delta);
