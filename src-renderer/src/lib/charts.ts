@@ -6,6 +6,10 @@ const PALETTE = ['#4ea1ff', '#f0883e', '#3fb950', '#d2a8ff', '#ff7b72', '#79c0ff
 
 /** L1 drift (% growth of Σ|W| over the base) per edited matrix vs the number of edits applied. */
 export function normsChart(series: NormSeries[]): ChartConfiguration<'line'> {
+  // x = the number of live edits applied when the point was recorded, counted over every layer
+  // (a MEMIT edit touches several layers, a ROME edit one: a per-layer count would disagree)
+  const seqs = [...new Set(series.flatMap((s) => s.points.filter((p) => p.active).map((p) => p.seq)))].sort((a, b) => a - b);
+  const editCount = new Map(seqs.map((seq, i) => [seq, i + 1]));
   return {
     type: 'line',
     data: {
@@ -13,7 +17,7 @@ export function normsChart(series: NormSeries[]): ChartConfiguration<'line'> {
         const live = s.points.filter((p) => p.active);
         return {
           label: `layer ${s.layer}`,
-          data: [{ x: 0, y: 0 }, ...live.map((p, j) => ({ x: j + 1, y: p.l1GrowthPct }))],
+          data: [{ x: 0, y: 0 }, ...live.map((p) => ({ x: editCount.get(p.seq)!, y: p.l1GrowthPct }))],
           borderColor: PALETTE[i % PALETTE.length],
           backgroundColor: PALETTE[i % PALETTE.length],
           tension: 0.15,

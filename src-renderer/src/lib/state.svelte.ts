@@ -1,8 +1,12 @@
-// App-wide reactive state (Svelte 5 runes): the open workspace, the ledger history, the running job.
-import type { History, QueueRunStatus, WorkspaceInfo } from '../../../src-main/api/contract';
-import { call, errorText, onEvent, type ProgressEv } from './api';
+// App-wide reactive state (Svelte 5 runes): the open workspace, the ledger history, and the jobs the
+// engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
+// the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
+// shows the running job with live progress and can pause or cancel it.
+import type { History, JobRecord, QueueRunStatus, StudioMethod, StudioParams, StudioResult, WorkspaceInfo } from '../../../src-main/api/contract';
+import { ApiError, call, errorText, getBridge, onEvent } from './api';
+import { activeJob, upsertJob } from './jobs';
 
-export type ViewName = 'models' | 'queue' | 'ledger' | 'health' | 'playground';
+export type ViewName = 'models' | 'queue' | 'ledger' | 'health' | 'playground' | 'jobs';
 
 export interface Toast {
   id: number;
@@ -10,42 +14,93 @@ export interface Toast {
   text: string;
 }
 
+/** An error kept in the history (toasts vanish; this does not). */
+export interface ErrorEntry {
+  id: number;
+  at: string;
+  text: string;
+  code?: string;
+}
+
+export interface ConfirmRequest {
+  title: string;
+  text: string;
+  ok: string;
+  resolve(ok: boolean): void;
+}
+
+/** Same text within this window of ms is shown once (guardrail toasts came three times). */
+const TOAST_DEDUP_MS = 4000;
+
 class AppState {
   view = $state<ViewName>('models');
   workspace = $state<WorkspaceInfo | null>(null);
   history = $state<History | null>(null);
   queueStatus = $state<QueueRunStatus | null>(null);
-  /** the latest progress of the long call in flight (queue run, health run, export, open) */
-  progress = $state<ProgressEv | null>(null);
-  busy = $state<string | null>(null);
+  /** every job the engine reports for the open workspace (and this session's transient ones) */
+  jobs = $state<JobRecord[]>([]);
   connected = $state(true);
   toasts = $state<Toast[]>([]);
+  errors = $state<ErrorEntry[]>([]);
+  confirmRequest = $state<ConfirmRequest | null>(null);
+  /** the job whose log the Jobs view shows */
+  logJobId = $state<number | null>(null);
   /** bumped on ledger changes so views can refetch */
   ledgerVersion = $state(0);
+  /** ticks every second while a job runs, for ETA countdowns */
+  now = $state(Date.now());
   private toastSeq = 0;
+  private recent = new Map<string, number>();
+
+  /** The job holding the model (running or pausing), if any. */
+  get active(): JobRecord | null {
+    return activeJob(this.jobs);
+  }
 
   toast(kind: Toast['kind'], text: string, ms = 6000): void {
+    const t = Date.now();
+    const last = this.recent.get(text);
+    if (last !== undefined && t - last < TOAST_DEDUP_MS) return;
+    this.recent.set(text, t);
     const id = ++this.toastSeq;
     this.toasts = [...this.toasts, { id, kind, text }];
-    setTimeout(() => (this.toasts = this.toasts.filter((t) => t.id !== id)), ms);
+    setTimeout(() => (this.toasts = this.toasts.filter((x) => x.id !== id)), ms);
   }
 
+  /** An error: a toast, and a line in the error history (Jobs view) that stays. */
   error(e: unknown): void {
-    this.toast('error', errorText(e), 10000);
+    const text = errorText(e);
+    const code = e instanceof ApiError ? e.code : undefined;
+    this.errors = [{ id: ++this.toastSeq, at: new Date().toISOString(), text, ...(code ? { code } : {}) }, ...this.errors].slice(0, 200);
+    this.toast('error', text, 10000);
   }
 
-  /** Runs a long call with the global busy banner and progress; errors become toasts (undefined). */
-  async long<T>(label: string, start: (onProgress: (p: ProgressEv) => void) => Promise<T>): Promise<T | undefined> {
-    this.busy = label;
-    this.progress = null;
+  /** Asks the user; resolves true on OK. One question at a time. */
+  confirm(title: string, text: string, ok = 'OK'): Promise<boolean> {
+    this.confirmRequest?.resolve(false);
+    return new Promise((resolve) => {
+      this.confirmRequest = {
+        title,
+        text,
+        ok,
+        resolve: (v) => {
+          this.confirmRequest = null;
+          resolve(v);
+        },
+      };
+    });
+  }
+
+  /**
+   * Asks the engine for work (a job). A refusal (another job holds the model, the ledger moved) and a
+   * failure both land in the error history; progress shows in the job list of every window.
+   */
+  async job<M extends StudioMethod>(method: M, params: StudioParams<M>): Promise<StudioResult<M> | undefined> {
     try {
-      return await start((p) => (this.progress = p));
+      return await call(method, params);
     } catch (e) {
       this.error(e);
       return undefined;
-    } finally {
-      this.busy = null;
-      this.progress = null;
     }
   }
 
@@ -77,21 +132,53 @@ class AppState {
     }
   }
 
+  async refreshJobs(): Promise<void> {
+    try {
+      this.jobs = (await call('jobs.list', {})).jobs;
+    } catch {
+      /* not connected */
+    }
+  }
+
+  /** Everything a (re)connected window needs: the workspace, its ledger and the current jobs. */
+  async resync(): Promise<void> {
+    await this.refreshWorkspace();
+    await Promise.all([this.refreshHistory(), this.refreshQueueStatus(), this.refreshJobs()]);
+  }
+
   init(): void {
+    onEvent('job', (ev) => {
+      const before = this.jobs.find((j) => j.id === ev.job.id);
+      this.jobs = upsertJob(this.jobs, ev.job);
+      if (before && before.state !== ev.job.state && ev.job.state === 'interrupted') this.toast('info', `Job #${ev.job.id} was interrupted`);
+    });
     onEvent('ledger.changed', (ev) => {
+      if (ev.reason === 'open') {
+        void this.resync();
+        return;
+      }
       if (this.workspace) this.workspace = { ...this.workspace, liveEdits: ev.liveEdits, headSeq: ev.headSeq };
       this.ledgerVersion++;
       void this.refreshHistory();
     });
-    onEvent('queue.state', (ev) => {
-      if (this.queueStatus) this.queueStatus = { ...this.queueStatus, state: ev.state, queueId: ev.queueId };
-      if (ev.message) this.toast('info', ev.message);
-      void this.refreshQueueStatus();
-    });
+    onEvent('queue.state', () => void this.refreshQueueStatus());
     onEvent('guardrail.pause', (ev) => {
       this.toast('error', `Guardrail paused the queue: ${ev.trips.map((t) => t.message).join('; ')}`, 15000);
+      void this.refreshWorkspace();
     });
-    void this.refreshWorkspace().then(() => Promise.all([this.refreshHistory(), this.refreshQueueStatus()]));
+    onEvent('guardrail.resume', () => void this.refreshWorkspace());
+    onEvent('edit.recorded', (ev) => {
+      if (ev.notTaken.length) this.toast('error', `Edit #${ev.seq} did not take for ${ev.notTaken.join(', ')} (reliability too low)`, 10000);
+    });
+    // a new engine (after a crash) or a reconnected socket: the jobs may have moved on
+    getBridge().on('engine.restarted', () => void this.resync());
+    getBridge().on('connection', (p) => {
+      if ((p as { connected: boolean }).connected) void this.resync();
+    });
+    setInterval(() => {
+      if (this.active) this.now = Date.now();
+    }, 1000);
+    void this.resync();
   }
 }
 

@@ -1,0 +1,91 @@
+// The job list's model and the ledger confirmations: which controls a job offers in each state, the
+// live ETA, and how many edits a revert / remove takes out. Pure (unit-tested in tests/renderer).
+import type { EditSummary, History, JobRecord, JobState } from '../../../src-main/api/contract';
+
+/** Newest last; a job event replaces the job with the same id. */
+export function upsertJob(jobs: JobRecord[], job: JobRecord): JobRecord[] {
+  const i = jobs.findIndex((j) => j.id === job.id);
+  if (i < 0) return [...jobs, job].sort((a, b) => a.id - b.id);
+  const out = jobs.slice();
+  out[i] = job;
+  return out;
+}
+
+/** The job holding the model: running or pausing. */
+export function activeJob(jobs: JobRecord[]): JobRecord | null {
+  return jobs.find((j) => j.state === 'running' || j.state === 'pausing') ?? null;
+}
+
+/** Jobs that need the user or are under way: running, pausing, queued, paused, interrupted. */
+export function openJobs(jobs: JobRecord[]): JobRecord[] {
+  const open: JobState[] = ['running', 'pausing', 'queued', 'paused', 'interrupted'];
+  return jobs.filter((j) => open.includes(j.state));
+}
+
+export interface JobActions {
+  pause: boolean;
+  resume: boolean;
+  /** resume although the guardrail still trips */
+  override: boolean;
+  cancel: boolean;
+  retry: boolean;
+}
+
+/** Every state has a way out: what the job list offers for a job. */
+export function jobActions(j: JobRecord): JobActions {
+  return {
+    pause: j.kind === 'queue' && j.state === 'running',
+    resume: j.kind === 'queue' && j.state === 'paused',
+    override: j.kind === 'queue' && j.state === 'paused' && !!j.pauseReason?.length,
+    cancel: ['running', 'queued', 'paused', 'interrupted'].includes(j.state),
+    retry: ['interrupted', 'failed'].includes(j.state) && j.kind !== 'open',
+  };
+}
+
+/** ms left now: the ETA written at `progress.at`, counted down since (never below 0); null when unknown. */
+export function etaLeft(j: JobRecord, now: number): number | null {
+  const p = j.progress;
+  if (p.etaMs === null || p.etaMs === undefined || !Number.isFinite(p.etaMs)) return null;
+  const since = p.at ? Math.max(0, now - p.at) : 0;
+  return Math.max(0, p.etaMs - since);
+}
+
+export const STATE_LABEL: Record<JobState, string> = {
+  queued: 'queued',
+  running: 'running',
+  pausing: 'pausing…',
+  paused: 'paused',
+  done: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  interrupted: 'interrupted',
+};
+
+/** Live edits a "revert to seq" takes out. */
+export function revertTakesOut(history: History, seq: number): EditSummary[] {
+  return history.edits.filter((e) => e.active && e.seq > seq);
+}
+
+/** Live edits a removal takes out (replay: the later ones are re-run as new edits afterwards). */
+export function removeTakesOut(history: History, editId: number, mode: 'drop' | 'replay'): { out: EditSummary[]; replayed: EditSummary[] } {
+  const e = history.edits.find((x) => x.id === editId);
+  if (!e) return { out: [], replayed: [] };
+  const later = history.edits.filter((x) => x.active && x.seq > e.seq);
+  return mode === 'drop' ? { out: [e], replayed: [] } : { out: [e, ...later], replayed: later };
+}
+
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Mean reliability of an edit's requests; null when it has none. */
+export function meanReliability(e: Pick<EditSummary, 'metrics'>): number | null {
+  const v = e.metrics.map((m) => m.reliability).filter((x) => Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+}
+
+/** The default threshold below which an edit "did not take" (the queue run's notTakenBelow). */
+export const NOT_TAKEN_BELOW = 0.5;
+
+/** An edit did not take when any of its requests stayed below the threshold. */
+export function didNotTake(e: Pick<EditSummary, 'metrics'>, below = NOT_TAKEN_BELOW): boolean {
+  return e.metrics.some((m) => !(m.reliability >= below));
+}
