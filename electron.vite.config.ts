@@ -1,5 +1,7 @@
-// electron-vite: main (+ the engine worker as a second entry, so the bundled EngineClient finds
-// ./worker.js next to it), a sandboxed CommonJS preload, and the Svelte renderer.
+// electron-vite: main (+ the engine process entry as a second entry, engine.js next to index.js:
+// Electron's main runs it as a utilityProcess when packaged, on Node otherwise), a sandboxed
+// CommonJS preload, and the Svelte renderer. Native modules stay external (node_modules, unpacked
+// from the asar and rebuilt for Electron by electron-builder.yml).
 //
 // Electron is an optional dependency and may be absent (ELECTRON_SKIP_BINARY_DOWNLOAD, or not
 // installed at all). electron-vite reads electron/package.json to pick its build targets; without
@@ -30,8 +32,8 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: r('src-main/electron/main.ts'),
-          // the engine worker (its studio handlers are compiled in), found next to index.js by EngineClient
-          worker: r('src-main/jobs/worker.ts'),
+          // the engine process (its studio handlers are compiled in), found next to index.js by main.ts
+          engine: r('src-main/jobs/engine-process.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
       },

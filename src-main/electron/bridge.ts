@@ -6,6 +6,7 @@ export const IPC = {
   call: 'eac:call',
   cancel: 'eac:cancel',
   event: 'eac:event',
+  pickPath: 'eac:pick-path',
 } as const;
 
 export interface ErrorReply {
@@ -30,6 +31,48 @@ export interface HostEvent {
   payload: unknown;
 }
 
+/**
+ * Events the UI host itself sends (beside the contract's studio events): the engine process died
+ * (`engine.exited`) and a new one is serving again, with the last workspace reopened from its
+ * ledger (`engine.restarted`).
+ */
+export const HOST_EVENTS = { engineExited: 'engine.exited', engineRestarted: 'engine.restarted' } as const;
+
+export interface EngineExitedEvent {
+  pid?: number;
+  message: string;
+  exitCode: number | null;
+  signal: string | null;
+  /** a new engine process is being started */
+  restarting: boolean;
+}
+
+export interface EngineRestartedEvent {
+  pid?: number;
+  /** the model folder reopened, or null when none was open */
+  reopened: string | null;
+  /** the reopened workspace (the contract's WorkspaceInfo) */
+  workspace?: unknown;
+  /** why reopening failed, when it did */
+  error?: string;
+}
+
+/** A model folder opened before (headless mode lists them beside the typed path). */
+export interface RecentModel {
+  dir: string;
+  device?: string;
+  openedAt: number;
+}
+
+/** Methods the UI host answers itself, beside the contract's studio methods. */
+export interface HostMethods {
+  'models.recent': { params: Record<string, never>; result: { models: RecentModel[] } };
+}
+export const HOST_METHODS: readonly (keyof HostMethods)[] = ['models.recent'];
+
+/** What the Electron app's native dialog picks: a model folder to open, or a folder to export into. */
+export type PickPathKind = 'model' | 'export';
+
 /** What the preload exposes as `window.eac`; the WebSocket transport implements the same. */
 export interface EacBridge {
   /** kind of transport, for the status bar */
@@ -38,6 +81,8 @@ export interface EacBridge {
   cancel(callId: number): Promise<boolean>;
   /** subscribe to an event name ('progress' or a contract event); returns the unsubscribe function */
   on(name: string, cb: (payload: unknown) => void): () => void;
+  /** Electron only: the native folder dialog; resolves with the chosen folder or null (cancelled) */
+  pickPath?(kind: PickPathKind): Promise<string | null>;
 }
 
 /** WebSocket frames (headless mode). */

@@ -26,7 +26,9 @@ async function run(argv: string[]): Promise<number> {
     if (r.status !== 0) return 1;
   }
   const electronArgs = [root, ...argv.filter((a, i) => a !== '--port' && argv[i - 1] !== '--port')];
-  const child = spawn(found.path, electronArgs, { stdio: 'inherit', env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } });
+  // the engine process runs on this Node (whose ABI npm built the natives for), not on Electron
+  const env = { ...process.env, ELECTRON_RUN_AS_NODE: undefined, EAC_ENGINE_NODE: process.env.EAC_ENGINE_NODE ?? process.execPath };
+  const child = spawn(found.path, electronArgs, { stdio: 'inherit', env });
   return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 

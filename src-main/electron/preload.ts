@@ -1,6 +1,6 @@
 // Sandboxed preload (CommonJS, contextIsolation on): exposes exactly one object, `window.eac`,
-// with three functions. No Node, no ipcRenderer, no arbitrary channels reach the page.
-import { IPC, type CallProgress, type CallReply, type EacBridge, type HostEvent } from './bridge';
+// with four functions (call, cancel, on, and pickPath for the native folder dialog). No Node, no ipcRenderer, no arbitrary channels reach the page.
+import { IPC, type CallProgress, type CallReply, type EacBridge, type HostEvent, type PickPathKind } from './bridge';
 
 interface PreloadElectron {
   contextBridge: { exposeInMainWorld(key: string, api: unknown): void };
@@ -35,6 +35,10 @@ const bridge: EacBridge = {
   },
   cancel(callId: number): Promise<boolean> {
     return ipcRenderer.invoke(IPC.cancel, { callId }) as Promise<boolean>;
+  },
+  pickPath(kind: PickPathKind): Promise<string | null> {
+    if (kind !== 'model' && kind !== 'export') return Promise.resolve(null);
+    return ipcRenderer.invoke(IPC.pickPath, { kind }) as Promise<string | null>;
   },
   on(name: string, cb: (payload: unknown) => void): () => void {
     if (typeof name !== 'string' || typeof cb !== 'function') return () => {};

@@ -3,14 +3,9 @@
 // again. Written by the host after every successful workspace.open; read by `models.recent`.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RecentModel } from '../electron/bridge';
 
-export interface RecentModel {
-  /** absolute model folder */
-  dir: string;
-  device?: string;
-  /** ms since the epoch */
-  openedAt: number;
-}
+export type { RecentModel };
 
 export const RECENT_FILE = 'recent-models.json';
 export const RECENT_MAX = 10;
