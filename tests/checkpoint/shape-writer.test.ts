@@ -107,6 +107,10 @@ describe('llama3-8b shape checkpoint', () => {
       inShard.set(f, new Set(readSafetensorsHeader(path.join(dir, f)).tensors.map((t) => t.name)));
     }
     for (const n of names) expect(inShard.get(index.weight_map[n])!.has(n), n).toBe(true);
+    // header and data together: byte-for-byte the hub's file sizes
+    expect([1, 2, 3, 4].map((i) => fs.statSync(path.join(dir, `model-0000${i}-of-00004.safetensors`)).size)).toEqual([
+      4_976_698_672, 4_999_802_720, 4_915_916_176, 1_168_138_808,
+    ]);
     const ck = loadCheckpoint(dir);
     expect(ck.files).toHaveLength(4);
     const want = expectedTensorShapes(ck.config);
