@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hashCheckpointFiles } from '../../engine/checkpoint';
+import { checkpointHashes } from '../../engine/checkpoint';
 import {
   bundledProfiles,
   defaultCacheDir,
@@ -122,8 +122,13 @@ export class Workspace {
     const model = o.model ?? LoadedModel.open(modelDir, { device: o.device ?? 'cpu' });
     const ledger = openLedger(dbFile);
     try {
-      progress('hash', 0, 'hashing weight files');
-      const hashes = await hashCheckpointFiles(model.ck, (d, t) => progress('hash', t ? d / t : 1));
+      // a full sha256 of every file at import (the first open); later opens trust the import hash
+      // while size, mtime and a sampled hash (a few fixed 1 MiB windows) match, re-hashing only a
+      // file that changed (`eac verify` re-hashes everything on request)
+      const cacheDir = path.resolve(o.cacheDir ?? defaultCacheDir());
+      const imported = ledger.findModelByPath(model.ck.dir) !== undefined;
+      progress('hash', 0, imported ? 'checking weight files' : 'hashing weight files');
+      const { hashes } = await checkpointHashes(model.ck, { cacheDir, full: !imported, onProgress: (d, t) => progress('hash', t ? d / t : 1) });
       if (o.signal?.aborted) throw studioError('cancelled', CODES.cancelled);
       const known = ledger.findModelByPath(model.ck.dir);
       if (known) {
@@ -140,7 +145,7 @@ export class Workspace {
         }
       }
       const rec = known ?? ledger.importModel({ path: model.ck.dir, arch: model.cfg.arch, config: model.cfg.raw, fileHashes: hashes });
-      const ws = new Workspace(model, ledger, rec.id, dbFile, workspaceDir, rec.fileHashes, path.resolve(o.cacheDir ?? defaultCacheDir()));
+      const ws = new Workspace(model, ledger, rec.id, dbFile, workspaceDir, rec.fileHashes, cacheDir);
       ws.recoverInterrupted();
       ws.rebuild();
       if (o.replayPending !== false) {
