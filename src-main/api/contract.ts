@@ -118,7 +118,7 @@ export interface StatsComputeParams {
   layers?: number[];
   corpusPath?: string;
   samples?: number;
-  /** profile whose layers / sample count are the defaults (bundled name or JSON path); default the model's bundled profile */
+  /** profile whose layers / sample count are the defaults (a bundled name; the API takes no file paths); default the model's bundled profile */
   profile?: string;
   whenBusy?: WhenBusy;
 }
@@ -157,7 +157,7 @@ export interface QueueImportResult {
 export interface QueueCreateParams {
   name: string;
   method: EditMethod;
-  /** bundled profile name, a JSON path, or a full profile object */
+  /** bundled profile name or a full profile object (the API takes no file paths) */
   profile: string | EditProfile;
   requests: EditRequest[];
   /** rows that failed validation, kept as 'invalid' items so the user sees them */
@@ -775,6 +775,31 @@ function checkRequest(method: string, where: string, r: unknown): void {
   if (!Array.isArray(o.rephrase) || o.rephrase.some((x) => typeof x !== 'string')) fail(method, `${where}.rephrase must be a list of strings`);
   if (!Array.isArray(o.locality) || o.locality.some((x) => !x || typeof (x as Obj).prompt !== 'string' || typeof (x as Obj).target !== 'string'))
     fail(method, `${where}.locality must be a list of {prompt, target} strings`);
+  // size: a request is a few prompts; bound it so one call cannot carry megabytes per request
+  const lists = [o.rephrase as string[], o.locality as Obj[]];
+  if (lists.some((l) => l.length > MAX_REQUEST_ITEMS)) fail(method, `${where} has more than ${MAX_REQUEST_ITEMS} rephrase or locality items`);
+  let chars = 0;
+  for (const k of ['caseId', 'prompt', 'subject', 'targetNew', 'groundTruth'] as const) chars += typeof o[k] === 'string' ? (o[k] as string).length : 0;
+  for (const x of o.rephrase as string[]) chars += x.length;
+  for (const x of o.locality as Obj[]) chars += (x.prompt as string).length + (x.target as string).length;
+  if (chars > MAX_REQUEST_CHARS) fail(method, `${where} is too large (${chars} characters in its strings, at most ${MAX_REQUEST_CHARS})`);
+}
+
+/** Per-call size limits (every call's params arrive over IPC or the WebSocket from the UI). */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MAX_REQUEST_CHARS = 100_000;
+const MAX_REQUEST_ITEMS = 1000;
+const MAX_REQUESTS = 100_000;
+
+/**
+ * Bundled profile names only: a plain name (no path separator, no leading dot, no .json). Over the
+ * API a profile is a bundled name or a profile object, never a file path (the engine resolves such
+ * a name inside resources/profiles only; engine/edit/profile.ts PROFILE_NAME_RE is the same rule).
+ */
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+function checkProfileName(method: string, key: string, v: unknown): void {
+  if (typeof v !== 'string' || !PROFILE_NAME.test(v) || /\.json$/i.test(v))
+    fail(method, `"${key}" must be the name of a bundled profile (see profiles.list) or a profile object, not a file path`);
 }
 
 function checkGuardrails(method: string, g: unknown): void {
@@ -793,7 +818,8 @@ function checkRunOptions(method: string, c: Check, p: Obj): void {
   checkGuardrails(method, p.guardrails);
 }
 
-const MAX_TEXT = 64 * 1024 * 1024;
+/** characters of one imported file (queue.import); larger files go through `eac edit --facts` */
+const MAX_TEXT = MAX_MESSAGE_BYTES;
 const WHEN_BUSY: readonly WhenBusy[] = ['refuse', 'queue'];
 
 /**
@@ -828,18 +854,21 @@ export function validateParams(method: string, params: unknown): unknown {
       break;
     case 'stats.compute':
       c.only(['layers', 'corpusPath', 'samples', 'profile', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).intList('layers', true, 0, 1000).str('corpusPath', true).int('samples', true, 1, 10_000_000).str('profile', true);
+      if (p.profile !== undefined) checkProfileName(method, 'profile', p.profile);
       break;
     case 'queue.import':
       c.only(['fileName', 'text']).str('fileName', false, 1024);
       if (typeof p.text !== 'string') fail(method, `"text" must be the file's text (a string), got ${show(p.text)}`);
-      if (p.text.length > MAX_TEXT) fail(method, `"text" is too large (${p.text.length} characters, at most ${MAX_TEXT})`);
+      if (p.text.length > MAX_TEXT)
+        fail(method, `"text" is too large (${p.text.length} characters, at most ${MAX_TEXT} per call); split the file or import it with \`eac edit --facts\``);
       break;
     case 'queue.create': {
       c.only(['name', 'method', 'profile', 'requests', 'invalid']).str('name', false, 200).oneOf('method', EDIT_METHOD_NAMES);
-      if (typeof p.profile === 'string') c.str('profile');
+      if (typeof p.profile === 'string') checkProfileName(method, 'profile', p.profile);
       else if (!p.profile || typeof p.profile !== 'object' || Array.isArray(p.profile))
-        fail(method, `"profile" must be a profile name, a JSON file path or a profile object, got ${show(p.profile)}`);
+        fail(method, `"profile" must be a bundled profile name or a profile object, got ${show(p.profile)}`);
       if (!Array.isArray(p.requests)) fail(method, `"requests" must be a list of edit requests, got ${show(p.requests)}`);
+      if (p.requests.length > MAX_REQUESTS) fail(method, `"requests" has ${p.requests.length} entries, at most ${MAX_REQUESTS}`);
       if (p.requests.length === 0 && !(Array.isArray(p.invalid) && p.invalid.length > 0)) fail(method, `"requests" is empty: nothing to queue`);
       p.requests.forEach((r, i) => checkRequest(method, `requests[${i}]`, r));
       if (p.invalid !== undefined) {
@@ -909,7 +938,11 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['jobId', 'whenBusy']).int('jobId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
       break;
     case 'health.run':
-      c.only(['taskIds', 'n', 'taskFiles', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).strList('taskIds', true).int('n', true, 1, 100000).strList('taskFiles', true);
+      c.only(['taskIds', 'n', 'taskFiles', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).strList('taskIds', true).int('n', true, 1, 100000).strList('taskFiles', true, 100);
+      // task files over the API: .json / .jsonl inside the open model folder or workspace (checked by the handler)
+      (p.taskFiles as string[] | undefined)?.forEach((f, i) => {
+        if (!/\.jsonl?$/i.test(f) || f.length > 4096 || f.includes('\0')) fail(method, `"taskFiles[${i}]" must be a .json or .jsonl task file path`);
+      });
       break;
     case 'charts.norms':
       c.only(['liveOnly']).bool('liveOnly');
@@ -921,7 +954,8 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['prompt', 'k', 'maxNewTokens']).str('prompt', false, 100_000).int('k', false, 1, 1000).int('maxNewTokens', false, 0, 2048);
       break;
     case 'profiles.get':
-      c.only(['name']).str('name');
+      c.only(['name']).str('name', false, 128);
+      checkProfileName(method, 'name', p.name);
       break;
     default: {
       const never: never = method;

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ClientFrame, HostEvent, ServerFrame } from '../electron/bridge';
 import type { ApiHost } from './host';
+import { MAX_MESSAGE_BYTES } from '../api/contract';
 
 export interface ServerOptions {
   host: ApiHost;
@@ -48,7 +49,14 @@ const MIME: Record<string, string> = {
 };
 
 const COOKIE = 'eac_token';
-const MAX_FRAME = 80 * 1024 * 1024;
+/**
+ * Size limits. A call (one WebSocket message) may carry MAX_MESSAGE_BYTES (16 MiB, the contract's
+ * limit on an imported file's text too); a larger one is answered with a clear error for its
+ * callId. Beyond twice that, ws closes the connection (1009) without buffering the rest. Request
+ * URLs over MAX_URL_BYTES get 414; headers are capped by node's maxHeaderSize (16 KiB).
+ */
+const MAX_FRAME = 2 * MAX_MESSAGE_BYTES;
+const MAX_URL_BYTES = 8 * 1024;
 
 function safeEqual(a: string | undefined | null, b: string): boolean {
   if (typeof a !== 'string') return false;
@@ -62,7 +70,13 @@ function cookieToken(req: http.IncomingMessage): string | undefined {
   if (!c) return undefined;
   for (const part of c.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return decodeURIComponent(v.join('='));
+    if (k === COOKIE) {
+      try {
+        return decodeURIComponent(v.join('='));
+      } catch {
+        return undefined; // a malformed %-escape is no token
+      }
+    }
   }
   return undefined;
 }
@@ -101,10 +115,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       if (!allowedHosts().has(req.headers.host ?? '')) return deny(res, 403, 'forbidden: unexpected Host header');
       if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
+      if ((req.url ?? '').length > MAX_URL_BYTES) return deny(res, 414, `URI too long (at most ${MAX_URL_BYTES} bytes)`);
       const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
       const given = url.searchParams.get('token') ?? cookieToken(req);
       if (!safeEqual(given, token)) return deny(res, 403, 'forbidden: missing or wrong token (open the URL the server printed)');
-      let rel = decodeURIComponent(url.pathname);
+      let rel: string;
+      try {
+        rel = decodeURIComponent(url.pathname);
+      } catch {
+        return deny(res, 400, 'bad request: malformed %-escape in the path');
+      }
       if (rel === '/' || rel === '') rel = '/index.html';
       const file = path.resolve(staticDir, '.' + rel);
       if (!file.startsWith(staticDir + path.sep)) return deny(res, 403, 'forbidden');
@@ -162,6 +182,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     send({ type: 'hello', version: 1 });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return ws.close(1003, 'text frames only');
+      const size = Array.isArray(data) ? data.reduce((a, b) => a + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+      if (size > MAX_MESSAGE_BYTES) {
+        // too large to parse: answer the call it names (the renderer writes callId first) or close
+        const head = (Array.isArray(data) ? data[0] : Buffer.from(data as ArrayBuffer)).subarray(0, 200).toString('latin1');
+        const m = /"callId"\s*:\s*(\d{1,15})/.exec(head);
+        const why = `message too large: ${size} bytes, at most ${MAX_MESSAGE_BYTES} per call`;
+        log(`websocket call refused: ${why}`);
+        if (!m) return ws.close(1009, why.slice(0, 120));
+        return send({ type: 'reply', callId: Number(m[1]), reply: { ok: false, error: { message: why, code: 'too_large' } } });
+      }
       let f: ClientFrame;
       try {
         f = JSON.parse(data.toString()) as ClientFrame;

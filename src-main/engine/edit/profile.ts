@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourcesDir } from '../paths';
+import { CheckpointError } from '../checkpoint/errors';
+import { FILE_LIMITS, parseJson, readTextFile } from '../fs-safe';
 
 export type WeightDecayForm = 'norm' | 'squared';
 export type KlDirection = 'edited-original' | 'original-edited';
@@ -201,18 +203,39 @@ export function bundledProfiles(): string[] {
     .map((f) => f.replace(/\.json$/, ''));
 }
 
-/** A bundled profile by name, or a JSON file path. */
-export function loadProfile(nameOrPath: string): EditProfile {
-  const bundled = path.join(resourcesDir(), 'profiles', `${nameOrPath}.json`);
-  const file = fs.existsSync(bundled) ? bundled : nameOrPath;
-  if (!fs.existsSync(file)) throw new Error(`profile "${nameOrPath}" not found (bundled: ${bundledProfiles().join(', ')}; or give a JSON file path)`);
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`profile ${file}: invalid JSON (${(e as Error).message})`);
+/**
+ * A bundled profile name: a plain file name without extension (letters, digits, ".", "_", "-"; no
+ * separator, no leading dot). Such a name only ever resolves inside resources/profiles.
+ */
+export const PROFILE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function isProfileName(s: string): boolean {
+  return PROFILE_NAME_RE.test(s) && !/\.json$/i.test(s);
+}
+
+/** A bundled profile by name; never reads a file outside resources/profiles. */
+export function loadBundledProfile(name: string): EditProfile {
+  const names = bundledProfiles();
+  if (!isProfileName(name) || !names.includes(name)) {
+    throw new CheckpointError('not_found', `profile ${JSON.stringify(name.slice(0, 80))} is not a bundled profile (bundled: ${names.join(', ')})`);
   }
+  return loadProfileFile(path.join(resourcesDir(), 'profiles', `${name}.json`));
+}
+
+/** A profile JSON file (regular file, at most 1 MiB; errors never quote its content). */
+export function loadProfileFile(file: string): EditProfile {
+  const json = parseJson(readTextFile(file, FILE_LIMITS.profile, 'the profile file'), `profile ${file}`, 'bad_json');
   return parseProfile(json, file);
+}
+
+/**
+ * A bundled profile by name, or a JSON file path. What is what is decided by the string alone: a
+ * plain name (see isProfileName) is bundled-only and never looked up as a file in the working
+ * directory; anything with a path separator or a .json ending is a file.
+ */
+export function loadProfile(nameOrPath: string): EditProfile {
+  if (isProfileName(nameOrPath)) return loadBundledProfile(nameOrPath);
+  return loadProfileFile(nameOrPath);
 }
 
 /** Layers must exist in the model the profile is applied to. */

@@ -1,5 +1,5 @@
 // Health checks on the resident model: batched greedy generation with the KV cache, never a reload.
-import fs from 'node:fs';
+import { FILE_LIMITS, jsonErrorMessage, readTextFile } from '../fs-safe';
 import type { LoadedModel } from '../runtime/model';
 import { loadTaskFile, parseTaskFile, runTask, type Generate, type TaskDef, type TaskResult } from './tasks';
 
@@ -44,7 +44,7 @@ const PAPER_TASKS: Record<string, Pick<TaskDef, 'kind' | 'metric' | 'extract' | 
 export function loadHealthTasks(file: string): TaskDef[] {
   if (!/\.jsonl$/i.test(file)) return loadTaskFile(file);
   const groups = new Map<string, { prompt: string; answer: string }[]>();
-  fs.readFileSync(file, 'utf8')
+  readTextFile(file, FILE_LIMITS.tasks, 'the task file')
     .split(/\r?\n/)
     .forEach((line, i) => {
       if (!line.trim()) return;
@@ -52,7 +52,7 @@ export function loadHealthTasks(file: string): TaskDef[] {
       try {
         row = JSON.parse(line);
       } catch (e) {
-        throw new Error(`${file} line ${i + 1}: invalid JSON (${(e as Error).message})`);
+        throw new Error(`${file} line ${i + 1}: ${jsonErrorMessage(e, line).replace(/ at line 1, column /, ' at column ')}`);
       }
       if (typeof row.task !== 'string' || typeof row.prompt !== 'string' || typeof row.answer !== 'string')
         throw new Error(`${file} line ${i + 1}: expected {"task", "prompt", "answer"} strings`);
@@ -62,7 +62,7 @@ export function loadHealthTasks(file: string): TaskDef[] {
     });
   const defs = [...groups].map(([task, examples]) => {
     const known = PAPER_TASKS[task];
-    if (!known) throw new Error(`${file}: unknown task "${task}" (known: ${Object.keys(PAPER_TASKS).join(', ')}); use a task JSON file for custom tasks`);
+    if (!known) throw new Error(`${file}: unknown task ${JSON.stringify(task.slice(0, 40))} (known: ${Object.keys(PAPER_TASKS).join(', ')}); use a task JSON file for custom tasks`);
     return { id: task, name: task, template: '{prompt}', answerField: 'answer', source: file, license: 'as the file', ...known, examples };
   });
   return parseTaskFile(defs, file);

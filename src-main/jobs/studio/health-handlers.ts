@@ -3,10 +3,13 @@ import type { HealthRunParams, HealthRunResult } from '../../api/contract';
 import type { HandlerContext, HandlerRegistry } from '../worker';
 import { checked, JOB_STARTERS, requireWorkspace, studio } from './context';
 import { DEFAULT_HEALTH_N, loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
+import { assertInside } from '../../engine/fs-safe';
 
 export function startHealth(ctx: HandlerContext, p: HealthRunParams, retryOf: number | null) {
   const { ws } = requireWorkspace(ctx);
-  const tasks = pickTasks(ws, p.taskIds, p.taskFiles ?? []);
+  // extra task files over the API: only inside the open model folder or its workspace (real paths)
+  const taskFiles = (p.taskFiles ?? []).map((f) => assertInside(f, [ws.model.ck.dir, ws.workspaceDir], 'task file'));
+  const tasks = pickTasks(ws, p.taskIds, taskFiles);
   return studio(ctx).jobs.start<HealthRunResult>({
     kind: 'health',
     title: `Health check: ${tasks.map((t) => t.id).join(', ')} (n ${p.n ?? DEFAULT_HEALTH_N})`,

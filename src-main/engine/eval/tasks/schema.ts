@@ -16,7 +16,7 @@
  * Template placeholders are `{field}` (field = identifier); `{{` and `}}` are literal braces.
  * The answer field holds a string or a non-empty array of acceptable gold strings.
  */
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, jsonErrorMessage, readTextFile } from '../../fs-safe';
 import { templateFields } from './render';
 
 export const TASK_KINDS = ['nli', 'qa', 'summarization', 'sentiment', 'custom'] as const;
@@ -76,8 +76,10 @@ function oneOf(v: unknown, allowed: readonly string[]): boolean {
   return typeof v === 'string' && allowed.includes(v);
 }
 
+/** A value for a message: a short, escaped excerpt only (task files may be any file; never echo much of one). */
 function q(v: unknown): string {
-  return JSON.stringify(v) ?? String(v);
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? s.slice(0, 39) + '…' : s;
 }
 
 /** Gold answers of an example, trimmed (world-a answers carry a leading space). */
@@ -97,7 +99,7 @@ export function parseTaskDef(json: unknown, where = 'task'): TaskDef {
   const j = json;
   const label = typeof j.id === 'string' && j.id ? `task "${j.id}"` : where;
 
-  for (const k of Object.keys(j)) if (!KNOWN_KEYS.has(k)) issues.push(`unknown key "${k}"`);
+  for (const k of Object.keys(j)) if (!KNOWN_KEYS.has(k)) issues.push(`unknown key ${q(k)}`);
 
   if (typeof j.id !== 'string' || !ID_RE.test(j.id))
     issues.push(`id must be a non-empty string of letters, digits, ".", "_" or "-" (got ${q(j.id)})`);
@@ -216,15 +218,17 @@ export function parseTaskFile(json: unknown, where = 'task file'): TaskDef[] {
 export function loadTaskFile(path: string): TaskDef[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // a regular file of bounded size (a FIFO or device is refused at once, never read)
+    text = readTextFile(path, FILE_LIMITS.tasks, 'the task file');
   } catch (e) {
-    throw new TaskValidationError(path, [`cannot read file: ${(e as Error).message}`]);
+    throw new TaskValidationError(path, [`cannot read file: ${(e as Error).message.replace(`${path}: `, '')}`]);
   }
   let json: unknown;
   try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    json = JSON.parse(text);
   } catch (e) {
-    throw new TaskValidationError(path, [`invalid JSON: ${(e as Error).message}`]);
+    // without the excerpt of the file V8 puts in its message
+    throw new TaskValidationError(path, [jsonErrorMessage(e, text)]);
   }
   return parseTaskFile(json, path);
 }
