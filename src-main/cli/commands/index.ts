@@ -8,5 +8,6 @@ import info from './info';
 import ledger from './ledger';
 import logits from './logits';
 import stats from './stats';
+import verify from './verify';
 
-export const commands: CliCommand[] = [info, generate, logits, edit, stats, ledger, health];
+export const commands: CliCommand[] = [info, generate, logits, edit, stats, verify, ledger, health];

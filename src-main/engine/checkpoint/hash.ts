@@ -154,6 +154,8 @@ export interface FileCheck {
   how: 'recorded' | 'hashed';
   /** the record's hash when the file was fully hashed and differs from it (a changed file) */
   previous?: string;
+  /** whether a record for this path existed before this call */
+  hadRecord: boolean;
   record: FileRecord;
 }
 
@@ -193,7 +195,7 @@ export async function checkpointHashes(ck: Pick<Checkpoint, 'dir' | 'files'>, op
     const sampled = hashing.sampledFile(e.real, e.size);
     const prev = memo.get(e.real) ?? sidecar?.files[e.real];
     const matches = prev && prev.size === e.size && prev.mtimeMs === e.mtimeMs && prev.sampled === sampled && /^[0-9a-f]{64}$/.test(prev.sha256);
-    if (matches && !opts.full) files.push({ name: e.name, path: e.real, sha256: prev.sha256, how: 'recorded', record: prev });
+    if (matches && !opts.full) files.push({ name: e.name, path: e.real, sha256: prev.sha256, how: 'recorded', record: prev, hadRecord: true });
     else toHash.push({ e, sampled, prev });
   }
   const total = toHash.reduce((a, t) => a + t.e.size, 0);
@@ -210,7 +212,7 @@ export async function checkpointHashes(ck: Pick<Checkpoint, 'dir' | 'files'>, op
     const record: FileRecord = { size: e.size, mtimeMs: e.mtimeMs, sampled, sha256 };
     updates[e.real] = record;
     memo.set(e.real, record);
-    files.push({ name: e.name, path: e.real, sha256, how: 'hashed', record, ...(prev && prev.sha256 !== sha256 ? { previous: prev.sha256 } : {}) });
+    files.push({ name: e.name, path: e.real, sha256, how: 'hashed', record, hadRecord: !!prev, ...(prev && prev.sha256 !== sha256 ? { previous: prev.sha256 } : {}) });
   }
   if (opts.cacheDir && Object.keys(updates).length) writeSidecar(opts.cacheDir, updates);
   for (const f of files) if (f.how === 'recorded') memo.set(f.path, f.record);
