@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadHealthTasks } from '../../engine/eval/health';
 import { bundledProfiles, EDIT_METHODS, Editor, loadProfile, statsProvider, type EditMethod, type EditResult } from '../../engine/edit';
 import { runSequence } from '../../engine/edit/sequence';
-import { parseFacts } from '../../engine/facts';
+import { parseFacts, readFactsFile } from '../../engine/facts';
 import { packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
 import { recordEditRun } from '../../jobs/studio/ops';
@@ -94,6 +94,13 @@ export default defineCommand({
     const evalN = values['eval-n'] ? intOption(values, 'eval-n', { min: 1 }) : undefined;
     const json = !!values.json;
     if (!fs.existsSync(factsFile)) throw new UsageError(`facts file not found: ${factsFile}`);
+    // read and parse the facts before the model loads: a FIFO or device fails at once (never blocks),
+    // and a file without a single valid request (header only, empty array, every row invalid) is bad input
+    const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile));
+    if (parsed.requests.length === 0) {
+      const why = parsed.errors.length ? parsed.errors.slice(0, 3).map((e) => e.message).join('; ') + (parsed.errors.length > 3 ? `; … ${parsed.errors.length - 3} more` : '') : 'it holds no records';
+      throw new UsageError(`${factsFile}: no valid edit requests to run (${why})`);
+    }
     const profileArg = optionalString(values, 'profile');
     let profile;
     try {
@@ -134,7 +141,6 @@ export default defineCommand({
       // a broken model folder is bad input (2); a ledger held by another writer or an I/O failure is not (1)
       throw asInputError(e);
     }
-    const parsed = parseFacts(path.basename(factsFile), fs.readFileSync(factsFile, 'utf8'));
     const emit = (obj: Record<string, unknown>, text: string) => (json ? printJson(io, obj) : io.out(text + '\n'));
     for (const e of parsed.errors) emit({ type: 'skip', row: e.row, field: e.field, reason: e.message }, `skip row ${e.row}: ${e.message}`);
     const tasks = evalFile ? loadHealthTasks(path.resolve(io.cwd, evalFile)) : undefined;
