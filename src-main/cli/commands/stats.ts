@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { defaultCacheDir, importStatsIntoCache, keyStats, modelContentHash } from '../../engine/edit';
-import { listCachedStats } from '../../engine/edit/stats';
+import { listCachedStats, sampleWarnings, SolveCache } from '../../engine/edit/stats';
 import { LoadedModel } from '../../engine/runtime/model';
 import { defineCommand, intOption, optionalString, printJson, requireString, UsageError } from '../command';
 
@@ -17,15 +17,18 @@ function layerList(spec: string, layers: number): number[] {
 export default defineCommand({
   name: 'stats',
   summary: 'compute, import (ROME/EasyEdit .npz) or list cached key statistics E[kkᵀ]',
-  usage: 'stats compute --model DIR --layers L[,L...] [--corpus FILE] [--samples N] [--max-tokens N] | stats import --model DIR --layer L --npz FILE --label N | stats list [--json]',
+  usage: 'stats compute --model DIR --layers L[,L...] [--corpus FILE] [--samples N] [--max-tokens N] [--ridge R] | stats import --model DIR --layer L --npz FILE --label N | stats list [--json]',
   help: [
     'Subcommands:',
-    '  compute   one pass over the corpus for all layers, with a progress bar; cached per (model hash, layer, corpus hash, samples)',
+    '  compute   one pass over the corpus for all layers, with a progress bar; cached per (model import hash, layer, corpus hash, samples).',
+    '            Warns when the statistics cover fewer tokens than d_ff (C is then singular). With --ridge R (ROME\'s',
+    '            mom2 ridge; 0 = MEMIT\'s plain C) it also factorises C + R·tr(C)/d_ff·I now, fails clearly when that is',
+    '            not positive definite, and stores the factor beside the statistics so edits do not factorise again.',
     '  import    store a ROME/EasyEdit layer_stats .npz (keys mom2.mom2, mom2.count) in the cache; use it with `eac edit --stats-label N`',
     '  list      cached statistics (layer, tokens, corpus, samples, created)',
     'Options:',
     '  --model DIR, --layers 1,2,3, --layer L, --corpus FILE (text or JSONL "text"), --samples N, --max-tokens N,',
-    '  --npz FILE, --label N (the samples label ROME uses in its file name, e.g. 100000), --cache-dir DIR, --json',
+    '  --npz FILE, --label N (the samples label ROME uses in its file name, e.g. 100000), --ridge R, --cache-dir DIR, --json',
   ].join('\n'),
   allowPositionals: true,
   options: {
@@ -37,6 +40,7 @@ export default defineCommand({
     'max-tokens': { type: 'string', multiple: true },
     npz: { type: 'string', multiple: true },
     label: { type: 'string', multiple: true },
+    ridge: { type: 'string', multiple: true },
     'cache-dir': { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
@@ -86,9 +90,31 @@ export default defineCommand({
           io.err(`\r[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${d}/${t} samples${d === t ? '\n' : ''}`);
         },
       });
-      const rows = [...res.values()].map((k) => ({ layer: k.layer, tokens: k.count, source: k.source, key: k.key }));
+      const ridgeText = optionalString(values, 'ridge');
+      const ridge = ridgeText === undefined ? undefined : Number(ridgeText);
+      if (ridge !== undefined && !(Number.isFinite(ridge) && ridge >= 0)) throw new UsageError(`--ridge must be a number ≥ 0, got "${ridgeText}"`);
+      const dim = model.cfg.ffn;
+      const solves = new SolveCache({ maxBytes: 0 });
+      const rows = [];
+      for (const k of res.values()) {
+        // fewer tokens than d_ff: C is singular — an error for a solve without ridge, a warning otherwise
+        const warnings =
+          ridge !== undefined
+            ? sampleWarnings(k, ridge, dim)
+            : k.count < dim
+              ? [`${k.count} tokens, fewer than d_ff = ${dim}: C = E[kkᵀ] is singular (MEMIT cannot solve with it, ROME only through its ridge); use more samples`]
+              : [];
+        let factor: string | undefined;
+        if (ridge !== undefined) {
+          const f0 = performance.now();
+          const prep = await solves.prepare(k, ridge, dim);
+          factor = `${prep.source} in ${((performance.now() - f0) / 1000).toFixed(1)} s`;
+        }
+        for (const w of warnings) io.err(`eac stats: warning: layer ${k.layer}: ${w}\n`);
+        rows.push({ layer: k.layer, tokens: k.count, source: k.source, key: k.key, warnings, ...(factor ? { factor } : {}) });
+      }
       if (values.json) printJson(io, { model_hash: await modelContentHash(model, cacheDir), seconds: (performance.now() - t0) / 1000, layers: rows });
-      else for (const r of rows) io.out(`layer ${r.layer}: ${r.tokens} tokens (${r.source}) ${r.key}\n`);
+      else for (const r of rows) io.out(`layer ${r.layer}: ${r.tokens} tokens (${r.source}) ${r.key}${r.factor ? `; factor ${r.factor}` : ''}\n`);
     } finally {
       await model.release();
     }

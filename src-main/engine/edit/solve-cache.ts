@@ -324,7 +324,7 @@ export function sampleWarnings(stats: Pick<SolveStats, 'count' | 'key'>, ridge: 
   if (!(ridge > 0))
     throw new StatsError(
       'insufficient-samples',
-      `key statistics ${stats.key} cover ${count} tokens, fewer than d_ff = ${n}: C = E[kkᵀ] has rank at most ${count} and is singular, and this solve uses no ridge. ${remedy}.`,
+      `key statistics ${stats.key} cover ${count} tokens, fewer than d_ff = ${n}: C = E[kkᵀ] has rank at most ${count} and is singular, and this solve uses no ridge. ${remedy[0].toUpperCase()}${remedy.slice(1)}.`,
     );
   return [
     `key statistics ${stats.key} cover ${count} tokens, fewer than d_ff = ${n}: C is singular and only the ridge (${ridge}·tr(C)/n) makes it solvable, so the edit direction is dominated by the ridge; ${remedy}.`,
