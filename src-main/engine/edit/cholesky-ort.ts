@@ -45,7 +45,7 @@ type Arr = Float32Array | Float64Array;
  * Y [m, p] is a new array allocated by the binding and reported to `alloc.external`.
  */
 export async function matmulABt<T extends Arr>(A: T, m: number, B: T, p: number, k: number, alloc: Alloc = defaultAlloc): Promise<T> {
-  const dtype = A instanceof Float64Array ? 'float64' : 'float32';
+  const dtype = A instanceof Float32Array ? 'float32' : 'float64';
   const s = await abtSession(dtype);
   const out = await s.run({ A: new ort.Tensor(dtype, A, [m, k]), B: new ort.Tensor(dtype, B, [p, k]) });
   const Y = out.Y.data as T;
@@ -94,7 +94,12 @@ export async function choleskyBlockedInPlace(A: Float64Array, n: number, opts: B
   const panel = alloc.f64((n - Math.min(block, n)) * block, 'A21 panel');
   for (let k0 = 0; k0 < n; k0 += block) {
     const kb = Math.min(block, n - k0);
-    choleskyDiagonalBlock(A, n, k0, kb);
+    try {
+      choleskyDiagonalBlock(A, n, k0, kb);
+    } catch (e) {
+      (e as Error).message = `${(e as Error).message} (panel at row ${k0})`;
+      throw e;
+    }
     const s = k0 + kb;
     const rest = n - s;
     if (rest === 0) break;

@@ -39,7 +39,8 @@ export class KeyMomentAccumulator {
   ) {
     this.alloc = opts.alloc ?? defaultAlloc;
     this.cap = opts.tokenCapacity ?? Math.max(64, Math.min(2048, Math.floor((64 << 20) / (4 * n))));
-    this.block = opts.block ?? 512;
+    // at most a quarter of the columns per block, so even a small n never gets an n² product
+    this.block = Math.max(1, Math.min(opts.block ?? 512, Math.ceil(n / 4)));
     this.sum = this.alloc.f64(n * n, 'C accumulator');
     this.kt = this.alloc.f32(n * this.cap, 'key block');
   }
