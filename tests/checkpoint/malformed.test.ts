@@ -457,3 +457,45 @@ describe('sharded folders', () => {
     expectCkError(() => loadCheckpoint(dir), 'length_mismatch', f, '"model.norm.weight"');
   });
 });
+
+// ---------- NaN / Inf weights ----------
+
+describe('non-finite weights', () => {
+  it('a NaN in a sampled part of a tensor -> non_finite at open, naming file, tensor and element', () => {
+    const d = tinyFolder('gpt2');
+    const ts = tinyTensors(d).map((t) => {
+      if (t.name !== 'h.0.mlp.c_proj.weight') return t;
+      const a = new Float32Array(t.data.slice().buffer);
+      a[3] = NaN;
+      return { ...t, data: new Uint8Array(a.buffer) };
+    });
+    writeSafetensors(path.join(d, ST), ts);
+    expectCkError(() => loadCheckpoint(d), 'non_finite', path.join(d, ST), '"h.0.mlp.c_proj.weight"', 'NaN', 'element 3 of 32');
+  });
+
+  it('an Inf in BF16 weights is found too (converted before the check)', () => {
+    const d = tinyFolder('gpt2');
+    const ts = tinyTensors(d).map((t) => {
+      const u16 = new Uint16Array(t.data.byteLength / 4); // BF16: the high halves of the f32 values
+      const f = new Uint32Array(t.data.slice().buffer);
+      for (let i = 0; i < u16.length; i++) u16[i] = f[i] >>> 16;
+      if (t.name === 'ln_f.weight') u16[1] = 0x7f80; // +Inf
+      return { ...t, dtype: 'BF16' as StDType, data: new Uint8Array(u16.buffer) };
+    });
+    writeSafetensors(path.join(d, ST), ts);
+    expectCkError(() => loadCheckpoint(d), 'non_finite', '"ln_f.weight"', 'infinite');
+  });
+
+  it('the editor refuses an edit whose factors, norms or metrics are not finite (never recorded)', async () => {
+    const { nonFiniteInEdit, assertFiniteEdit } = await import('../../src-main/engine/edit/finite');
+    const delta = { layer: 1, tensor: 'h.1.mlp.c_proj.weight', rank: 1, Ut: new Float32Array([1, 2]), Vt: new Float32Array([3, 4, 5]) };
+    const norm = { layer: 1, tensor: delta.tensor, l1: 10, l1Base: 9, l1GrowthPct: 11.1, fro: 3, maxAbs: 1, relChange: 0.1, deltaFro: 1, deltaL1: 2, factorNormU: 1, factorNormV: 1 };
+    const metric = { caseId: 'c1', reliability: 1, generalization: null, locality: 0.5 };
+    expect(nonFiniteInEdit([delta], [norm], [metric])).toBeNull();
+    expect(nonFiniteInEdit([delta], [{ ...norm, l1Base: NaN, l1: NaN }], [metric])).toMatch(/base weight h\.1\.mlp\.c_proj\.weight .*NaN or Inf/);
+    expect(nonFiniteInEdit([{ ...delta, Vt: new Float32Array([3, Infinity, 5]) }], [norm], [metric])).toMatch(/V element 1/);
+    expect(nonFiniteInEdit([delta], [{ ...norm, l1Base: 0, l1GrowthPct: Infinity }], [metric])).toMatch(/l1GrowthPct .*all zeros/);
+    expect(nonFiniteInEdit([delta], [norm], [{ ...metric, locality: NaN }])).toMatch(/non-finite locality/);
+    expectCkError(() => assertFiniteEdit('rome edit of c1', [delta], [{ ...norm, fro: NaN }], [metric]), 'non_finite', 'rome edit of c1', 'not recorded');
+  });
+});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointError } from './errors';
 import { parseConfig, expectedTensorShapes, type ModelConfig } from './config';
-import { bytesToF32, FLOAT_DTYPES, type StDType } from './dtype';
+import { bytesToF32, DTYPE_BYTES, FLOAT_DTYPES, type StDType } from './dtype';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import { FILE_LIMITS, openRegularFile, parseJson, readTextFile } from '../fs-safe';
 
@@ -337,6 +337,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (badTypes.length > 0) {
     throw new CheckpointError('bad_dtype', `${absDir}: weights must be F32, F16, BF16 or F64: ${badTypes.join('; ')}`);
   }
+  checkSampledFinite(ck);
   return ck;
 }
 
@@ -377,4 +378,51 @@ export function readTensorBytes(ck: Checkpoint, name: string): Buffer {
 export function readTensorF32(ck: Checkpoint, name: string): Float32Array {
   const e = tensorEntry(ck, name);
   return bytesToF32(readTensorBytes(ck, name), e.dtype);
+}
+
+/** Bytes read from each end and the middle of every tensor by the open-time NaN/Inf scan. */
+export const FINITE_SAMPLE_BYTES = 4096;
+
+/**
+ * Reports NaN / Inf weights at open: reads FINITE_SAMPLE_BYTES from the start, middle and end of
+ * every tensor (a few MB for a large model) and refuses the checkpoint if any sampled value is not
+ * finite. A sample cannot see every value; the edit pipeline checks every norm and factor it
+ * computes as well (Editor.edit), so an edit touching a non-finite weight is never recorded.
+ */
+export function checkSampledFinite(ck: Checkpoint, sampleBytes = FINITE_SAMPLE_BYTES): void {
+  const byFile = new Map<string, TensorEntry[]>();
+  for (const t of ck.tensors.values()) if (FLOAT_DTYPES.has(t.dtype) && t.byteLength > 0) byFile.set(t.file, [...(byFile.get(t.file) ?? []), t]);
+  for (const [file, entries] of byFile) {
+    const p = path.join(ck.dir, file);
+    const { fd } = openRegularFile(p, 'the weight file');
+    try {
+      for (const t of entries) {
+        const unit = DTYPE_BYTES[t.dtype];
+        const n = Math.min(t.byteLength, sampleBytes - (sampleBytes % unit));
+        const mid = Math.floor((t.byteLength - n) / 2 / unit) * unit;
+        const starts = [...new Set([0, mid, t.byteLength - n])];
+        const buf = Buffer.alloc(n);
+        for (const at of starts) {
+          let done = 0;
+          while (done < n) {
+            const r = fs.readSync(fd, buf, done, n - done, t.offset + at + done);
+            if (r === 0) throw new CheckpointError('file_truncated', `${p}: file ended inside tensor "${t.name}"`);
+            done += r;
+          }
+          const vals = bytesToF32(buf, t.dtype);
+          for (let i = 0; i < vals.length; i++) {
+            if (!Number.isFinite(vals[i])) {
+              throw new CheckpointError(
+                'non_finite',
+                `${p}: tensor "${t.name}" holds ${Number.isNaN(vals[i]) ? 'NaN' : 'infinite'} values (element ${at / unit + i} of ${t.byteLength / unit}); ` +
+                  `the checkpoint is corrupt (a broken download or an overflowing conversion); re-download or re-export it`,
+              );
+            }
+          }
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }

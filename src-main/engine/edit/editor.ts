@@ -6,6 +6,7 @@ import { LiveEdits } from './live';
 import { ft, memit, MethodContext, rome, StatsProvider } from './methods';
 import { localityPredictions, normSnapshots, requestMetrics } from './metrics';
 import { checkProfileFits, EditProfile } from './profile';
+import { assertFiniteEdit } from './finite';
 import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, RequestMetrics } from './types';
 import { makeBuilder } from '../models/forward';
 import { Graph } from '../graph/ir';
@@ -94,6 +95,8 @@ export class Editor {
         for (let i = 0; i < reqs.length; i++) metrics.push(await requestMetrics(this.model, reqs[i], preLoc[i]));
       }
       const norms = normSnapshots(this.model, this.inputMajor, (l) => this.live.denseTotal(l), out.deltas);
+      // never hand out (or let anyone record) an edit with a NaN / Inf factor, norm or metric
+      assertFiniteEdit(`${method} edit of ${reqs.map((r) => r.caseId).join(', ')}`, out.deltas, norms, metrics);
       phase('metrics', 1);
       if (cur) timings[cur as EditPhase] = (timings[cur as EditPhase] ?? 0) + performance.now() - since;
       return {
