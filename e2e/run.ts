@@ -10,6 +10,7 @@ type Spec = { run(): Promise<{ name: string; steps: Steps; skipped?: string }> }
 const SPECS: Record<string, () => Promise<Spec>> = {
   headless: () => import('./headless.spec'),
   electron: () => import('./electron.spec'),
+  'engine-recovery': () => import('./engine-recovery.spec'),
 };
 
 async function main(): Promise<number> {
