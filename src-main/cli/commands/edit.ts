@@ -1,13 +1,15 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadHealthTasks } from '../../engine/eval/health';
-import { bundledProfiles, EDIT_METHODS, Editor, loadProfile, statsProvider, type EditMethod, type EditResult } from '../../engine/edit';
-import { runSequence } from '../../engine/edit/sequence';
+import { bundledProfiles, EDIT_METHODS, loadProfile, type EditMethod, type EditResult } from '../../engine/edit';
+import type { EditRequest } from '../../engine/facts/types';
 import { parseFacts, readFactsFile } from '../../engine/facts';
 import { packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
-import { recordEditRun } from '../../jobs/studio/ops';
+import { QueueRunner } from '../../jobs/studio/runner';
 import { Workspace } from '../../jobs/studio/workspace';
+import type { QueueRecord } from '../../store';
 import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, asInputError, type CliIO } from '../command';
 import { DEVICES } from '../engine';
 
@@ -17,6 +19,27 @@ export function defaultProfileName(modelDir: string): string {
   if (bundledProfiles().includes(base)) return base;
   if (path.resolve(modelDir) === path.join(packageRoot(), 'resources', 'demo-model')) return 'gpt2-world-a';
   throw new UsageError(`no profile for "${base}": pass --profile NAME|FILE (bundled: ${bundledProfiles().join(', ')})`);
+}
+
+/** "all examples" for the health checks (a task scores min(n, its examples)). */
+const ALL_EXAMPLES = 1_000_000_000;
+
+const avg = (xs: (number | null)[]) => {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+
+const sameRequest = (a: EditRequest, b: EditRequest | null) =>
+  !!b && a.caseId === b.caseId && a.prompt === b.prompt && a.subject === b.subject && a.targetNew === b.targetNew;
+
+/** The newest queue of the ledger's model with the same method and exactly the same cases, in order. */
+export function findSameQueue(ws: Workspace, method: EditMethod, requests: EditRequest[]): QueueRecord | null {
+  for (const q of ws.ledger.queuesForModel(ws.modelId).reverse()) {
+    if (q.method !== method) continue;
+    const items = ws.ledger.queueItems(q.id);
+    if (items.length === requests.length && items.every((it, i) => sameRequest(requests[i], it.request))) return q;
+  }
+  return null;
 }
 
 function editLine(r: EditResult, index: number) {
@@ -59,7 +82,10 @@ export default defineCommand({
     '  --eval-n N          examples per task (default all)',
     '  --device D          cpu (default), webgpu or cuda',
     '  --db FILE           record every edit in this ledger (created if missing); the live model starts from',
-    '                      the ledger\'s applied edits, and a weight file that changed since import is refused',
+    '                      the ledger\'s applied edits, and a weight file that changed since import is refused.',
+    '                      When the ledger already holds a queue of the same cases and method, it is resumed:',
+    '                      edits already made are not applied again',
+    '  --no-resume         with --db: always start a new queue',
     '  --json              one JSON line per edit (metrics, norms, timings), then a summary line',
     '',
     'Invalid requests (subject not in prompt, empty target, over-long input) are reported and skipped.',
@@ -80,6 +106,7 @@ export default defineCommand({
     'eval-n': { type: 'string', multiple: true },
     device: { type: 'string', multiple: true },
     db: { type: 'string', multiple: true },
+    'no-resume': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run(values, _pos, io: CliIO) {
@@ -126,64 +153,110 @@ export default defineCommand({
       },
     };
     const dbArg = optionalString(values, 'db');
+    const resume = values['no-resume'] ? false : true;
+    // One pipeline: `eac edit` drives the app's queue runner on a ledger-backed queue (--db) or on a
+    // throw-away ledger that is deleted afterwards.
+    const tmp = dbArg ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'eac-edit-'));
     let model: LoadedModel;
-    let editor: Editor;
-    let ws: Workspace | null = null;
+    let ws: Workspace;
     try {
       model = LoadedModel.open(modelDir, { device });
-      if (dbArg) {
-        ws = await Workspace.open({ modelDir, dbFile: path.resolve(io.cwd, dbArg), model, cacheDir });
-        editor = ws.editorFor(profile, stats);
-      } else {
-        editor = new Editor(model, profile, statsProvider(model, profile, stats));
-      }
+      ws = await Workspace.open({ modelDir, dbFile: dbArg ? path.resolve(io.cwd, dbArg) : path.join(tmp!, 'ledger.sqlite'), model, cacheDir });
     } catch (e) {
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
       // a broken model folder is bad input (2); a ledger held by another writer or an I/O failure is not (1)
       throw asInputError(e);
     }
     const emit = (obj: Record<string, unknown>, text: string) => (json ? printJson(io, obj) : io.out(text + '\n'));
-    for (const e of parsed.errors) emit({ type: 'skip', row: e.row, field: e.field, reason: e.message }, `skip row ${e.row}: ${e.message}`);
-    const tasks = evalFile ? loadHealthTasks(path.resolve(io.cwd, evalFile)) : undefined;
-    let index = 0;
-    const summary = await runSequence(editor, parsed.requests.slice(0, limit), {
-      method,
-      batchSize,
-      evalTasks: tasks,
-      evalEvery,
-      evalN,
-      onSkip: (r, reason) => emit({ type: 'skip', case_id: r.caseId, reason }, `skip ${r.caseId}: ${reason}`),
-      onEdit: (r) => {
-        const recorded = ws ? recordEditRun(ws, editor, r, profile) : null;
-        const line = { ...editLine(r, index++), ...(recorded ? { ledger: { edit_id: recorded.editId, seq: recorded.seq } } : {}) };
-        const m = r.metrics;
-        emit(
-          line,
-          `edit ${line.index} [${line.case_ids.join(',')}] ${method}: reliability ${m.map((x) => x.reliability.toFixed(2)).join('/')} ` +
-            `generalization ${m.map((x) => x.generalization?.toFixed(2) ?? '-').join('/')} locality ${m.map((x) => x.locality?.toFixed(2) ?? '-').join('/')} ` +
-            `L1 growth ${r.norms.map((n) => `L${n.layer} ${n.l1GrowthPct.toFixed(3)}%`).join(', ')}`,
-        );
-      },
-      onHealth: (done, res) =>
-        emit(
-          { type: 'health', edits: done, scores: Object.fromEntries(res.map((x) => [x.taskId, x.score])), n: Object.fromEntries(res.map((x) => [x.taskId, x.n])) },
-          `health after ${done} edits: ${res.map((x) => `${x.taskId} ${x.score.toFixed(3)}`).join(', ')}`,
-        ),
-    });
-    const last = summary.results[summary.results.length - 1];
-    emit(
-      {
-        type: 'summary',
-        method,
-        profile: profile.name,
-        edits: summary.edits,
-        skipped: summary.skipped + parsed.errors.length,
-        immediate: summary.immediate,
-        final_norms: last?.norms ?? [],
-        health: summary.health,
-      },
-      `done: ${summary.edits} edits, ${summary.skipped + parsed.errors.length} skipped; mean reliability ${summary.immediate.reliability.toFixed(3)}`,
-    );
-    ws?.ledger.close();
-    await model.release();
+    try {
+      for (const e of parsed.errors) emit({ type: 'skip', row: e.row, field: e.field, reason: e.message }, `skip row ${e.row}: ${e.message}`);
+      const requests = parsed.requests.slice(0, limit);
+      const tasks = evalFile ? loadHealthTasks(path.resolve(io.cwd, evalFile)) : undefined;
+      // --db: a queue of this model that already holds the same cases with the same method is resumed,
+      // so edits already made are not applied twice (--no-resume makes a new queue)
+      const same = resume && dbArg ? findSameQueue(ws, method, requests) : null;
+      let queueId: number;
+      if (same) {
+        queueId = same.id;
+        const done = ws.ledger.queueItems(queueId).filter((i) => i.status === 'done').length;
+        emit({ type: 'resume', queue_id: queueId, done, total: requests.length }, `resuming queue ${queueId}: ${done} of ${requests.length} already edited`);
+        // items a killed run left running or failed go back to pending
+        for (const it of ws.ledger.queueItems(queueId)) if (it.status === 'failed') ws.ledger.markItem(it.id, 'pending', null);
+      } else queueId = ws.ledger.createQueue(ws.modelId, `eac edit ${path.basename(factsFile)}`, method, profile, requests).id;
+      const results: EditResult[] = [];
+      const health: { edits: number; scores: Record<string, number> }[] = [];
+      let skipped = 0;
+      let computing = false;
+      const runner = new QueueRunner(ws);
+      const res = await runner.run(
+        queueId,
+        { batchSize, healthEvery: evalEvery, healthN: evalN ?? ALL_EXAMPLES },
+        {
+          statsSamples: stats.samples,
+          statsCorpus: stats.corpusPath,
+          statsLabel: stats.importedLabel,
+          healthTasks: tasks,
+          healthAtEnd: !!tasks,
+          progress: (p) => {
+            if (p.phase !== 'statistics' || json) return;
+            const [d, t] = (p.message ?? '').replace('key statistics ', '').split('/').map(Number);
+            if (d === t && !computing) return;
+            computing = d < t;
+            io.err(`\rstatistics ${d}/${t} samples${d === t ? '\n' : ''}`);
+          },
+          emit: (ev) => {
+            if (ev.type === 'queue.item' && ev.item.status === 'invalid' && ev.item.request) {
+              skipped++;
+              emit({ type: 'skip', case_id: ev.item.request.caseId, reason: ev.item.error }, `skip ${ev.item.request.caseId}: ${ev.item.error}`);
+            }
+          },
+          onEdit: (r, rec) => {
+            const line = { ...editLine(r, results.length), ...(dbArg ? { ledger: { edit_id: rec.editId, seq: rec.seq } } : {}) };
+            results.push(r);
+            const m = r.metrics;
+            emit(
+              line,
+              `edit ${line.index} [${line.case_ids.join(',')}] ${method}: reliability ${m.map((x) => x.reliability.toFixed(2)).join('/')} ` +
+                `generalization ${m.map((x) => x.generalization?.toFixed(2) ?? '-').join('/')} locality ${m.map((x) => x.locality?.toFixed(2) ?? '-').join('/')} ` +
+                `L1 growth ${r.norms.map((n) => `L${n.layer} ${n.l1GrowthPct.toFixed(3)}%`).join(', ')}`,
+            );
+          },
+          onHealth: (scores, done) => {
+            const line = { edits: done, scores: Object.fromEntries(scores.map((x) => [x.taskId, x.score])) };
+            health.push(line);
+            emit(
+              { type: 'health', ...line, n: Object.fromEntries(scores.map((x) => [x.taskId, x.n])) },
+              `health after ${done} edits: ${scores.map((x) => `${x.taskId} ${x.score.toFixed(3)}`).join(', ')}`,
+            );
+          },
+        },
+      );
+      const metrics = results.flatMap((r) => r.metrics);
+      const immediate = {
+        reliability: avg(metrics.map((m) => m.reliability)) ?? 0,
+        generalization: avg(metrics.map((m) => m.generalization)),
+        locality: avg(metrics.map((m) => m.locality)),
+      };
+      const edits = results.reduce((a, r) => a + r.requests.length, 0);
+      emit(
+        {
+          type: 'summary',
+          method,
+          profile: profile.name,
+          edits,
+          skipped: skipped + parsed.errors.length,
+          failed: res.failedItems.length - skipped,
+          not_taken: res.notTaken.length,
+          immediate,
+          final_norms: results[results.length - 1]?.norms ?? [],
+          health,
+          ...(dbArg ? { queue_id: queueId } : {}),
+        },
+        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}; mean reliability ${immediate.reliability.toFixed(3)}`,
+      );
+    } finally {
+      await ws.close();
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    }
   },
 });

@@ -8,8 +8,10 @@
 //
 // The same runner drives the app's queue jobs, `eac edit` (a ledger-backed or throw-away queue) and
 // the crash-safety child; it knows nothing about jobs or workers: it reports through RunHooks.
+import type { TaskDef } from '../../engine/eval/tasks';
 import type {
   GuardrailTrip,
+  HealthTaskScore,
   Guardrails,
   JobProgress,
   QueueRunParams,
@@ -41,8 +43,16 @@ export interface RunHooks {
   statsCorpus?: string;
   /** edits already counted before this run (a resumed job keeps counting) */
   doneBefore?: number;
+  /** statistics imported under this label (eac stats import --label) where they exist */
+  statsLabel?: string;
   /** called with each recorded edit (the CLI prints it) */
   onEdit?: (r: EditResult, rec: { editId: number; seq: number }, itemIds: number[]) => void;
+  /** health tasks to use instead of the bundled ones picked by healthTaskIds (eac edit --eval-tasks); implies a check before the first edit */
+  healthTasks?: TaskDef[];
+  /** also check health after the last edit (unless a check just ran) */
+  healthAtEnd?: boolean;
+  /** each health check's scores, with the edits done in this run */
+  onHealth?: (scores: HealthTaskScore[], editsDone: number) => void;
 }
 
 /** Requests per edit for a method: MEMIT-style methods batch, the others edit one request at a time. */
@@ -212,7 +222,7 @@ export class QueueRunner {
   }
 
   /** Resolves the queue's method, profile, batch size and health plan. */
-  private plan(queueId: number, opts: RunOptions): RunPlan {
+  private plan(queueId: number, opts: RunOptions, hooks: RunHooks): RunPlan {
     const q = this.ws.ledger.getQueue(queueId)!;
     const method = q.method as EditMethod;
     let profile: EditProfile;
@@ -223,7 +233,7 @@ export class QueueRunner {
     }
     const healthEvery = opts.healthEvery ?? 0;
     const guard = opts.guardrails ?? {};
-    const needHealth = healthEvery > 0 || guard.minRetentionPct !== undefined;
+    const needHealth = healthEvery > 0 || guard.minRetentionPct !== undefined || !!hooks.healthTasks?.length;
     return {
       queueId,
       method,
@@ -232,7 +242,7 @@ export class QueueRunner {
       healthEvery,
       guard,
       needHealth,
-      tasks: needHealth ? pickTasks(this.ws, opts.healthTaskIds) : [],
+      tasks: hooks.healthTasks ?? (needHealth ? pickTasks(this.ws, opts.healthTaskIds) : []),
       healthN: opts.healthN ?? DEFAULT_HEALTH_N,
       notTakenBelow: opts.notTakenBelow ?? DEFAULT_NOT_TAKEN_BELOW,
       totalPlanned: this.pendingCount(queueId),
@@ -271,6 +281,7 @@ export class QueueRunner {
     });
     result.healthRuns.push(...r.runs);
     hooks.emit?.({ type: 'health.result', runs: r.runs, baseline: r.baseline });
+    hooks.onHealth?.(r.scores, c.itemsDone);
     hooks.log?.('info', `health: ${r.scores.map((s) => `${s.taskId} ${s.score.toFixed(3)}${s.retentionPct !== null ? ` (${s.retentionPct.toFixed(1)}%)` : s.notMeasurable ? ' (not measurable)' : ''}`).join(', ')}`);
     c.editsSinceHealth = 0;
     const min = plan.guard.minRetentionPct;
@@ -325,6 +336,7 @@ export class QueueRunner {
     return this.ws.editorFor(plan.profile, {
       samples: hooks.statsSamples,
       corpusPath: hooks.statsCorpus,
+      importedLabel: hooks.statsLabel,
       signal,
       onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
     });
@@ -446,7 +458,7 @@ export class QueueRunner {
   }
 
   private async loop(queueId: number, opts: RunOptions, hooks: RunHooks): Promise<QueueRunResult> {
-    const plan = this.plan(queueId, opts);
+    const plan = this.plan(queueId, opts, hooks);
     this.queueId = queueId;
     this.lastOptions = opts;
     this.pauseRequested = false;
@@ -486,6 +498,7 @@ export class QueueRunner {
         if (plan.healthEvery > 0 && c.editsSinceHealth >= plan.healthEvery && plan.tasks.length > 0) trips.push(...(await this.health(plan, c, hooks, signal, result)));
         if (trips.length) return this.pauseFor(plan, trips, hooks, result);
       }
+      if (result.state === 'done' && hooks.healthAtEnd && plan.tasks.length > 0 && c.editsSinceHealth > 0) await this.health(plan, c, hooks, signal, result);
       return result;
     } catch (e) {
       if (isAbort(e, signal)) {

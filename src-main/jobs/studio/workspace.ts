@@ -79,6 +79,8 @@ export interface OpenWorkspaceOptions {
 export interface EditorStatsOptions {
   samples?: number;
   corpusPath?: string;
+  /** statistics imported with `eac stats import --label` */
+  importedLabel?: string;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -196,11 +198,11 @@ export class Workspace {
 
   /** An editor for a profile, its live set synced with the ledger. */
   editorFor(profile: EditProfile, stats: EditorStatsOptions = {}): Editor {
-    const key = JSON.stringify([profile, stats.samples ?? null, stats.corpusPath ?? null]);
+    const key = JSON.stringify([profile, stats.samples ?? null, stats.corpusPath ?? null, stats.importedLabel ?? null]);
     let entry = this.editors.get(key);
     if (!entry) {
       // statsProvider reads its settings when it runs, so progress/signal can be swapped per call
-      const settings: StatsSettings = { cacheDir: this.cacheDir, samples: stats.samples, corpusPath: stats.corpusPath };
+      const settings: StatsSettings = { cacheDir: this.cacheDir, samples: stats.samples, corpusPath: stats.corpusPath, importedLabel: stats.importedLabel };
       entry = { editor: new Editor(this.model, profile, statsProvider(this.model, profile, settings)), settings };
       this.editors.set(key, entry);
     }
