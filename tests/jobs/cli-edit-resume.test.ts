@@ -1,0 +1,61 @@
+// `eac edit --db` is the app's queue runner on a ledger-backed queue: run twice with the same facts
+// file, the second run resumes the queue instead of applying the same edits again; --no-resume
+// starts a new queue. In-process through the CLI's main().
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CliIO } from '../../src-main/cli/command';
+import { main } from '../../src-main/cli/main';
+import { openLedger } from '../../src-main/store';
+import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
+
+async function eac(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env: process.env };
+  const code = await main(args, io);
+  return { code, out, err };
+}
+
+describe('eac edit --db resumes instead of re-applying', () => {
+  const dir = tmpDir('eac-cli-resume-');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a second run with the same cases edits nothing again; --no-resume queues them anew', async () => {
+    process.env.EAC_CACHE_DIR = path.join(dir, 'cache');
+    const db = path.join(dir, 'ledger.sqlite');
+    const facts = path.join(dir, 'facts.json');
+    const reqs = worldEdits(2, 70).map((r) => ({ case_id: r.caseId, prompt: r.prompt, subject: r.subject, target_new: r.targetNew }));
+    fs.writeFileSync(facts, reqs.map((r) => JSON.stringify(r)).join('\n'));
+    const profile = path.join(dir, 'profile.json');
+    fs.writeFileSync(profile, JSON.stringify(fastProfile('gpt2-world-a')));
+    const args = ['edit', '--model', GPT2, '--facts', facts, '--method', 'rome', '--profile', profile, '--db', db, '--json'];
+    const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l));
+
+    const first = await eac(args);
+    expect(first.code).toBe(0);
+    const e1 = lines(first.out).filter((l) => l.type === 'edit');
+    expect(e1).toHaveLength(2);
+    expect(e1.map((l) => l.ledger.seq)).toEqual([1, 2]);
+
+    const second = await eac(args);
+    expect(second.code).toBe(0);
+    const l2 = lines(second.out);
+    expect(l2.find((l) => l.type === 'resume')).toMatchObject({ done: 2, total: 2 });
+    expect(l2.filter((l) => l.type === 'edit')).toHaveLength(0);
+    expect(l2.pop()).toMatchObject({ type: 'summary', edits: 0 });
+
+    const third = await eac([...args, '--no-resume']);
+    expect(third.code).toBe(0);
+    expect(lines(third.out).filter((l) => l.type === 'edit').map((l) => l.ledger.seq)).toEqual([3, 4]);
+
+    const ledger = openLedger(db);
+    try {
+      const m = ledger.listModels()[0];
+      expect(ledger.history(m.id).edits).toHaveLength(4);
+      expect(ledger.queuesForModel(m.id)).toHaveLength(2);
+    } finally {
+      ledger.close();
+    }
+  });
+});
