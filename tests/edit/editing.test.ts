@@ -9,6 +9,7 @@ import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { buildEditPrompts } from '../../src-main/engine/edit/prompts';
+import { contextTemplates } from '../../src-main/engine/edit/vstar';
 import { FIXTURES } from '../shared';
 
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-edit-test-'));
@@ -55,16 +56,46 @@ describe.each(['gpt2-world-a', 'llama-world-a'])('ROME on %s', (fixture) => {
   });
 });
 
-describe('EAC-ROME', () => {
-  it('keeps only the anchors (P80 → top 20% of dims) in the written vector', async () => {
+describe('EAC anchors per method (authors\' code: top 20 % for ROME, top 5 % for MEMIT)', () => {
+  it('EAC-ROME keeps ⌊0.2·192⌋ = 38 anchors and writes only those dimensions', async () => {
     const { model, editor } = setup('gpt2-world-a');
     const r = await editor.edit('eac-rome', [requests[1]]);
     const anchors = r.details.anchors as { count: number; of: number };
-    expect(anchors.of).toBe(192);
-    expect(anchors.count).toBeGreaterThanOrEqual(38);
-    expect(anchors.count).toBeLessThanOrEqual(40);
+    expect(anchors).toMatchObject({ count: 38, of: 192 });
     const nonZero = [...r.deltas[0].Ut].filter((v) => v !== 0).length;
-    expect(nonZero).toBe(anchors.count);
+    expect(nonZero).toBe(38);
+    expect(r.metrics[0].reliability).toBe(1);
+    await model.release();
+  });
+  it('EAC-MEMIT keeps ⌊0.05·192⌋ = 9 anchors of the residual', async () => {
+    const { model, editor } = setup('llama-world-a');
+    const r = await editor.edit('eac-memit', [requests[1]]);
+    const per = r.details.requests as { anchors: { count: number; of: number } }[];
+    expect(per[0].anchors).toMatchObject({ count: 9, of: 192 });
+    await model.release();
+  });
+});
+
+describe('ROME without C⁻¹ (rome.mom2Adjustment false, the EAC authors\' ROME configs)', () => {
+  it('writes along k* itself (u = k*/‖k*‖) and uses no key statistics', async () => {
+    const { model, editor, profile } = setup('gpt2-world-a', (p) => (p.rome.mom2Adjustment = false));
+    const req = requests[1];
+    const r = await editor.edit('rome', [req]);
+    expect(r.statsKeys).toEqual({});
+    expect(r.metrics[0].reliability).toBe(1);
+    // k*: the subject key averaged over ROME's context rows, recomputed here from taps
+    const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
+    const { rewrite } = buildEditPrompts(model, req, templates);
+    const F = model.cfg.ffn;
+    const kStar = new Float64Array(F);
+    for (const row of rewrite) {
+      const { out } = await model.run([row.ids], { logits: 'none', tapKeys: [profile.rome.layer] });
+      const k = out[`key_${profile.rome.layer}`].data as Float32Array;
+      for (let a = 0; a < F; a++) kStar[a] += k[row.subjectLast * F + a] / rewrite.length;
+    }
+    const Vt = r.deltas[0].Vt;
+    const cos = Vt.reduce((acc, v, a) => acc + v * kStar[a], 0) / (Math.hypot(...Vt) * Math.hypot(...kStar));
+    expect(cos).toBeGreaterThan(0.9999);
     await model.release();
   });
 });
