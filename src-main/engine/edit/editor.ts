@@ -3,7 +3,7 @@ import { validateRequest } from '../facts';
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { LiveEdits } from './live';
-import { ft, memit, MethodContext, rome, StatsProvider } from './methods';
+import { ft, memit, METHOD_IS_BATCHED, MethodContext, rome, StatsProvider } from './methods';
 import { localityPredictions, normSnapshots, requestMetrics } from './metrics';
 import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
@@ -47,7 +47,7 @@ export class Editor {
 
   async edit(method: EditMethod, reqs: EditRequest[], opts: EditOptions = {}): Promise<EditResult> {
     if (reqs.length === 0) throw new Error('no requests to edit');
-    if (!method.includes('memit') && reqs.length !== 1) throw new Error(`${method} edits one request at a time (got ${reqs.length})`);
+    if (!METHOD_IS_BATCHED[method] && reqs.length !== 1) throw new Error(`${method} edits one request at a time (got ${reqs.length})`);
     for (const r of reqs) {
       const err = this.check(r);
       if (err) throw new Error(`request ${r.caseId}: ${err}`);

@@ -1,9 +1,12 @@
-// Sequential editing over a list of requests: batching for MEMIT methods, per-request validation
-// (invalid rows are reported and skipped), and optional health evaluation every K edits.
+// Sequential editing over a list of requests without a ledger: batching for MEMIT methods,
+// per-request validation (invalid rows are reported and skipped), and optional health evaluation
+// every K edits (the one health runner, eval/health.ts runHealth). Used by the experiment, which
+// compares methods on fresh models; `eac edit` and the app run queues through jobs/studio/runner.ts.
 import { runHealth } from '../eval/health';
 import type { TaskDef, TaskResult } from '../eval/tasks';
 import type { EditRequest } from '../facts/types';
 import type { Editor } from './editor';
+import { METHOD_IS_BATCHED } from './methods';
 import type { EditMethod, EditProgress, EditResult } from './types';
 
 export interface SequenceOptions {
@@ -35,8 +38,7 @@ const avg = (xs: (number | null)[]) => {
 };
 
 export async function runSequence(editor: Editor, requests: EditRequest[], o: SequenceOptions): Promise<SequenceSummary> {
-  const batched = o.method.includes('memit');
-  const batchSize = batched ? Math.max(1, o.batchSize ?? 1) : 1;
+  const batchSize = METHOD_IS_BATCHED[o.method] ? Math.max(1, o.batchSize ?? 1) : 1;
   const valid: EditRequest[] = [];
   let skipped = 0;
   for (const r of requests) {
