@@ -4,7 +4,7 @@ import { cholesky } from '../../src-main/engine/edit/linalg';
 import { denseDelta, LiveEdits, stackDeltas } from '../../src-main/engine/edit/live';
 import type { LoadedModel } from '../../src-main/engine/runtime/model';
 import { memitLayerUpdate, romeUpdate } from '../../src-main/engine/edit/methods';
-import { adamStep, anchorMask } from '../../src-main/engine/edit/vstar';
+import { adamStep, anchorMask, contextTypeWeights } from '../../src-main/engine/edit/vstar';
 import { rng } from '../autodiff/gradcheck';
 
 /** Gauss–Jordan inverse: deliberately not the Cholesky path the engine uses. */
@@ -108,6 +108,12 @@ describe('EAC anchors', () => {
     expect(gamma).toBeCloseTo(0.72, 12);
     expect([...mask]).toEqual([0, 0, 0, 1, 0, 0, 0, 1, 0, 0]);
   });
+  it('top fraction keeps exactly max(⌊f·n⌋, 1) like the authors\' torch.topk(max(int(n·f), 1))', () => {
+    const score = Float64Array.from({ length: 192 }, (_, i) => Math.sin(i) * (i + 1));
+    expect(anchorMask(score, { mode: 'top_fraction', value: 0.2 }).mask.reduce((a, b) => a + b, 0)).toBe(38);
+    expect(anchorMask(score, { mode: 'top_fraction', value: 0.05 }).mask.reduce((a, b) => a + b, 0)).toBe(9);
+    expect(anchorMask(Float64Array.from([3, 1, 2]), { mode: 'top_fraction', value: 0.05 }).mask).toEqual(Uint8Array.from([1, 0, 0]));
+  });
   it('top fraction keeps that share of the largest |score|', () => {
     const r = rng(2);
     const score = vec(200, r);
@@ -116,6 +122,19 @@ describe('EAC anchors', () => {
     const kept = [...score].filter((_, i) => mask[i]).map(Math.abs);
     const dropped = [...score].filter((_, i) => !mask[i]).map(Math.abs);
     expect(Math.min(...kept)).toBeGreaterThanOrEqual(Math.max(...dropped));
+  });
+});
+
+describe('MEMIT key weighting (compute_ks: mean of per-context-type means)', () => {
+  it('"{}" is a type of its own: with MEMIT\'s [[10, 5]] it carries ½, each generated row 1/10', () => {
+    expect(contextTypeWeights([[10, 5]])).toEqual([0.5, 0.1, 0.1, 0.1, 0.1, 0.1]);
+  });
+  it('two generated types of 10 rows: ⅓ for "{}", 1/30 per generated row, summing to 1', () => {
+    const w = contextTypeWeights([[5, 10], [10, 10]]);
+    expect(w).toHaveLength(21);
+    expect(w[0]).toBeCloseTo(1 / 3, 15);
+    for (const x of w.slice(1)) expect(x).toBeCloseTo(1 / 30, 15);
+    expect(w.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 14);
   });
 });
 
