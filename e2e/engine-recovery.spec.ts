@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
-import type { ServerFrame } from '../src-main/electron/bridge';
+import type { ServerFrame } from '../src-main/host/wire';
 import { DEMO_MODEL, FACTS, fastProfile, ROOT, Steps } from './flow';
 import { CHROMIUM } from './headless.spec';
 

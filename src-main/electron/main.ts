@@ -19,8 +19,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isInside } from '../host/static-files';
-import { ApiHost } from '../server/host';
-import { IPC, type CallReply, type HostEvent, type PickPathKind } from './bridge';
+import { ApiHost } from '../host/api-host';
+import { IPC, type CallReply, type HostEvent, type PickPathKind } from '../host/wire';
 import { utilityProcessSpawner, type UtilityProcessModuleLike } from './engine-channel';
 import {
   allowNavigation,

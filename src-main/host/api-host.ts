@@ -1,5 +1,6 @@
 // ApiHost: the one place where calls from a UI transport (Electron IPC or the headless WebSocket)
-// meet the engine worker. Every call is checked against the contract's allow-list and validator
+// meet the engine process. Transport-neutral, so it lives in src-main/host beside the wire format
+// (./wire) and neither transport imports the other. Every call is checked against the contract's allow-list and validator
 // before it reaches the engine; a call's progress goes back to the caller only, the engine's
 // broadcasts (jobs, queue items, edits recorded, ledger changes, guardrails) to every connected client.
 import { EngineClient, type EngineClientOptions, type EngineExit } from '../jobs/client';
@@ -13,9 +14,9 @@ import {
   type EngineRestartedEvent,
   type HostEvent,
   type HostMethods,
-} from '../electron/bridge';
+} from './wire';
 import { dataRoot } from '../engine/paths';
-import { RecentModels } from '../host/recent-models';
+import { RecentModels } from './recent-models';
 
 export interface ApiHostOptions {
   /** an engine to use (tests); default: a new EngineClient */

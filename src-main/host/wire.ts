@@ -1,5 +1,6 @@
-// The shapes that cross the renderer boundary, shared by the Electron preload, the headless
-// WebSocket server and the renderer's transports. Plain data only.
+// The wire format of the renderer boundary, shared by the Electron main/preload, the headless
+// WebSocket server and the renderer's transports (so it lives here, in the transport-neutral
+// src-main/host, not in either transport). Plain data only.
 
 /** IPC channel names (Electron). */
 export const IPC = {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../engine/paths';
-import { ApiHost } from './host';
+import { ApiHost } from '../host/api-host';
 import { startServer, type RunningServer } from './server';
 
 export interface ServeArgs {

@@ -13,8 +13,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ClientFrame, HostEvent, ServerFrame } from '../electron/bridge';
-import type { ApiHost } from './host';
+import type { ClientFrame, HostEvent, ServerFrame } from '../host/wire';
+import type { ApiHost } from '../host/api-host';
 import { MAX_MESSAGE_BYTES } from '../api/contract';
 
 export interface ServerOptions {
