@@ -37,3 +37,34 @@ export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME ? path.resolve(env.XDG_DATA_HOME) : path.join(os.homedir(), '.local', 'share');
   return path.join(xdg, 'eac-studio');
 }
+
+/**
+ * mkdir -p that fails once instead of looping: Node's recursive mkdir retries forever where creating a folder fails
+ * with ENOENT although its parent exists (/proc, some FUSE and network file systems). This walks up to the deepest
+ * existing ancestor, then creates each missing folder once (with `mode`, 0700 by default), throwing the first error
+ * with the path it failed on. Returns the folders it created, outermost first.
+ */
+export function mkdirsOnce(dir: string, mode = 0o700): string[] {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  for (;;) {
+    try {
+      if (!fs.statSync(d).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${d}'`), { code: 'ENOTDIR', path: d });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      missing.unshift(d);
+      const up = path.dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  return missing;
+}

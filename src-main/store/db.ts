@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { mkdirsOnce } from '../engine/paths';
 import { Ledger, LedgerError, LedgerOptions } from './ledger';
 import { acquireWriterLock, type WriterLock } from './lock';
 import { checkLedgerHeader, findMigrationsDir, loadMigrations, migrate, MigrationReport } from './migrate';
@@ -32,7 +33,8 @@ function knownVersion(migrationsDir?: string): number {
 /** Create the folder (0700 for the folders made here) and the file (0600) when missing; never truncates. */
 function createPrivate(file: string): void {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // not fs.mkdirSync(recursive): it retries forever where mkdir fails with ENOENT under an existing parent (/proc)
+    mkdirsOnce(path.dirname(file));
   } catch (e) {
     throw new LedgerError(`cannot create the folder of the ledger ${file}: ${(e as Error).message}`, 'io_error');
   }

@@ -209,6 +209,12 @@ describe('read-only opens', () => {
     }
   });
 
+  it('a ledger under an impossible folder fails once with the path (no mkdir retry loop)', () => {
+    const e = errorOf(() => openLedger('/proc/nope/deeper/ledger.sqlite'));
+    expect(e.code).toBe('io_error');
+    expect(e.message).toContain('/proc/nope');
+  });
+
   it('an unopenable path names the file and the cause', () => {
     // a folder where the ledger file should be
     const file = path.join(dir, 'isdir.sqlite');

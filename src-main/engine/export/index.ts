@@ -26,6 +26,7 @@ import { bytesToF32, f32ToBf16, f32ToF16 } from '../checkpoint/dtype';
 import { canonicalTensorName, WEIGHTS_INDEX, type Checkpoint } from '../checkpoint/checkpoint';
 import { readSafetensorsHeader, type SafetensorsTensor } from '../checkpoint/safetensors';
 import { denseDelta } from '../edit/live';
+import { mkdirsOnce } from '../paths';
 import type { EditMethod, LayerDelta } from '../edit/types';
 
 export interface ExportedEdit {
@@ -271,7 +272,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
   const headers = ck.files.map((f) => readSafetensorsHeader(path.join(ck.dir, f)));
   const total = headers.reduce((a, h) => a + h.dataLength, 0);
   try {
-    fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
+    // not fs.mkdirSync(recursive): it retries forever where mkdir fails with ENOENT under an existing parent (/proc)
+    mkdirsOnce(parent);
   } catch (e) {
     throw ioError(`cannot create the folder ${parent} for the export`, e);
   }
