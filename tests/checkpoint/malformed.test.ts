@@ -499,3 +499,52 @@ describe('non-finite weights', () => {
     expectCkError(() => assertFiniteEdit('rome edit of c1', [delta], [{ ...norm, fro: NaN }], [metric]), 'non_finite', 'rome edit of c1', 'not recorded');
   });
 });
+
+// ---------- tokenizer.json ----------
+
+describe('untrusted tokenizer.json', () => {
+  const base = () => JSON.parse(fs.readFileSync(path.join(FIX, 'gpt2-world-a', 'tokenizer.json'), 'utf8'));
+  const folderWith = (tok: unknown): string => {
+    const d = newDir();
+    fs.writeFileSync(path.join(d, 'tokenizer.json'), JSON.stringify(tok));
+    return d;
+  };
+
+  it('the fixture tokenizer uses no unknown regex: not guarded, ids within vocab_size', async () => {
+    const { loadTokenizer } = await import('../../src-main/engine/tokenizer');
+    const tok = loadTokenizer(path.join(FIX, 'gpt2-world-a'), { vocabSize: 1024 });
+    expect(tok.guarded).toBe(false);
+    expect(tok.encode('Nyxlax Sovhyv was born in').every((id) => id >= 0 && id < 1024)).toBe(true);
+  });
+
+  it('a vocabulary id at or above config vocab_size is refused at open, naming the token', async () => {
+    const { loadTokenizer } = await import('../../src-main/engine/tokenizer');
+    const t = base();
+    t.model.vocab['Ġthe'] = 1024;
+    const d = folderWith(t);
+    expectCkError(() => loadTokenizer(d, { vocabSize: 1024 }), 'bad_token_id', path.join(d, 'tokenizer.json'), '"Ġthe"', '1024', '0..1023');
+    // the same file is fine for a model whose embedding has more rows
+    expect(() => loadTokenizer(d, { vocabSize: 2048 })).not.toThrow();
+  });
+
+  it('encode input is capped per call (input_too_long), before any tokenizer work', async () => {
+    const { loadTokenizer } = await import('../../src-main/engine/tokenizer');
+    const tok = loadTokenizer(path.join(FIX, 'gpt2-world-a'), { vocabSize: 1024, maxInputChars: 50 });
+    expect(tok.encode('x'.repeat(50)).length).toBeGreaterThan(0);
+    expectCkError(() => tok.encode('x'.repeat(51)), 'input_too_long', '51 characters', 'at most 50');
+  });
+
+  it('an unknown regex runs under the watchdog: a call that outlasts it fails cleanly and disables the tokenizer', async () => {
+    const { loadTokenizer } = await import('../../src-main/engine/tokenizer');
+    const t = base();
+    // linear on the load-time probes (runs of one character class, "ab", "a "), exponential on "xy"*n + "!"
+    t.normalizer = { type: 'Replace', pattern: { Regex: '^(xy|x(?=y)y)+$' }, content: '' };
+    const d = folderWith(t);
+    const tok = loadTokenizer(d, { vocabSize: 1024, callTimeoutMs: 300, probeTimeoutMs: 5000 });
+    expect(tok.guarded).toBe(true);
+    expect(tok.encode('xyxy').length).toBeGreaterThanOrEqual(0);
+    expectCkError(() => tok.encode('xy'.repeat(40) + '!'), 'tokenizer_timeout', path.join(d, 'tokenizer.json'), 'backtracks catastrophically');
+    // regex state may be half-way after an interrupt: the tokenizer refuses further calls
+    expectCkError(() => tok.encode('xyxy'), 'tokenizer_timeout');
+  });
+});
