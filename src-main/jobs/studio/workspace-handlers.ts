@@ -190,6 +190,7 @@ export function registerHandlers(r: HandlerRegistry): void {
       const ws = s.ws;
       s.ws = null;
       s.runner = null;
+      s.jobs.bind(null);
       await ws.close();
     }
   });
