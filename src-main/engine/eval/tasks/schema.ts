@@ -228,7 +228,7 @@ export function loadTaskFile(path: string): TaskDef[] {
     json = JSON.parse(text);
   } catch (e) {
     // without the excerpt of the file V8 puts in its message
-    throw new TaskValidationError(path, [jsonErrorMessage(e, text)]);
+    throw new TaskValidationError(path, [`invalid JSON: ${jsonErrorMessage(e, text).replace(/^not valid JSON: /, '')}`]);
   }
   return parseTaskFile(json, path);
 }
