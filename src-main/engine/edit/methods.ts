@@ -4,7 +4,7 @@
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { cholesky, choleskySolve } from './linalg';
-import { SolveCache } from './stats';
+import { SolveCache, solveRef, type SolveStats } from './stats';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
 import type { EditProfile } from './profile';
@@ -129,16 +129,32 @@ export function memitLayerUpdate(K: Float64Array[], R: Float64Array[], LC: Float
   return { Ut, Vt: Float32Array.from(At) };
 }
 
+/**
+ * Key statistics of `layers`, checked and factorised for a solve with `ridge` — so too few tokens or
+ * a C that is not positive definite fail now, before any optimisation — and reduced to what the
+ * update step needs: C itself is not kept (its factor is in memory or beside the statistics on
+ * disk), so it does not stay resident through the optimisation.
+ */
+async function preparedStats(ctx: MethodContext, solves: SolveCache, layers: number[], ridge: number): Promise<Map<number, SolveStats>> {
+  const all = await ctx.stats(layers);
+  const out = new Map<number, SolveStats>();
+  for (const l of layers) {
+    const st = all.get(l)!;
+    for (const w of (await solves.prepare(st, ridge, ctx.model.cfg.ffn)).warnings) ctx.phase('statistics', 1, w);
+    out.set(l, solveRef(st));
+  }
+  return out;
+}
+
 export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): Promise<MethodOutput> {
   const { model, profile } = ctx;
   const hp = profile.rome;
   const layer = hp.layer;
   // without C⁻¹ (rome.mom2Adjustment false) ROME needs no key statistics
   ctx.phase('statistics', 0);
-  const stats = hp.mom2Adjustment ? (await ctx.stats([layer])).get(layer)! : null;
   // C + ridge must be solvable: the token count is checked and the factor made (or loaded) now,
   // so a singular C fails here and not at the update step after all the optimisation
-  if (stats) for (const w of (await solves.prepare(stats, hp.mom2Ridge, model.cfg.ffn)).warnings) ctx.phase('statistics', 1, w);
+  const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solves, [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
@@ -180,9 +196,8 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   const { hidden: D, ffn: F } = model.cfg;
   const n = reqs.length;
   ctx.phase('statistics', 0);
-  const stats = await ctx.stats(layers);
   // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
-  for (const l of layers) await solves.prepare(stats.get(l)!, 0, F);
+  const stats = await preparedStats(ctx, solves, layers, 0);
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed);
   // target residuals at the z layer, one per request (MEMIT compute_z)

@@ -36,7 +36,11 @@ export function ridgeShift(C: Float64Array, n: number, ridge: number): number {
 /** What a solve needs to know about a statistics entry (KeyStats has all of it). */
 export interface SolveStats {
   key: string;
-  mom2: Float64Array;
+  /**
+   * C itself; needed only to factorise. A reference without it ({ key, count, cacheDir }, see
+   * `solveRef`) finds the factor in memory or on disk, so C can be freed once `prepare` has run.
+   */
+  mom2?: Float64Array;
   /** tokens behind the statistics (checked against n) */
   count?: number;
   /** the statistics cache the entry came from: the factor is persisted beside it */
@@ -68,7 +72,8 @@ export interface SolvePreparation {
 interface SolveEntry {
   n: number;
   L: Float64Array;
-  fingerprint: number;
+  /** of the matrix factorised; null when the entry was loaded for a reference without C */
+  fingerprint: number | null;
 }
 
 function fingerprint(A: Float64Array, n: number): number {
@@ -180,10 +185,10 @@ export class SolveCache {
     }
   }
 
-  private hit(key: string, A: Float64Array, n: number): Float64Array | null {
+  private hit(key: string, A: Float64Array | undefined, n: number): Float64Array | null {
     const hit = this.entries.get(key);
     if (!hit) return null;
-    if (hit.n !== n || hit.fingerprint !== fingerprint(A, n))
+    if (hit.n !== n || (A && hit.fingerprint !== null && hit.fingerprint !== fingerprint(A, n)))
       throw new Error(`SolveCache: key ${key} was factorised for a different ${hit.n}x${hit.n} matrix; include the regulariser/stats in the key`);
     this.entries.delete(key);
     this.entries.set(key, hit);
@@ -248,8 +253,7 @@ export class SolveCache {
     const key = solveKey(stats.key, `ridge=${ridge}`);
     const cached = this.hit(key, stats.mom2, n);
     if (cached) return { L: cached, source: 'memory' };
-    const fp = fingerprint(stats.mom2, n);
-    const shift = ridgeShift(stats.mom2, n, ridge);
+    const fp = stats.mom2 ? fingerprint(stats.mom2, n) : null;
     const dir = stats.cacheDir;
     const paths = dir ? factorPaths(dir, stats.key, ridge) : null;
     const expectSha = dir ? statsSha(dir, stats.key) : null;
@@ -261,6 +265,9 @@ export class SolveCache {
         return { L, source: 'disk' };
       }
     }
+    if (!stats.mom2)
+      throw new StatsError('not-positive-definite', `no Cholesky factor of ${key} in memory or beside the statistics, and no statistics to factorise (was prepare() run?)`);
+    const shift = ridgeShift(stats.mom2, n, ridge);
     const t0 = performance.now();
     let L: Float64Array;
     try {
@@ -311,6 +318,15 @@ export class SolveCache {
     const { source } = await this.factorWithSource(stats, ridge, n);
     return { key: solveKey(stats.key, `ridge=${ridge}`), source, warnings };
   }
+}
+
+/**
+ * What the update step needs of a statistics entry once `prepare` has made its factor: without C
+ * when the factor is persisted (C can then be freed during an edit's optimisation), the entry
+ * itself otherwise.
+ */
+export function solveRef(stats: SolveStats): SolveStats {
+  return stats.cacheDir ? { key: stats.key, count: stats.count, cacheDir: stats.cacheDir } : stats;
 }
 
 /**

@@ -18,6 +18,7 @@ export { modelContentHash, clearModelHashMemo } from './stats/model-hash';
 export {
   SolveCache,
   solveKey,
+  solveRef,
   ridgeShift,
   sampleWarnings,
   BLOCKED_CHOLESKY_MIN,
