@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseMemorySize } from '../engine/runtime/memory';
 import { isBadInput, UsageError, type CliCommand, type CliIO, type OptionValues } from './command';
 import { commands as registered } from './commands';
 
@@ -29,6 +30,9 @@ function mainHelp(cmds: CliCommand[]): string {
     ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
     'Run `eac <command> --help` for its options. Exit codes: 0 success, 2 bad input, 1 other failures.',
+    '',
+    'Global option (any command): --max-memory SIZE  resident-memory budget of the engine, e.g. 20G or',
+    '  1500M (default $EAC_MAX_MEMORY, else 85 % of RAM); sessions and caches are evicted to stay under it.',
     '',
   ].join('\n');
 }
@@ -71,10 +75,12 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
     io.out(commandHelp(cmd));
     return 0;
   }
+  const savedBudget = process.env.EAC_MAX_MEMORY;
   try {
+    const args = takeMaxMemory(rest);
     let parsed: { values: OptionValues; positionals: string[] };
     try {
-      parsed = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: cmd.allowPositionals ?? false }) as {
+      parsed = parseArgs({ args, options: cmd.options, strict: true, allowPositionals: cmd.allowPositionals ?? false }) as {
         values: OptionValues;
         positionals: string[];
       };
@@ -89,7 +95,41 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
     io.err(`eac ${cmd.name}: ${usage ? '' : 'error: '}${oneLine(err?.message ?? String(e))}\n`);
     if (io.env.EAC_DEBUG && err?.stack) io.err(err.stack + '\n');
     return usage ? 2 : 1;
+  } finally {
+    if (savedBudget === undefined) delete process.env.EAC_MAX_MEMORY;
+    else process.env.EAC_MAX_MEMORY = savedBudget;
   }
+}
+
+/**
+ * Removes the global `--max-memory SIZE` (or `--max-memory=SIZE`) from a command's arguments and
+ * hands it to the engine as $EAC_MAX_MEMORY (read by every model this process or its engine process
+ * opens; restored when the command returns).
+ */
+function takeMaxMemory(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    let value: string | undefined;
+    if (a === '--max-memory') {
+      value = args[++i];
+      if (value === undefined) throw new UsageError('--max-memory needs a size (e.g. 20G)');
+    } else if (a.startsWith('--max-memory=')) value = a.slice('--max-memory='.length);
+    else {
+      out.push(a);
+      continue;
+    }
+    try {
+      process.env.EAC_MAX_MEMORY = String(parseMemorySize(value));
+    } catch (e) {
+      throw new UsageError(`--max-memory: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }
 
 const invokedDirectly = (() => {

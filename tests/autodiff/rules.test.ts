@@ -21,6 +21,12 @@ const cases: Record<string, GradCase> = {
   Cast: { inputs: [[4]], build: (g, [a]) => g.cast(g.mul(a, a), 'float64') },
   Identity: { inputs: [[4]], build: (g, [a]) => g.op('Identity', [a]) },
   MatMul: { inputs: [[2, 3, 4], [4, 5]], build: (g, [a, b]) => g.matmul(a, b) },
+  // a right operand with batch dims takes the general rule (the 2-D one goes through Gemm)
+  'MatMul (batched right operand)': { inputs: [[2, 3, 4], [2, 4, 5]], build: (g, [a, b]) => g.matmul(a, b) },
+  // both transB variants: y = a·bᵀ + a·c
+  Gemm: { inputs: [[3, 4], [5, 4], [4, 5]], build: (g, [a, b, c]) => g.add(g.gemm(a, b, false, true), g.gemm(a, c)) },
+  // how weights stored [out, in] are applied to [B, T, in] activations: flatten, Gemm(transB), reshape back
+  'Gemm (matmul2d on 3-D input)': { inputs: [[2, 3, 4], [5, 4]], build: (g, [a, b]) => g.matmul2d(a, b, true) },
   Transpose: { inputs: [[2, 3, 4]], build: (g, [a]) => g.mul(g.transpose(a, [2, 0, 1]), g.transpose(a, [2, 0, 1])) },
   Reshape: { inputs: [[2, 6]], build: (g, [a]) => g.mul(g.reshape(a, [3, 4], [3, 4]), g.constF(2)) },
   Unsqueeze: { inputs: [[3]], build: (g, [a]) => g.mul(g.unsqueeze(a, [0]), g.constF(3)) },

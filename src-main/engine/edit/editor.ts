@@ -94,7 +94,7 @@ export class Editor {
         phase('metrics', 0.5, 'after edit');
         for (let i = 0; i < reqs.length; i++) metrics.push(await requestMetrics(this.model, reqs[i], preLoc[i]));
       }
-      const norms = normSnapshots(this.model, this.inputMajor, (l) => this.live.denseTotal(l), out.deltas);
+      const norms = normSnapshots(this.model, this.inputMajor, (l) => this.live.layerDeltas(l), out.deltas);
       // never hand out (or let anyone record) an edit with a NaN / Inf factor, norm or metric
       assertFiniteEdit(`${method} edit of ${reqs.map((r) => r.caseId).join(', ')}`, out.deltas, norms, metrics);
       phase('metrics', 1);

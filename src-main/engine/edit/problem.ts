@@ -3,7 +3,6 @@
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../runtime/model';
 import { batchFeeds, makeBatch } from '../runtime/model';
-import { createSession } from '../runtime/session';
 import { buildLossGraph, Perturbation } from './lossgraph';
 import type { KlDirection, KlPosition } from './profile';
 import type { PromptRow } from './prompts';
@@ -11,18 +10,9 @@ import type { PromptRow } from './prompts';
 type F = 'float32' | 'float64';
 type Arr = Float32Array | Float64Array;
 
-const lossSessions = new WeakMap<LoadedModel, Map<string, Promise<ort.InferenceSession>>>();
-
+/** The loss graph's session, owned by the model (built on first use, evictable, released with it). */
 function lossSession(model: LoadedModel, layer: number, perturbation: Perturbation, dtype: F) {
-  let m = lossSessions.get(model);
-  if (!m) lossSessions.set(model, (m = new Map()));
-  const key = `${layer}:${perturbation}:${dtype}`;
-  let s = m.get(key);
-  if (!s) {
-    s = createSession(buildLossGraph(model.ck, { layer, perturbation, dtype }), model.ck.dir, model.device, { prepack: model.prepack }).then((r) => r.session);
-    m.set(key, s);
-  }
-  return s;
+  return model.graphSession(`loss:${layer}:${perturbation}:${dtype}`, () => buildLossGraph(model.ck, { layer, perturbation, dtype }));
 }
 
 export interface Evaluation {
@@ -144,7 +134,7 @@ export class LossProblem {
 
   async evaluate(param: ArrayLike<number>): Promise<Evaluation> {
     const cfg = this.model.cfg;
-    const s = await lossSession(this.model, this.layer, this.perturbation, this.dtype);
+    const s = lossSession(this.model, this.layer, this.perturbation, this.dtype);
     const data = this.dtype === 'float64' ? Float64Array.from(param) : Float32Array.from(param);
     const name = this.perturbation === 'z' ? 'z' : 'dW';
     const dims = this.perturbation === 'z' ? [cfg.hidden] : [cfg.ffn, cfg.hidden];

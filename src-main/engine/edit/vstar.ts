@@ -7,7 +7,6 @@ import { seededRandom } from '../runtime/model';
 import type { AnchorRule, EacMethodParams, EacParams, ElasticNetForm, VStarParams, WeightDecayForm } from './profile';
 import type { LossProblem } from './problem';
 
-const contextCache = new WeakMap<LoadedModel, Map<string, string[]>>();
 
 /**
  * ROME's context templates: "{}" plus short texts the model itself generates from a few seed
@@ -15,8 +14,8 @@ const contextCache = new WeakMap<LoadedModel, Map<string, string[]>>();
  */
 export async function contextTemplates(model: LoadedModel, lengths: [number, number][], seed: number): Promise<string[]> {
   const key = JSON.stringify([lengths, seed]);
-  let cache = contextCache.get(model);
-  if (!cache) contextCache.set(model, (cache = new Map()));
+  // owned by the model (freed with it), not a module-level map
+  const cache = model.caches.getOrCreate('vstar.contextTemplates', () => new Map<string, string[]>());
   const hit = cache.get(key);
   if (hit) return hit;
   // always from the unedited model, so an edit does not depend on how many edits came before it in

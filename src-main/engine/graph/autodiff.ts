@@ -71,7 +71,25 @@ const RULES: Record<string, Rule> = {
   Cast: (g, n, gy) => [g.cast(gy, g.dtype(n.inputs[0]))],
   MatMul: (g, n, gy) => {
     const [a, b] = n.inputs;
+    const bs = g.shape(b);
+    if (bs.length === 2 && typeof bs[0] === 'number' && typeof bs[1] === 'number') {
+      // a 2-D right operand (a weight, edit factors): dA = dY·bᵀ and dB = aᵀ·dY through Gemm on the
+      // stored layouts, so no transposed copy of a weight is ever made
+      const K = bs[0];
+      const N = bs[1];
+      const rows = (x: string, w: number) => (g.shape(x).length === 2 ? x : g.reshape(x, [-1, w], ['rows', w]));
+      return [sumTo(g, g.matmul2d(gy, b, true), g.shape(a)), g.gemm(rows(a, K), rows(gy, N), true, false)];
+    }
     return [sumTo(g, g.matmul(gy, swapLast(g, b)), g.shape(a)), sumTo(g, g.matmul(swapLast(g, a), gy), g.shape(b))];
+  },
+  Gemm: (g, n, gy) => {
+    // Y = A·op(B) (+ C); alpha = beta = 1 as the IR emits them
+    const [a, b, c] = n.inputs;
+    if (attrI(n, 'transA', 0) !== 0) throw new Error('Gemm backward: transA is not supported');
+    const tB = attrI(n, 'transB', 0) === 1;
+    const da = tB ? g.gemm(gy, b) : g.gemm(gy, b, false, true);
+    const db = tB ? g.gemm(gy, a, true, false) : g.gemm(a, gy, true, false);
+    return c ? [da, db, sumTo(g, gy, g.shape(c))] : [da, db];
   },
   Transpose: (g, n, gy) => {
     const perm = (n.attrs.perm as { ints: number[] }).ints;
@@ -206,6 +224,38 @@ export function gradients(g: Graph, loss: string, wrt: string[]): string[] {
     return sum;
   };
 
+  // Values computed from initializers only (a weight cast to the compute dtype, a slice of one) are
+  // recomputed where a backward rule needs them instead of being kept alive from the forward pass:
+  // a bf16 weight's f32 copy then lives for one matmul, not across the whole graph.
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  const constMemo = new Map<string, boolean>();
+  const isConst = (v: string): boolean => {
+    if (g.initializers.has(v)) return true;
+    const hit = constMemo.get(v);
+    if (hit !== undefined) return hit;
+    const p = producer.get(v);
+    const ins = p ? p.inputs.filter((i) => i !== '') : [];
+    const r = !!p && ins.length > 0 && ins.every(isConst);
+    constMemo.set(v, r);
+    return r;
+  };
+  // A weight view (a cast matrix, Graph.weightViews) is re-emitted anchored on the incoming gradient,
+  // so the copy is made right before the backward matmul that reads it.
+  const remat = (v: string, anchor: string): string => {
+    const view = g.weightViews.get(v);
+    if (view) return view(anchor);
+    if (v === '' || g.initializers.has(v) || !isConst(v)) return v;
+    const p = producer.get(v)!;
+    const outs = g.node(
+      p.op,
+      p.inputs.map((i) => remat(i, anchor)),
+      p.attrs,
+      p.outputs.map((o) => ({ dtype: g.dtype(o), shape: g.shape(o) })),
+    );
+    return outs[p.outputs.indexOf(v)];
+  };
+
   if (g.shape(loss).length !== 0) throw new Error('loss must be a scalar');
   push(loss, g.constF(1));
   const forward = [...g.nodes];
@@ -217,7 +267,7 @@ export function gradients(g: Graph, loss: string, wrt: string[]): string[] {
     if (n.outputs.length !== 1) throw new Error(`${n.op}: multi-output nodes are not differentiable`);
     const rule = RULES[n.op];
     if (!rule) throw new Error(`no backward rule for ${n.op}`);
-    const grads = rule(g, n, gy);
+    const grads = rule(g, { ...n, inputs: n.inputs.map((i) => remat(i, gy)) }, gy);
     n.inputs.forEach((inp, k) => {
       const gi = grads[k];
       if (gi && active(inp)) push(inp, gi);

@@ -89,6 +89,12 @@ export class Graph {
   readonly initializers = new Map<string, Initializer>();
   /** Known constant values (for autodiff rules that need e.g. a Pow exponent or Slice bounds). */
   readonly constValues = new Map<string, number[]>();
+  /**
+   * Values that are views of a checkpoint weight (its cast to the compute dtype), with how to emit
+   * the view again so that it runs just before a use that depends on `anchor`. The autodiff uses it
+   * to re-cast a weight where the backward pass needs it instead of keeping the forward cast alive.
+   */
+  readonly weightViews = new Map<string, (anchor: string) => string>();
   private readonly values = new Map<string, Value>();
   private counter = 0;
 
@@ -214,6 +220,17 @@ export class Graph {
         const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
         return { dtype: v(0).dtype, shape: [...batch, a[a.length - 2], b[b.length - 1]] };
       }
+      case 'Gemm': {
+        const a = v(0).shape;
+        const b = v(1).shape;
+        if (a.length !== 2 || b.length !== 2) throw new Error('Gemm: 2-D operands required');
+        const tA = ((attrs.transA as { i: number } | undefined)?.i ?? 0) === 1;
+        const tB = ((attrs.transB as { i: number } | undefined)?.i ?? 0) === 1;
+        const [m, ka] = tA ? [a[1], a[0]] : [a[0], a[1]];
+        const [kb, n] = tB ? [b[1], b[0]] : [b[0], b[1]];
+        if (!dimEq(ka, kb)) throw new Error(`Gemm: [${a}]${tA ? 'ᵀ' : ''} x [${b}]${tB ? 'ᵀ' : ''}`);
+        return { dtype: v(0).dtype, shape: [m, n] };
+      }
       case 'Transpose': {
         const perm = (attrs.perm as { ints: number[] }).ints;
         return { dtype: v(0).dtype, shape: perm.map((p) => v(0).shape[p]) };
@@ -264,6 +281,47 @@ export class Graph {
   div(a: string, b: string) { return this.op('Div', [a, b]); }
   matmul(a: string, b: string, name?: string) { return this.op('MatMul', [a, b], {}, name); }
   neg(a: string) { return this.op('Neg', [a]); }
+  /**
+   * `w` reshaped to its own shape with a data dependency on `anchor`: onnxruntime cannot run what
+   * consumes the result (a weight's cast) before `anchor` exists, so the cast's f32 copy is made
+   * right before its matmul instead of wherever the topological sort happens to put it (it put the
+   * cast of a vocab block before the first layer). Reshape aliases its input: no copy.
+   */
+  after(w: string, anchor: string) {
+    const dims = this.shape(w);
+    if (!dims.every((d) => typeof d === 'number')) throw new Error('after: a static shape is required');
+    const one = this.node('Shape', [anchor], { start: { i: 0 }, end: { i: 1 } }, [{ dtype: 'int64', shape: [1] }])[0];
+    const zero = this.op('Mul', [one, this.constI([0])]);
+    const shape = this.op('Add', [this.constI(dims as number[]), zero]);
+    return this.node('Reshape', [w, shape], {}, [{ dtype: this.dtype(w), shape: dims }])[0];
+  }
+  /** 2-D Gemm (alpha 1, no C) with optional transposed operands: no Transpose node, no copy of b. */
+  gemm(a: string, b: string, transA = false, transB = false) {
+    const attrs: Record<string, Attr> = {};
+    if (transA) attrs.transA = { i: 1 };
+    if (transB) attrs.transB = { i: 1 };
+    return this.op('Gemm', [a, b], attrs);
+  }
+  /**
+   * x [..., K] times the 2-D matrix w — [K, N], or [N, K] with `transB` — through Gemm on w's stored
+   * layout (rank > 2 inputs are flattened to rows and reshaped back). Used for weights: never
+   * materialises wᵀ.
+   */
+  matmul2d(x: string, w: string, transB: boolean) {
+    const xs = this.shape(x);
+    const ws = this.shape(w);
+    if (ws.length !== 2) throw new Error('matmul2d: w must be 2-D');
+    if (xs.length === 2) return this.gemm(x, w, false, transB);
+    const K = xs[xs.length - 1];
+    const N = transB ? ws[0] : ws[1];
+    const lead = xs.slice(0, -1);
+    if (typeof K !== 'number') throw new Error('matmul2d: a static inner dim is required');
+    const flat = this.reshape(x, [-1, K], [lead.join('*'), K]);
+    const y = this.gemm(flat, w, false, transB);
+    const leadShape = this.node('Shape', [x], { end: { i: -1 } }, [{ dtype: 'int64', shape: [lead.length] }])[0];
+    const outShape = this.concat([leadShape, this.constI([typeof N === 'number' ? N : -1])], 0);
+    return this.node('Reshape', [y, outShape], {}, [{ dtype: this.dtype(x), shape: [...lead, N] }])[0];
+  }
   transpose(a: string, perm: number[]) { return this.op('Transpose', [a], { perm: { ints: perm } }); }
   cast(a: string, to: DType) {
     return this.dtype(a) === to ? a : this.op('Cast', [a], { to: { i: ONNX_OF_DTYPE[to] } });

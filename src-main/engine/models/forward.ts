@@ -12,7 +12,12 @@ export function makeBuilder(g: Graph, ck: Checkpoint): TransformerBuilder {
 export interface ForwardSpec {
   dtype?: 'float32' | 'float64';
   kvCache?: boolean;
-  logits?: 'last' | 'all' | 'none';
+  /**
+   * 'rows': logits [N, V] at the flat positions `logit_rows` [N] (indices into the B×T grid) — a
+   * loss, metric or generation step asks only for the positions it reads, never the whole sequence
+   * (LLaMA-3's head is 128256 × 4096); 'last': the last position of every row [B, V]; 'none'.
+   */
+  logits?: 'last' | 'rows' | 'none';
   /** layers whose MLP down-projection input ("key") is an output `key_<l>` [B,T,d_ff] */
   tapKeys?: number[];
   /** layers whose MLP output is an output `mlp_out_<l>` [B,T,d] */
@@ -81,8 +86,10 @@ export function buildForward(ck: Checkpoint, spec: ForwardSpec): ForwardGraph {
   const lastLayer = spec.logits === 'none' ? Math.max(-1, ...taps.key, ...taps.mlp, ...taps.resid) : cfg.layers - 1;
   for (let l = 0; l <= lastLayer; l++) h = b.block(l, h, ctx);
   if (spec.logits !== 'none') {
-    if (spec.logits === 'all') {
-      g.output(b.lmHead(b.finalNorm(h)), 'logits');
+    if (spec.logits === 'rows') {
+      const rows = g.input('logit_rows', 'int64', ['N']);
+      const flat = g.reshape(h, [-1, cfg.hidden], ['BT', cfg.hidden]);
+      g.output(b.lmHead(b.finalNorm(g.gather(flat, rows))), 'logits');
     } else {
       const last = g.gather(h, g.inline(g.fresh('last'), 'int64', [], [-1]), 1);
       g.output(b.lmHead(b.finalNorm(last)), 'logits');

@@ -9,14 +9,13 @@ export class Gpt2Builder extends TransformerBuilder {
 
   embed(ids: string, positions: string) {
     const g = this.g;
-    return g.add(g.gather(this.w.get('wte.weight'), ids), g.gather(this.w.get('wpe.weight'), positions));
+    return g.add(this.w.rows('wte.weight', ids), this.w.rows('wpe.weight', positions));
   }
   finalNorm(h: string) {
     return this.layerNorm(h, 'ln_f.weight', 'ln_f.bias', this.cfg.normEps);
   }
   lmHead(h: string) {
-    const name = this.cfg.tiedHead ? 'wte.weight' : 'lm_head.weight';
-    return this.g.matmul(h, this.w.getT(name));
+    return this.w.head(h, this.cfg.tiedHead ? 'wte.weight' : 'lm_head.weight');
   }
   protected attnNorm(l: number, h: string) {
     return this.layerNorm(h, `h.${l}.ln_1.weight`, `h.${l}.ln_1.bias`, this.cfg.normEps);
@@ -25,7 +24,7 @@ export class Gpt2Builder extends TransformerBuilder {
     return this.layerNorm(h, `h.${l}.ln_2.weight`, `h.${l}.ln_2.bias`, this.cfg.normEps);
   }
   private linear(x: string, prefix: string) {
-    return this.g.add(this.g.matmul(x, this.w.get(`${prefix}.weight`)), this.w.get(`${prefix}.bias`));
+    return this.g.add(this.w.matmulIn(x, `${prefix}.weight`), this.w.get(`${prefix}.bias`));
   }
   protected qkv(l: number, x: string) {
     const g = this.g;

@@ -8,14 +8,13 @@ export class LlamaBuilder extends TransformerBuilder {
   }
 
   embed(ids: string, _positions: string) {
-    return this.g.gather(this.w.get('model.embed_tokens.weight'), ids);
+    return this.w.rows('model.embed_tokens.weight', ids);
   }
   finalNorm(h: string) {
     return this.rmsNorm(h, 'model.norm.weight', this.cfg.normEps);
   }
   lmHead(h: string) {
-    const name = this.cfg.tiedHead ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    return this.g.matmul(h, this.w.getT(name));
+    return this.w.head(h, this.cfg.tiedHead ? 'model.embed_tokens.weight' : 'lm_head.weight');
   }
   protected attnNorm(l: number, h: string) {
     return this.rmsNorm(h, `model.layers.${l}.input_layernorm.weight`, this.cfg.normEps);
@@ -24,7 +23,7 @@ export class LlamaBuilder extends TransformerBuilder {
     return this.rmsNorm(h, `model.layers.${l}.post_attention_layernorm.weight`, this.cfg.normEps);
   }
   private proj(x: string, name: string) {
-    return this.g.matmul(x, this.w.getT(name));
+    return this.w.matmulOut(x, name);
   }
   protected qkv(l: number, x: string) {
     const p = `model.layers.${l}.self_attn`;

@@ -43,6 +43,7 @@ export abstract class TransformerBuilder {
 
   abstract embed(ids: string, positions: string): string;
   abstract finalNorm(h: string): string;
+  /** logits [N, V] of hidden states [N, d] (callers gather the positions they need first) */
   abstract lmHead(h: string): string;
   protected abstract attnNorm(l: number, h: string): string;
   protected abstract mlpNorm(l: number, h: string): string;
@@ -63,7 +64,7 @@ export abstract class TransformerBuilder {
   mlpDown(l: number, key: string, ctx: BlockContext): string {
     let out = this.mlpDownPlain(l, key);
     const e = ctx.edits?.get(l);
-    if (e) out = this.g.add(out, this.g.matmul(this.g.matmul(key, this.g.transpose(e.Vt, [1, 0])), e.Ut));
+    if (e) out = this.g.add(out, this.g.matmul(this.g.matmul2d(key, e.Vt, true), e.Ut));
     return out;
   }
 

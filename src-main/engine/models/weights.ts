@@ -1,5 +1,8 @@
-// Weights enter graphs as external-data initializers pointing into the user's safetensors files,
-// cast to the compute dtype inside the graph (ORT folds the cast at load).
+// Weights enter graphs as external-data initializers pointing into the user's safetensors files, in
+// their file dtype. Anything computed from them (a cast to the compute dtype, a slice of the vocab
+// head) is a run-time node: sessions never fold it into a stored copy (runtime/session.ts), so the
+// mapped file is the only copy in the process and the f32 temporaries of one layer live for one
+// matmul. No weight is ever transposed: matmuls use Gemm with transB on the stored layout.
 import { Checkpoint, StDType, tensorEntry } from '../checkpoint';
 import { DType, Graph } from '../graph/ir';
 
@@ -10,6 +13,12 @@ const ST_TO_DTYPE: Partial<Record<StDType, DType>> = {
   BF16: 'bfloat16',
 };
 
+/**
+ * Largest f32 temporary (bytes) a cast of one weight may make at once: vocab-sized matrices (LLaMA-3's
+ * head is 128256 × 4096, 2 GiB in f32) are cast and multiplied in row blocks of about this size.
+ */
+export const CAST_BLOCK_BYTES = 128 * 1024 ** 2;
+
 export class GraphWeights {
   private cache = new Map<string, string>();
   constructor(
@@ -17,31 +26,104 @@ export class GraphWeights {
     readonly ck: Checkpoint,
   ) {}
 
-  /** The weight `name` in the compute dtype. */
-  get(name: string): string {
-    const hit = this.cache.get(name);
+  /** The initializer of `name` in its file dtype. */
+  raw(name: string): string {
+    const key = `raw:${name}`;
+    const hit = this.cache.get(key);
     if (hit) return hit;
     const e = tensorEntry(this.ck, name);
     const dtype = ST_TO_DTYPE[e.dtype];
     if (!dtype) throw new Error(`tensor ${name} has dtype ${e.dtype}; only float weights are supported`);
-    const raw = this.g.external(`w:${name}`, {
+    const v = this.g.external(`w:${name}`, {
       dtype,
       dims: e.shape,
       location: e.file,
       offset: e.offset,
       length: e.byteLength,
     });
-    const v = this.g.cast(raw, this.g.fdt);
+    this.cache.set(key, v);
+    return v;
+  }
+
+  /** Whether the weight is stored in the compute dtype (no cast needed). */
+  native(name: string): boolean {
+    return this.g.dtype(this.raw(name)) === this.g.fdt;
+  }
+
+  /**
+   * A matrix initializer in the compute dtype for a use whose other operand is `anchor`: the
+   * initializer itself when stored in the compute dtype, else a run-time cast made just before the
+   * use (Graph.after) and registered as a weight view, so backward passes re-cast it where they need
+   * it rather than keep this copy alive.
+   */
+  private view(init: string, anchor: string): string {
+    const g = this.g;
+    if (g.dtype(init) === g.fdt) return init;
+    const make = (a: string) => g.cast(g.after(init, a), g.fdt);
+    const v = make(anchor);
+    g.weightViews.set(v, make);
+    return v;
+  }
+
+  /** A small weight (norm scale, bias) in the compute dtype (a run-time cast unless stored in it). */
+  get(name: string): string {
+    const hit = this.cache.get(name);
+    if (hit) return hit;
+    const v = this.g.cast(this.raw(name), this.g.fdt);
     this.cache.set(name, v);
     return v;
   }
 
-  /** Weight transposed once (ORT constant-folds it). */
-  getT(name: string): string {
-    const key = `T:${name}`;
+  /** Rows `ids` of an embedding matrix: gathered in the file dtype, then cast (never the whole matrix). */
+  rows(name: string, ids: string): string {
+    return this.g.cast(this.g.gather(this.raw(name), ids), this.g.fdt);
+  }
+
+  /** x [..., d_in] · W for W stored [d_in, d_out] (GPT-2 Conv1D). */
+  matmulIn(x: string, name: string): string {
+    return this.g.matmul(x, this.view(this.raw(name), x));
+  }
+
+  /** x [..., d_in] · Wᵀ for W stored [d_out, d_in] (nn.Linear): Gemm with transB, no transposed copy. */
+  matmulOut(x: string, name: string): string {
+    return this.g.matmul2d(x, this.view(this.raw(name), x), true);
+  }
+
+  /**
+   * x [N, d] · Wᵀ for a vocab-sized W stored [V, d]. A weight in the compute dtype is used in place;
+   * otherwise it is sliced, cast and multiplied in row blocks of at most CAST_BLOCK_BYTES of f32, so
+   * the cast never holds the whole matrix.
+   */
+  head(x: string, name: string): string {
+    const g = this.g;
+    if (this.native(name)) return g.gemm(x, this.raw(name), false, true);
+    const [V, d] = tensorEntry(this.ck, name).shape;
+    const per = Math.max(1, Math.floor(CAST_BLOCK_BYTES / (d * (g.fdt === 'float64' ? 8 : 4))));
+    if (per >= V) return g.gemm(x, this.view(this.raw(name), x), false, true);
+    const parts: string[] = [];
+    for (let r0 = 0; r0 < V; r0 += per) parts.push(g.gemm(x, this.view(this.rowBlock(name, r0, Math.min(V, r0 + per)), x), false, true));
+    return g.concat(parts, 1);
+  }
+
+  /**
+   * Rows r0..r1 of a 2-D weight as an initializer of their own, pointing at that byte range of the
+   * file: a block of the mapped weight without a Slice (which would copy it, and which onnxruntime
+   * fuses with its siblings into one Split holding every block at once).
+   */
+  rowBlock(name: string, r0: number, r1: number): string {
+    const key = `block:${name}:${r0}:${r1}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const v = this.g.transpose(this.get(name), [1, 0]);
+    const e = tensorEntry(this.ck, name);
+    const dtype = ST_TO_DTYPE[e.dtype]!;
+    const rowBytes = e.byteLength / e.shape[0];
+    const v = this.g.external(`w:${name}[${r0}:${r1}]`, {
+      dtype,
+      dims: [r1 - r0, ...e.shape.slice(1)],
+      location: e.file,
+      offset: e.offset + r0 * rowBytes,
+      length: (r1 - r0) * rowBytes,
+    });
     this.cache.set(key, v);
     return v;
   }

@@ -1,9 +1,12 @@
-// The resident model: checkpoint + tokenizer + cached sessions + the live low-rank edit factors.
+// The resident model: checkpoint + tokenizer + its sessions and caches (built lazily, evicted under
+// the memory budget, released with it) + the live low-rank edit factors.
 import * as ort from 'onnxruntime-node';
 import { Checkpoint, loadCheckpoint } from '../checkpoint';
+import type { Graph } from '../graph/ir';
 import { buildForward, ForwardSpec } from '../models/forward';
 import { loadTokenizer, TextCodec } from '../tokenizer';
-import { createSession, Device, DeviceReport } from './session';
+import { defaultMemoryBudget, ManagedSession, MemoryManager, ModelCaches, type SessionHost } from './memory';
+import { Device, DeviceReport, probeDevice, type SessionSettings } from './session';
 
 export const NEG_INF = -1e9;
 
@@ -71,21 +74,43 @@ export interface OpenOptions {
   device?: Device;
   /** prepacked MatMul weights (faster, a second copy per session); default: on below 2 GiB of weights, or $EAC_PREPACK=0|1 */
   prepack?: boolean;
+  /** onnxruntime's CPU arena per session; default: on below 2 GiB of weights */
+  arena?: boolean;
+  /**
+   * resident-memory budget of the process in bytes: sessions and sized caches are evicted (least
+   * recently used first) to stay under it; default $EAC_MAX_MEMORY, else 85 % of the machine's RAM
+   */
+  maxMemory?: number;
 }
 
-const PREPACK_LIMIT_BYTES = 2 * 1024 ** 3;
+/** Above this many weight bytes sessions run without prepacked weights and without the CPU arena. */
+export const LOW_MEMORY_LIMIT_BYTES = 2 * 1024 ** 3;
 
-export class LoadedModel {
+export class LoadedModel implements SessionHost {
   readonly factors = new Map<number, LayerFactors>();
-  private sessions = new Map<string, Promise<ort.InferenceSession>>();
-  deviceReport: DeviceReport = { requested: 'cpu', used: 'cpu' };
+  /** every session of this model, by graph key; built on first run */
+  private sessions = new Map<string, ManagedSession>();
+  readonly memory: MemoryManager;
+  /** per-model caches of other modules (freed with the model; sized ones evictable) */
+  readonly caches: ModelCaches;
+  deviceReport: DeviceReport;
+  /** bytes of tensor data in the checkpoint (mapped, never copied) */
+  readonly weightBytes: number;
+  private released = false;
 
   private constructor(
     readonly ck: Checkpoint,
     readonly tok: TextCodec,
     readonly device: Device,
     readonly prepack: boolean,
-  ) {}
+    readonly arena: boolean,
+    maxMemory: number,
+  ) {
+    this.weightBytes = [...ck.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
+    this.memory = new MemoryManager(maxMemory);
+    this.caches = new ModelCaches(this.memory);
+    this.deviceReport = { requested: device, used: device };
+  }
 
   static open(dir: string, opts: OpenOptions = {}): LoadedModel {
     const ck = loadCheckpoint(dir);
@@ -93,8 +118,46 @@ export class LoadedModel {
     const tok = loadTokenizer(dir, { vocabSize: ck.config.vocabSize });
     const weightBytes = [...ck.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
     const env = process.env.EAC_PREPACK;
-    const prepack = opts.prepack ?? (env === '0' ? false : env === '1' ? true : weightBytes < PREPACK_LIMIT_BYTES);
-    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack);
+    const small = weightBytes < LOW_MEMORY_LIMIT_BYTES;
+    const prepack = opts.prepack ?? (env === '0' ? false : env === '1' ? true : small);
+    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack, opts.arena ?? small, opts.maxMemory ?? defaultMemoryBudget());
+  }
+
+  /**
+   * Checks that the requested device can start (a one-node probe, no weights) and records the
+   * fallback to CPU when it cannot; CPU needs no check. Opening never builds a model session.
+   */
+  async checkDevice(): Promise<DeviceReport> {
+    if (this.device === 'cpu' || this.probed) return this.deviceReport;
+    this.deviceReport = await probeDevice(this.device);
+    this.probed = true;
+    return this.deviceReport;
+  }
+
+  private probed = false;
+
+  // ---- SessionHost ----
+  get weightsDir(): string {
+    return this.ck.dir;
+  }
+
+  sessionDevice(): Device {
+    return this.deviceReport.used;
+  }
+
+  sessionSettings(): SessionSettings {
+    return { prepack: this.prepack, arena: this.arena };
+  }
+
+  expectedSessionBytes(): number {
+    let max = 0;
+    for (const s of this.sessions.values()) max = Math.max(max, s.bytes);
+    return max;
+  }
+
+  onSessionCreated(report: DeviceReport): void {
+    // the first fallback decides the device for every later session (no retry per session)
+    if (report.used !== this.deviceReport.used) this.deviceReport = { ...report, requested: this.device };
   }
 
   get cfg() {
@@ -125,26 +188,45 @@ export class LoadedModel {
 
   private canonical(spec: ForwardSpec): ForwardSpec {
     const taps = [...(spec.tapKeys ?? []), ...(spec.tapMlpOut ?? []), ...(spec.tapResid ?? [])];
+    // one decoding session serves generation, prompt logits and teacher-forced metrics: logits at
+    // the rows each call asks for ('last' is the same graph fed the last rows)
+    if (spec.kvCache && !taps.length && !spec.keyMoments?.length && (spec.dtype ?? 'float32') === 'float32')
+      return { kvCache: true, logits: 'rows' };
     if (spec.logits !== 'none' || spec.kvCache || spec.keyMoments?.length || taps.length === 0) return spec;
     this.reserveTapLayers(taps);
     const all = [...this.tapLayers].sort((a, b) => a - b);
     return { dtype: spec.dtype, logits: 'none', tapKeys: all, tapMlpOut: all, tapResid: all };
   }
 
-  /** Sessions are keyed by graph spec; every layer takes edit factors so editing never rebuilds a session. */
-  session(spec: ForwardSpec): Promise<ort.InferenceSession> {
+  /**
+   * The session of a forward graph, keyed by its spec; every layer takes edit factors so editing
+   * never rebuilds a session. Nothing is built until the first run (or `ready()`).
+   */
+  async session(spec: ForwardSpec): Promise<ManagedSession> {
     const full: ForwardSpec = { ...this.canonical(spec), editLayers: this.allLayers() };
-    const key = JSON.stringify(full);
+    return this.graphSession(`forward:${JSON.stringify(full)}`, () => buildForward(this.ck, full).graph);
+  }
+
+  /** A session of any graph over this model's weights (loss graphs…), owned and released by the model. */
+  graphSession(key: string, build: () => Graph): ManagedSession {
+    if (this.released) throw new Error('the model was released');
     let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(buildForward(this.ck, full).graph, this.ck.dir, this.device, { prepack: this.prepack }).then(({ session, report }) => {
-        this.deviceReport = report;
-        return session;
-      });
+      s = new ManagedSession(key, build, this);
       this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
     }
     return s;
+  }
+
+  /** Sessions of this model: how many exist, how many are built now, how often they were built. */
+  sessionStats(): { known: number; live: number; builds: number; evictions: number } {
+    const all = [...this.sessions.values()];
+    return {
+      known: all.length,
+      live: all.filter((s) => s.live).length,
+      builds: all.reduce((a, s) => a + s.builds, 0),
+      evictions: this.memory.events.filter((e) => e.kind === 'evict').length,
+    };
   }
 
   /**
@@ -168,25 +250,43 @@ export class LoadedModel {
     return feeds;
   }
 
-  /** One forward pass over left-padded rows without cache. */
-  async run(rows: number[][], spec: ForwardSpec): Promise<{ batch: Batch; out: ort.InferenceSession.OnnxValueMapType }> {
+  /**
+   * One forward pass over left-padded rows without cache. With `logits: 'rows'`, `logitRows` are
+   * the flat positions (b·T + t of the padded batch) whose logits come back, in that order.
+   */
+  async run(
+    rows: number[][],
+    spec: ForwardSpec,
+    opts: { logitRows?: number[] } = {},
+  ): Promise<{ batch: Batch; out: ort.InferenceSession.OnnxValueMapType }> {
     const dtype = spec.dtype ?? 'float32';
     const batch = makeBatch(rows);
     const s = await this.session({ ...spec, kvCache: false });
-    const out = await s.run({ ...batchFeeds(batch, dtype), ...this.factorFeeds(dtype) });
+    const feeds = { ...batchFeeds(batch, dtype), ...this.factorFeeds(dtype) };
+    if (spec.logits === 'rows') feeds.logit_rows = rowsTensor(opts.logitRows ?? []);
+    const out = await s.run(feeds);
     return { batch, out };
   }
 
-  /** Last-position logits for each prompt (through the generation session, so no extra weight copy). */
-  async lastLogits(rows: number[][]): Promise<Float32Array[]> {
+  /**
+   * Logits [positions.length, V] at flat positions of the left-padded batch of `rows`, through the
+   * decoding session (one session for generation, prompt logits and teacher-forced metrics).
+   */
+  async logitsAt(rows: number[][], positions: (batch: Batch) => number[]): Promise<{ batch: Batch; logits: Float32Array }> {
     const batch = makeBatch(rows);
-    const res = await (await this.session({ kvCache: true, logits: 'last' })).run({
+    const res = await (await this.session({ kvCache: true, logits: 'rows' })).run({
       ...this.prefillFeeds(batch),
+      logit_rows: rowsTensor(positions(batch)),
       ...this.factorFeeds(),
     });
-    const data = res.logits.data as Float32Array;
+    return { batch, logits: res.logits.data as Float32Array };
+  }
+
+  /** Last-position logits for each prompt. */
+  async lastLogits(rows: number[][]): Promise<Float32Array[]> {
+    const { logits } = await this.logitsAt(rows, (b) => rows.map((_, i) => i * b.T + b.T - 1));
     const V = this.cfg.vocabSize;
-    return rows.map((_, b) => data.slice(b * V, (b + 1) * V));
+    return rows.map((_, b) => logits.slice(b * V, (b + 1) * V));
   }
 
   /** Inputs of the KV-cache graph for a first pass over a whole batch (empty past). */
@@ -215,7 +315,7 @@ export class LoadedModel {
     const maxLen = Math.max(...rows.map((r) => r.length)) + maxNewTokens;
     if (maxLen > cfg.maxPositions && cfg.arch === 'gpt2')
       throw new Error(`prompt + ${maxNewTokens} new tokens = ${maxLen} exceeds the model's ${cfg.maxPositions} positions`);
-    const s = await this.session({ kvCache: true, logits: 'last' });
+    const s = await this.session({ kvCache: true, logits: 'rows' });
     const batch = makeBatch(rows);
     const { B } = batch;
     let past = this.emptyPast(B);
@@ -235,6 +335,7 @@ export class LoadedModel {
         input_ids: new ort.Tensor('int64', ids, [B, T]),
         position_ids: new ort.Tensor('int64', positions, [B, T]),
         attn_bias: causalBias(realKeys, B, S, T, 'float32'),
+        logit_rows: rowsTensor(rows.map((_, b) => b * T + T - 1)),
         ...past,
         ...factorFeeds,
       });
@@ -270,10 +371,18 @@ export class LoadedModel {
     return out;
   }
 
+  /** Releases every session and cache of the model; it cannot run afterwards. */
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) (await s.catch(() => null))?.release();
+    this.released = true;
+    const all = [...this.sessions.values()];
     this.sessions.clear();
+    for (const s of all) await s.dispose().catch(() => {});
+    this.caches.clear();
   }
+}
+
+function rowsTensor(rows: number[]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r)), [rows.length]);
 }
 
 export interface TopToken {
