@@ -1,9 +1,12 @@
 // `npm run e2e`: builds, then runs the headless (Chromium) and Electron specs in order, prints a
-// summary, and exits non-zero when a step fails. Screenshots: test-results/e2e/<spec>/*.png.
+// summary, and exits non-zero when a step fails, and also when nothing was tested: every spec
+// skipped, or no spec ran a single step (./verdict.ts). A skipped spec next to one that ran is
+// reported but does not fail the run. Screenshots: test-results/e2e/<spec>/*.png.
 //   npm run e2e -- headless      (only the headless spec)
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, type Steps } from './flow';
+import { verdict, type SpecSummary } from './verdict';
 
 type Spec = { run(): Promise<{ name: string; steps: Steps; skipped?: string }> };
 
@@ -17,7 +20,7 @@ async function main(): Promise<number> {
   const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = only.length ? only : Object.keys(SPECS);
   fs.mkdirSync(path.join(ROOT, 'test-results', 'e2e'), { recursive: true });
-  const summary: { spec: string; passed: number; failed: number; skipped?: string; error?: string }[] = [];
+  const summary: SpecSummary[] = [];
   for (const name of names) {
     const load = SPECS[name];
     if (!load) {
@@ -43,9 +46,9 @@ async function main(): Promise<number> {
     else if (s.error) console.log(`  ${s.spec}: FAILED (${s.error})`);
     else console.log(`  ${s.spec}: ${s.passed} steps passed, ${s.failed} failed`);
   }
-  const failed = summary.some((s) => s.failed > 0 || s.error);
-  console.log(failed ? 'e2e: FAILED' : 'e2e: passed');
-  return failed ? 1 : 0;
+  const v = verdict(summary);
+  console.log(v.line);
+  return v.code;
 }
 
 void main().then(
