@@ -10,6 +10,8 @@ import type { Page } from 'playwright-core';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEMO_MODEL = path.join(ROOT, 'resources', 'demo-model');
 export const FACTS = path.join(ROOT, 'e2e', 'fixtures', 'world-a-5.jsonl');
+/** 20 other world-a facts (cases 100-119 of tests/fixtures/world-a/edits.json): a queue long enough to act on while it runs */
+export const FACTS_20 = path.join(ROOT, 'e2e', 'fixtures', 'world-a-20.jsonl');
 
 export interface Step {
   name: string;
@@ -180,8 +182,11 @@ export async function userFlow(o: FlowOptions): Promise<void> {
     await tid('norms-table').waitFor();
   });
 
-  await steps.run('revert one edit (revert to edit #4)', async () => {
+  await steps.run('revert one edit (revert to edit #4), confirming how many edits go', async () => {
     await page.locator('[data-testid="ledger-edit"][data-seq="4"] [data-testid="revert-to"]').click();
+    const text = (await tid('confirm-text').textContent()) ?? '';
+    if (!/^1 live edit will be taken out: #5 /.test(text)) throw new Error(`confirmation text: ${text}`);
+    await tid('confirm-ok').click();
     await page.waitForFunction(
       () => document.querySelector('[data-testid="ledger-edit"][data-seq="5"]')?.getAttribute('data-active') === 'false',
       undefined,
@@ -237,4 +242,165 @@ export async function userFlow(o: FlowOptions): Promise<void> {
 
   const bad = errors.filter((e) => !/Failed to load resource/.test(e));
   if (bad.length) throw new Error(`the page logged errors:\n${bad.join('\n')}`);
+}
+
+/** Imports the world-a file and creates a queue of its 5 facts with the fast profile; returns its id. */
+async function newQueue(page: Page, name: string, file = FACTS, rows = 5): Promise<void> {
+  const tid = (id: string) => page.locator(`[data-testid="${id}"]`);
+  await tid('nav-queue').click();
+  await tid('import-file').setInputFiles(file);
+  await page.locator('[data-testid="draft-row"]').nth(rows - 1).waitFor();
+  await tid('queue-name').fill(name);
+  if (!(await tid('profile-edit-toggle').isChecked())) await tid('profile-edit-toggle').check();
+  await page.waitForFunction(() => {
+    const t = document.querySelector('[data-testid="profile-json"]') as HTMLTextAreaElement | null;
+    return !!t && t.value.trim().startsWith('{');
+  });
+  const ta = tid('profile-json');
+  const cur = await ta.inputValue();
+  if (!cur.includes('e2e-fast')) await ta.fill(fastProfile(cur));
+  await tid('create-queue').click();
+  await page.waitForFunction((n) => Array.from(document.querySelectorAll('[data-testid="queue-select"] option')).some((o) => o.textContent?.includes(n) && (o as HTMLOptionElement).selected), name);
+}
+
+const jobRow = (page: Page, kind: string, state: string) => page.locator(`[data-testid="job-row"][data-kind="${kind}"][data-state="${state}"]`).first();
+
+export interface JobsFlowOptions {
+  page: Page;
+  /** a second, independent browser context on the same app (another window) */
+  page2: Page;
+  steps: Steps;
+  shotsDir: string;
+  tmpDir: string;
+  /** stops the headless server and starts it again on the same data dir; returns the new URL */
+  restart: () => Promise<string>;
+}
+
+/**
+ * Issue 11: the work belongs to the engine. Reload mid-queue, a second window acting at the same
+ * time (refused conflicting action, pause from the other window), revert -> re-apply, export to a
+ * bad path, and a guardrail pause that survives a restart and is resumed from the job list.
+ */
+export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
+  const { page, page2, steps, shotsDir } = o;
+  const tid = (p: Page, id: string) => p.locator(`[data-testid="${id}"]`);
+  const shot = (p: Page, name: string) => p.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+  const firstError = async (p: Page) => (await p.locator('[data-testid="toast-error"]').first().textContent({ timeout: 30_000 })) ?? '';
+
+  await steps.run('reload mid-queue: the running job is shown with live progress, Pause enabled, Run disabled', async () => {
+    await newQueue(page, 'reload-mid-queue', FACTS_20, 20);
+    await tid(page, 'queue-run').click();
+    await jobRow(page, 'queue', 'running').locator('[data-testid="job-count"]').waitFor({ timeout: 120_000 });
+    await page.reload();
+    await tid(page, 'view-models').waitFor();
+    const row = jobRow(page, 'queue', 'running');
+    await row.waitFor({ timeout: 30_000 });
+    const before = (await row.locator('[data-testid="job-title"]').textContent()) ?? '';
+    if (!/reload-mid-queue/.test(before)) throw new Error(`the reloaded window shows another job: ${before}`);
+    await tid(page, 'nav-queue').click();
+    await tid(page, 'run-status').waitFor({ timeout: 30_000 });
+    if (!(await tid(page, 'queue-run').isDisabled())) throw new Error('Run is enabled while the queue runs');
+    if (await tid(page, 'queue-pause').isDisabled()) throw new Error('Pause is disabled in the reloaded window');
+    // live progress: the done count moves on after the reload
+    const count = async () => Number(((await tid(page, 'run-count').textContent()) ?? '0').split('/')[0]);
+    const c0 = await count();
+    await page.waitForFunction((c) => Number((document.querySelector('[data-testid="run-count"]')?.textContent ?? '0').split('/')[0]) > c, c0, { timeout: 120_000 });
+    await shot(page, '10-reloaded-mid-queue');
+  });
+
+  await steps.run('second window during the run: a conflicting revert is refused at once naming the running job; Pause from there', async () => {
+    await page2.locator('[data-testid="view-models"]').waitFor();
+    await jobRow(page2, 'queue', 'running').waitFor({ timeout: 30_000 });
+    await tid(page2, 'nav-ledger').click();
+    await page2.locator('[data-testid="ledger-edit"][data-seq="1"] [data-testid="revert-to"]').click();
+    await tid(page2, 'confirm-ok').click();
+    const err = await firstError(page2);
+    if (!/cannot start "Revert to #1 .*job #\d+ "Run queue #\d+ "reload-mid-queue"/.test(err)) throw new Error(`refusal: ${err}`);
+    await jobRow(page2, 'queue', 'running').locator('[data-testid="job-pause"]').click();
+    // both windows see it pause
+    await jobRow(page, 'queue', 'paused').waitFor({ timeout: 120_000 });
+    await jobRow(page2, 'queue', 'paused').waitFor({ timeout: 30_000 });
+    // the refusal stays in the error history
+    await tid(page2, 'nav-jobs').click();
+    await tid(page2, 'error-entry').first().waitFor();
+    await shot(page2, '11-second-window-paused');
+  });
+
+  await steps.run('resume from the first window; the count goes on from where it paused', async () => {
+    const paused = jobRow(page, 'queue', 'paused');
+    const id = await paused.getAttribute('data-job-id');
+    const at = /after (\d+) of 20/.exec((await paused.locator('[data-testid="job-paused-reason"]').textContent()) ?? '');
+    if (!at) throw new Error('the paused job does not say how far it got');
+    await paused.locator('[data-testid="job-resume"]').click();
+    const running = page.locator(`[data-testid="jobs-panel"] [data-testid="job-row"][data-job-id="${id}"][data-state="running"]`);
+    await running.locator('[data-testid="job-count"]').waitFor({ timeout: 60_000 });
+    // the same job goes on counting: done never drops below where it paused, the total stays 20
+    const [done, total] = ((await running.locator('[data-testid="job-count"]').textContent()) ?? '').split('/').map((x) => Number(x.trim()));
+    if (total !== 20 || done < Number(at[1])) throw new Error(`after resume the count reads ${done} / ${total}; it paused after ${at[1]} of 20`);
+    await tid(page, 'nav-queue').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-item"][data-status="done"]').length === 20, undefined, { timeout: 600_000, polling: 500 });
+    await page.locator(`[data-testid="jobs-panel"] [data-job-id="${id}"]`).waitFor({ state: 'detached', timeout: 30_000 });
+  });
+
+  await steps.run('revert -> re-apply: the confirmation counts the edits; re-apply records them again as new edits', async () => {
+    await tid(page, 'nav-ledger').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="ledger-edit"][data-active="true"]').length >= 6, undefined, { timeout: 30_000 });
+    const live0 = await page.locator('[data-testid="ledger-edit"][data-active="true"]').count();
+    const seqs = await page.locator('[data-testid="ledger-edit"][data-active="true"]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))).sort((a, b) => a - b));
+    const to = seqs[seqs.length - 3];
+    await page.locator(`[data-testid="ledger-edit"][data-seq="${to}"] [data-testid="revert-to"]`).click();
+    const text = (await tid(page, 'confirm-text').textContent()) ?? '';
+    if (!/^2 live edits will be taken out/.test(text)) throw new Error(`confirmation: ${text}`);
+    await tid(page, 'confirm-ok').click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="ledger-edit"][data-active="true"]').length === n, live0 - 2, { timeout: 60_000 });
+    const last = seqs[seqs.length - 1];
+    await page.locator(`[data-testid="ledger-edit"][data-seq="${last}"] [data-testid="reapply"]`).click();
+    const t2 = (await tid(page, 'confirm-text').textContent()) ?? '';
+    if (!/^#\d+ \(.*\), #\d+ \(.*\) will be edited again/.test(t2)) throw new Error(`re-apply confirmation: ${t2}`);
+    await tid(page, 'confirm-ok').click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="ledger-edit"][data-active="true"]').length === n, live0, { timeout: 120_000 });
+    const replayEvents = await page.locator('[data-testid="ledger-event"][data-kind="replay"]').count();
+    if (replayEvents < 2) throw new Error(`expected 2 replay events in the audit log, got ${replayEvents}`);
+    await shot(page, '12-reapplied');
+  });
+
+  await steps.run('export to a bad path: a clear error, the job fails, nothing stays busy; a relative path is refused', async () => {
+    await tid(page, 'export-dir').fill('/proc/nope/export');
+    await tid(page, 'export-run').click();
+    await tid(page, 'export-error').waitFor({ timeout: 60_000 });
+    const msg = (await tid(page, 'export-error').textContent()) ?? '';
+    if (!/\/proc\/nope/.test(msg)) throw new Error(`export error: ${msg}`);
+    if (await tid(page, 'export-run').isDisabled()) throw new Error('Export stays disabled after the failure');
+    await tid(page, 'nav-jobs').click();
+    await page.locator('[data-testid="jobs-all"] [data-testid="job-row"][data-kind="export"][data-state="failed"]').first().waitFor({ timeout: 30_000 });
+    await tid(page, 'nav-ledger').click();
+    await tid(page, 'export-dir').fill('relative/out');
+    await tid(page, 'export-run').click();
+    await page.waitForFunction(() => /relative; give an absolute path/.test(document.querySelector('[data-testid="export-error"]')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  });
+
+  let restartedUrl = '';
+  await steps.run('guardrail pause (max L1 growth 0 %) -> restart the app -> the paused job is there and resumes anyway', async () => {
+    await newQueue(page, 'guardrail');
+    await tid(page, 'max-l1').fill('0');
+    await tid(page, 'queue-run').click();
+    await jobRow(page, 'queue', 'paused').waitFor({ timeout: 240_000 });
+    const id = await jobRow(page, 'queue', 'paused').getAttribute('data-job-id');
+    restartedUrl = await o.restart();
+    await page.goto(restartedUrl);
+    await tid(page, 'view-models').waitFor();
+    await tid(page, 'model-dir').fill(DEMO_MODEL);
+    await tid(page, 'open-model').click();
+    const row = page.locator(`[data-testid="jobs-panel"] [data-testid="job-row"][data-job-id="${id}"][data-state="paused"]`);
+    await row.waitFor({ timeout: 120_000 });
+    const reason = (await row.locator('[data-testid="job-paused-reason"]').textContent()) ?? '';
+    if (!/guardrail: L1 growth of .* above the 0% guardrail/.test(reason)) throw new Error(`pause reason: ${reason}`);
+    await shot(page, '13-paused-after-restart');
+    await row.locator('[data-testid="job-override"]').click();
+    await page.locator(`[data-testid="job-row"][data-job-id="${id}"]`).first().waitFor({ state: 'detached', timeout: 480_000 });
+    await tid(page, 'nav-queue').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-item"][data-status="done"]').length === 5, undefined, { timeout: 60_000, polling: 500 });
+    await tid(page, 'nav-ledger').click();
+    for (const kind of ['guardrail_pause', 'override', 'resume']) await page.locator(`[data-testid="ledger-event"][data-kind="${kind}"]`).first().waitFor({ timeout: 30_000 });
+  });
 }

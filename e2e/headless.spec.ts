@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
-import { ROOT, Steps, userFlow } from './flow';
+import { jobsFlow, ROOT, Steps, userFlow } from './flow';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results', 'e2e', 'headless');
@@ -101,6 +101,25 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
       await page.locator('[data-testid="view-models"]').waitFor();
     });
     await userFlow({ page, steps, shotsDir: SHOTS, tmpDir: tmp });
+    // a second window (its own context, like a second browser tab) on the same app
+    const context2 = await browser!.newContext({ viewport: { width: 1400, height: 900 } });
+    const page2 = await context2.newPage();
+    page2.setDefaultTimeout(30_000);
+    await page2.goto(s.url);
+    const restart = async () => {
+      const old = server!;
+      old.proc.kill('SIGTERM');
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('the server did not stop within 30 s of SIGTERM')), 30_000);
+        old.proc.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      server = await startServer(dataDir);
+      return server.url;
+    };
+    await jobsFlow({ page, page2, steps, shotsDir: SHOTS, tmpDir: tmp, restart });
   } catch (e) {
     if (server) fs.writeFileSync(path.join(ROOT, 'test-results', 'e2e', 'headless-server.log'), (server as { log: () => string }).log());
     throw e;
