@@ -20,6 +20,11 @@ const n = Number(values.n ?? 6400);
 const phase = values.phase ?? 'cholesky';
 const mib = (b: number) => Math.round(b / (1 << 20));
 const rss = () => mib(process.memoryUsage().rss);
+/** CPU seconds (user + system, all threads) since `from`: wall time is meaningless on a busy machine */
+const cpu = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return +((u.user + u.system) / 1e6).toFixed(1);
+};
 
 async function accumulate(): Promise<void> {
   const tokens = Number(values.tokens ?? 2048);
@@ -28,6 +33,7 @@ async function accumulate(): Promise<void> {
   const r = seededRandom(1);
   const batch = new Float32Array(512 * n);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let gen = 0;
   for (let done = 0; done < tokens; done += 512) {
     const g0 = performance.now();
@@ -38,7 +44,7 @@ async function accumulate(): Promise<void> {
   await acc.finish();
   const s = (performance.now() - t0 - gen) / 1000;
   const big = alloc.atLeast(n * n);
-  console.log(JSON.stringify({ phase: 'accumulate', n, tokens, seconds: +s.toFixed(2), gflops: +((tokens * n * n) / s / 1e9).toFixed(1), n2Buffers: big.length, n2MiB: big.map((b) => mib(b.bytes)), largestOtherMiB: mib(Math.max(...alloc.records.filter((x) => x.length < n * n).map((x) => x.bytes))), rssMiB: rss() }));
+  console.log(JSON.stringify({ phase: 'accumulate', n, tokens, seconds: +s.toFixed(2), cpuSeconds: cpu(c0), gflops: +((tokens * n * n) / s / 1e9).toFixed(1), n2Buffers: big.length, n2MiB: big.map((b) => mib(b.bytes)), largestOtherMiB: mib(Math.max(...alloc.records.filter((x) => x.length < n * n).map((x) => x.bytes))), rssMiB: rss() }));
 }
 
 async function cholesky(): Promise<void> {
@@ -58,15 +64,18 @@ async function cholesky(): Promise<void> {
   const alloc = new CountingAlloc();
   const first = new SolveCache({ alloc, maxBytes: 0 });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await first.prepare(stats, 1e-4, n);
+  const cpuFactor = cpu(c0);
   const s = (performance.now() - t0) / 1000;
   const big = alloc.atLeast(n * n);
-  console.log(JSON.stringify({ phase: 'cholesky+persist', n, seconds: +s.toFixed(2), gflops: +((n * n * n) / 3 / s / 1e9).toFixed(1), n2Buffers: 1 + big.length, n2MiB: [mib(C.byteLength), ...big.map((b) => mib(b.bytes))], largestOtherMiB: mib(Math.max(...alloc.records.filter((x) => x.length < n * n).map((x) => x.bytes))), statsWriteSeconds: +statsWrite.toFixed(2), rssMiB: rss() }));
+  console.log(JSON.stringify({ phase: 'cholesky+persist', n, seconds: +s.toFixed(2), cpuSeconds: cpuFactor, gflops: +((n * n * n) / 3 / s / 1e9).toFixed(1), n2Buffers: 1 + big.length, n2MiB: [mib(C.byteLength), ...big.map((b) => mib(b.bytes))], largestOtherMiB: mib(Math.max(...alloc.records.filter((x) => x.length < n * n).map((x) => x.bytes))), statsWriteSeconds: +statsWrite.toFixed(2), rssMiB: rss() }));
   (globalThis as { gc?: () => void }).gc?.(); // drop the first factor before reading it back (run with --expose-gc)
   const second = new SolveCache({ maxBytes: 0 });
   const l0 = performance.now();
+  const c1 = process.cpuUsage();
   await second.factor(stats, 1e-4, n);
-  console.log(JSON.stringify({ phase: 'load-persisted', n, seconds: +((performance.now() - l0) / 1000).toFixed(2), factorisations: second.factorisations, loads: second.loads, rssMiB: rss() }));
+  console.log(JSON.stringify({ phase: 'load-persisted', n, seconds: +((performance.now() - l0) / 1000).toFixed(2), cpuSeconds: cpu(c1), factorisations: second.factorisations, loads: second.loads, rssMiB: rss() }));
   if (!values['cache-dir']) fs.rmSync(cacheDir, { recursive: true, force: true });
 }
 
