@@ -316,6 +316,10 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await tid(page2, 'confirm-ok').click();
     const err = await firstError(page2);
     if (!/cannot start "Revert to #1 .*job #\d+ "Run queue #\d+ "reload-mid-queue"/.test(err)) throw new Error(`refusal: ${err}`);
+    // the window offers to queue it behind the running job instead; this user declines
+    const offer = (await tid(page2, 'confirm-text').textContent({ timeout: 30_000 })) ?? '';
+    if (!/Queue this request behind job #\d+/.test(offer)) throw new Error(`no offer to queue: ${offer}`);
+    await tid(page2, 'confirm-cancel').click();
     await jobRow(page2, 'queue', 'running').locator('[data-testid="job-pause"]').click();
     // both windows see it pause
     await jobRow(page, 'queue', 'paused').waitFor({ timeout: 120_000 });

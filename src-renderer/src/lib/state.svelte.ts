@@ -2,7 +2,7 @@
 // engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
 // the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
 // shows the running job with live progress and can pause or cancel it.
-import type { History, JobRecord, QueueRunStatus, StudioMethod, StudioParams, StudioResult, WorkspaceInfo } from '../../../src-main/api/contract';
+import { JOB_METHODS, type History, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
 import { ApiError, call, errorText, getBridge, onEvent } from './api';
 import { activeJob, upsertJob } from './jobs';
 
@@ -100,6 +100,16 @@ class AppState {
       return await call(method, params);
     } catch (e) {
       this.error(e);
+      // refused because another job holds the model: the user may choose to wait behind it, visibly
+      const running = this.active;
+      if (e instanceof ApiError && e.code === 'busy' && running && JOB_METHODS[method] && !(params as { whenBusy?: string }).whenBusy) {
+        const ok = await this.confirm(
+          'Another job is running',
+          `${e.message}\n\nQueue this request behind job #${running.id}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`,
+          'Queue it',
+        );
+        if (ok) return this.job(method, { ...params, whenBusy: 'queue' } as StudioParams<M>);
+      }
       return undefined;
     }
   }
