@@ -101,6 +101,12 @@ export class Ledger {
   readonly file: string;
   readonly readOnly: boolean;
   private lock?: WriterLock;
+  /**
+   * Per model, the head this connection last saw the live set at: when it read it (liveEdits / liveFactors, i.e. a
+   * rebuild) or moved it itself. recordEdit / revertTo / removeEdit without an explicit expectedHead check against
+   * it, so an edit computed on a live set that another connection changed since is refused (head_moved).
+   */
+  private seenHead = new Map<number, number>();
 
   constructor(
     /** the open connection (exposed for tests and maintenance; write only through the methods) */
@@ -304,7 +310,13 @@ export class Ledger {
    * the 'edit' event ('replay' when opts.replayOf is set) that makes it live, and marks the queue item done.
    */
   recordEdit(modelId: number, result: EditResult, opts: RecordEditOptions = {}): { editId: number; seq: number; eventId: number } {
-    return this.tx('recordEdit', () => {
+    const r = this.tx('recordEdit', () => this.recordEditTx(modelId, result, opts));
+    this.seenHead.set(modelId, r.eventId);
+    return r;
+  }
+
+  private recordEditTx(modelId: number, result: EditResult, opts: RecordEditOptions): { editId: number; seq: number; eventId: number } {
+    {
       this.requireModel(modelId);
       const deltas = this.checkDeltas(modelId, result);
       let profile: unknown = opts.profile;
@@ -395,7 +407,7 @@ export class Ledger {
       const done = this.db.prepare(`UPDATE queue_items SET status = 'done', edit_id = ?, error = NULL, updated_at = ? WHERE id = ?`);
       for (const id of items) done.run(editId, now, id);
       return { editId, seq, eventId };
-    });
+    }
   }
 
   /** Validate deltas: factor sizes match rank, and each layer keeps one tensor and one shape across the model's edits. */
@@ -449,6 +461,10 @@ export class Ledger {
 
   /** Live edits in seq order with their factors (bit-exact). */
   liveEdits(modelId: number): LiveEdit[] {
+    return this.readLive(modelId, () => this.liveEditsNow(modelId));
+  }
+
+  private liveEditsNow(modelId: number): LiveEdit[] {
     const edits = this.db
       .prepare(
         `SELECT e.id, e.seq, e.method, e.layers_json, e.requests_json, e.replay_of, e.approximate
@@ -478,6 +494,20 @@ export class Ledger {
    * order within an edit). Layers without live edits are absent.
    */
   liveFactors(modelId: number): Map<number, LayerFactors> {
+    return this.readLive(modelId, () => this.liveFactorsNow(modelId));
+  }
+
+  /**
+   * Read the live set and remember the head it was read at, in one snapshot (a deferred read transaction): what this
+   * connection's caller computes next (an edit on the rebuilt model) is computed on that head.
+   */
+  private readLive<T>(modelId: number, read: () => T): T {
+    const [value, head] = this.db.transaction(() => [read(), this.head(modelId)] as const).deferred();
+    this.seenHead.set(modelId, head);
+    return value;
+  }
+
+  private liveFactorsNow(modelId: number): Map<number, LayerFactors> {
     const rows = this.db
       .prepare(
         `SELECT f.*, l.seq FROM live_edits l JOIN edit_factors f ON f.edit_id = l.edit_id
@@ -547,13 +577,17 @@ export class Ledger {
     ).h as number;
   }
 
-  /** The current head; throws (code head_moved) when `expected` is given and differs. Call inside the write transaction. */
+  /**
+   * The current head; throws (code head_moved) when it differs from `expected`, or, without one, from the head this
+   * connection last saw (seenHead). Call inside the write transaction.
+   */
   private checkHead(modelId: number, expected: number | undefined, what: string): number {
     const head = this.head(modelId);
-    if (expected !== undefined && expected !== head)
+    const want = expected ?? this.seenHead.get(modelId);
+    if (want !== undefined && want !== head)
       throw new LedgerError(
-        `${what}: the ledger ${this.file || ''} changed since the caller read it (head was event ${expected}, is now ${head}); ` +
-          `another writer changed the live set: reload the workspace and run it again`,
+        `${what}: the ledger ${this.file || ''} changed since ${expected !== undefined ? 'the caller' : 'this connection'} read it ` +
+          `(head was event ${want}, is now ${head}); another writer changed the live set: reload the workspace and run it again`,
         'head_moved',
       );
     return head;
@@ -567,7 +601,7 @@ export class Ledger {
   /** Deactivate every live edit with seq > `seq` (0 = back to the base model). Records a 'revert' event. */
   revertTo(modelId: number, seq: number, note?: string, opts: { expectedHead?: number } = {}): RevertResult {
     if (!Number.isInteger(seq) || seq < 0) throw new LedgerError(`revertTo: seq must be an integer >= 0, got ${seq}`);
-    return this.tx('revertTo', () => {
+    return this.moved(modelId, () => this.tx('revertTo', () => {
       this.requireModel(modelId);
       this.checkHead(modelId, opts.expectedHead, 'revertTo');
       if (seq > 0 && !this.db.prepare('SELECT 1 FROM edits WHERE model_id = ? AND seq = ?').get(modelId, seq))
@@ -576,7 +610,14 @@ export class Ledger {
       const eventId = this.insertEvent(modelId, 'revert', null, { toSeq: seq, note: note ?? null, deactivated: victims });
       this.transition(eventId, victims, false);
       return { eventId, deactivated: victims };
-    });
+    }));
+  }
+
+  /** Run a committed state change and remember the head it made (its event) as seen by this connection. */
+  private moved<T extends { eventId: number }>(modelId: number, write: () => T): T {
+    const r = write();
+    this.seenHead.set(modelId, r.eventId);
+    return r;
   }
 
   /**
@@ -588,7 +629,7 @@ export class Ledger {
    */
   removeEdit(modelId: number, editId: number, mode: 'drop' | 'replay', note?: string, opts: { expectedHead?: number } = {}): RemoveResult {
     if (mode !== 'drop' && mode !== 'replay') throw new LedgerError(`removeEdit: unknown mode "${mode}"`);
-    return this.tx('removeEdit', () => {
+    return this.moved(modelId, () => this.tx('removeEdit', () => {
       this.checkHead(modelId, opts.expectedHead, 'removeEdit');
       const e = this.db
         .prepare('SELECT e.model_id, e.seq, l.edit_id AS live FROM edits e LEFT JOIN live_edits l ON l.edit_id = e.id WHERE e.id = ?')
@@ -606,7 +647,7 @@ export class Ledger {
       const eventId = this.insertEvent(modelId, 'remove', editId, { mode, approximate: false, deactivated, replay: later, note: note ?? null });
       this.transition(eventId, deactivated, false);
       return { eventId, mode, approximate: false, deactivated, replay: later.map((id) => this.replayRequest(id)) };
-    });
+    }));
   }
 
   private replayRequest(editId: number): ReplayRequest {

@@ -313,6 +313,35 @@ describe('optimistic head check', () => {
   });
 });
 
+describe('the head an edit was computed on', () => {
+  it('two connections: an edit computed on a live set the other one changed since is refused (no interleaved history)', () => {
+    const file = path.join(dir, 'two-conn.sqlite');
+    const { l: a, modelId } = newLedger(file, 1);
+    const b = openLedger(file); // same process: shares the writer lock, so only the head check stands between them
+    try {
+      // both rebuild their models from the ledger (reading the live set records the head they compute on)
+      a.liveFactors(modelId);
+      b.liveEdits(modelId);
+      const first = b.recordEdit(modelId, result('b1', [delta(1, 21)]));
+      expect(b.db.prepare('SELECT base_event_id FROM edits WHERE id = ?').get(first.editId)).toEqual({ base_event_id: first.eventId - 1 });
+      // a's model does not have b's edit: recording on it would describe a history that never happened
+      const e = errorOf(() => a.recordEdit(modelId, result('a1', [delta(1, 22)])));
+      expect(e.code).toBe('head_moved');
+      expect(e.message).toMatch(/changed since this connection read it/);
+      expect(() => a.revertTo(modelId, 0)).toThrow(/changed since this connection read it/);
+      // b keeps going on its own head; a goes on after rebuilding
+      b.recordEdit(modelId, result('b2', [delta(1, 23)]));
+      a.liveFactors(modelId);
+      const ok = a.recordEdit(modelId, result('a1', [delta(1, 22)]));
+      expect(a.history(modelId).edits.map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+      expect(ok.seq).toBe(4);
+    } finally {
+      b.close();
+      a.close();
+    }
+  });
+});
+
 // ------------------------------------------------------------------------------------------------ processes
 
 function script(name: string, body: string): string {
