@@ -1,6 +1,10 @@
-// `eac ledger ...` and `eac health ...`, in-process through the CLI's main().
+// `eac ledger ...` and `eac health ...`, in-process through the CLI's main(); the ledger's safety
+// from the command line: read commands write nothing (a foreign file keeps every byte, a missing one
+// is not created), a second writer process is refused with exit 1 naming the holder.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src-main/cli/command';
 import { main } from '../../src-main/cli/main';
@@ -70,6 +74,55 @@ describe('eac ledger / eac health', () => {
     expect(series[0]).toMatchObject({ editsApplied: 0, afterEditSeq: 0 });
     expect(series[1].editsApplied).toBe(1);
     expect(series[1].baselineScore).toBe(series[0].score);
+  });
+
+  it('list on a foreign SQLite file: exit 2 naming the file, not a byte changed; on a missing file: exit 2, not created', async () => {
+    const foreign = path.join(dir, 'foreign.sqlite');
+    const raw = new Database(foreign);
+    raw.exec(`CREATE TABLE t (x); INSERT INTO t VALUES (1)`);
+    raw.close();
+    const before = fs.readFileSync(foreign);
+    const r = await eac(['ledger', 'list', '--db', foreign]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(foreign);
+    expect(r.err).toMatch(/not an EAC Studio ledger/);
+    expect(fs.readFileSync(foreign).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('foreign.sqlite'))).toEqual(['foreign.sqlite']);
+    const missing = path.join(dir, 'nope', 'missing.sqlite');
+    const m = await eac(['ledger', 'show', '1', '--db', missing]);
+    expect(m.code).toBe(2);
+    expect(m.err).toContain(`the ledger ${missing} does not exist`);
+    expect(fs.existsSync(path.dirname(missing))).toBe(false);
+  });
+
+  it('a second writer is refused (exit 1) naming the holding process; readers still work', async () => {
+    const script = path.join(dir, 'hold.ts');
+    fs.writeFileSync(
+      script,
+      `import { openLedger } from ${JSON.stringify(path.resolve('src-main/store'))};
+       openLedger(${JSON.stringify(db)}); process.stdout.write('HOLDING\\n'); setInterval(() => {}, 1000);`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script, 'holder-of-the-ledger'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d) => String(d).includes('HOLDING') && resolve());
+        child.on('exit', (c) => reject(new Error(`holder exited ${c}`)));
+      });
+      const r = await eac(['ledger', 'revert', '0', '--db', db, '--json']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toContain(`pid ${child.pid}`);
+      expect(r.err).toContain('holder-of-the-ledger');
+      expect(r.err).toContain(db);
+      const l = await eac(['ledger', 'list', '--db', db, '--json']);
+      expect(l.code).toBe(0);
+      // nothing was reverted
+      expect(JSON.parse(l.out).edits.filter((e: { active: boolean }) => e.active).length).toBeGreaterThan(0);
+    } finally {
+      await new Promise<void>((resolve) => {
+        child.on('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    }
   });
 
   it('health without --db runs the base model on the bundled tasks that fit it', async () => {

@@ -1,7 +1,9 @@
 // Child process for the crash-safety test: opens the workspace (recovering an interrupted run),
 // runs the queue, and reports its phases on stdout ("PHASE name fraction") so the parent can
-// SIGKILL it at chosen moments. CRASH_MODE=commit makes it SIGKILL itself inside the recording
-// transaction (after the edit's rows are written, before COMMIT).
+// SIGKILL it at chosen moments. CRASH_MODE=commit sets the ledger's test hook
+// (EAC_TEST_CRASH_BEFORE_COMMIT=recordEdit): the process SIGKILLs itself inside the recording
+// transaction, after the edit's last statement and before COMMIT, printing
+// "EAC_TEST_CRASH_BEFORE_COMMIT recordEdit inTransaction=true {editId, seq, eventId}" to stderr first.
 //   argv: init|run  modelDir dbFile workspaceDir
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { QueueRunner } from '../../src-main/jobs/studio/runner';
@@ -17,16 +19,9 @@ async function main() {
     await ws.close();
     return;
   }
-  out(`READY recovered=${ws.recoveredItems.length}`);
-  if (process.env.CRASH_MODE === 'commit') {
-    const orig = ws.ledger.recordEdit.bind(ws.ledger);
-    ws.ledger.recordEdit = ((...a: Parameters<typeof orig>) => {
-      const r = orig(...a);
-      out('PHASE mid-commit');
-      process.kill(process.pid, 'SIGKILL');
-      return r;
-    }) as typeof orig;
-  }
+  // edits= : how many edits the ledger holds after recovery (the parent checks that a killed commit left none)
+  out(`READY recovered=${ws.recoveredItems.length} edits=${ws.ledger.history(ws.modelId).edits.length}`);
+  if (process.env.CRASH_MODE === 'commit') process.env.EAC_TEST_CRASH_BEFORE_COMMIT = 'recordEdit';
   const queueId = ws.ledger.queuesForModel(ws.modelId)[0].id;
   const runner = new QueueRunner(ws);
   const res = await runner.run(queueId, {}, {

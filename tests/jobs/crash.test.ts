@@ -1,7 +1,9 @@
-// Crash safety (issue 4): SIGKILL a queue run at random moments (mid-statistics, mid-optimisation,
-// mid-commit, random times), restart each time; afterwards the database is intact, no edit is
-// half-recorded, interrupted items were reset to pending with an event, and the rebuilt model's
-// logits equal those of an uninterrupted run of the same edits bit for bit.
+// Crash safety (issues 4, 12): SIGKILL a queue run at random moments (mid-statistics,
+// mid-optimisation, random times) and inside the recording transaction between its last statement
+// and COMMIT (the ledger's EAC_TEST_CRASH_BEFORE_COMMIT hook), restart each time; afterwards the
+// database is intact, no edit is half-recorded, a killed commit left no edit behind, interrupted
+// items were reset to pending with an event, and the rebuilt model's logits equal those of an
+// uninterrupted run of the same edits bit for bit.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,7 +52,12 @@ function runChild(args: string[], env: Record<string, string>, killWhen?: (line:
         if (killWhen?.(line, Date.now() - t0)) kill(line);
       }
     });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      // the ledger's crash hook announces itself on stderr just before it SIGKILLs the process
+      const hook = err.split('\n').find((l) => l.startsWith('EAC_TEST_CRASH_BEFORE_COMMIT '));
+      if (hook && !lines.includes(hook)) lines.push(hook);
+    });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -96,6 +103,9 @@ describe('crash safety', () => {
     const hit = new Map<string, number>();
     let kills = 0;
     let attempt = 0;
+    /** seq of the edit whose recording transaction was killed before COMMIT, until the next run has checked it */
+    let killedCommit: number | null = null;
+    let commitChecks = 0;
     while (kills < 22 && attempt < 40) {
       attempt++;
       const kind = kinds[attempt % kinds.length];
@@ -109,10 +119,24 @@ describe('crash safety', () => {
           ? undefined
           : (line: string) => line.startsWith(`PHASE ${kind} `) && ++seen >= nth;
       const r = await runChild(['run', GPT2, db, dir], cEnv, when, kind === 'time' ? 30 + Math.floor(rand() * 220) : undefined);
+      const ready = r.lines.find((l) => l.startsWith('READY '));
+      // after a kill inside a recording transaction, the restarted run finds exactly the edits before it
+      if (killedCommit !== null && ready) {
+        expect(ready, `restart after the killed commit of seq ${killedCommit}`).toContain(` edits=${killedCommit - 1}`);
+        expect(Number(/recovered=(\d+)/.exec(ready)![1])).toBeGreaterThan(0);
+        commitChecks++;
+        killedCommit = null;
+      }
+      const hook = r.lines.find((l) => l.startsWith('EAC_TEST_CRASH_BEFORE_COMMIT '));
+      if (hook && r.signal === 'SIGKILL') {
+        // the kill landed inside the open write transaction, after recordEdit's statements
+        expect(hook).toMatch(/^EAC_TEST_CRASH_BEFORE_COMMIT recordEdit inTransaction=true \{/);
+        killedCommit = JSON.parse(hook.slice(hook.indexOf('{'))).seq as number;
+      }
       if (r.signal === 'SIGKILL') {
         kills++;
         const at = r.killedAt ?? '';
-        const label = at.includes('mid-commit') ? 'commit' : at.startsWith('PHASE ') ? at.split(' ')[1] : 'time';
+        const label = at.startsWith('EAC_TEST_CRASH_BEFORE_COMMIT') ? 'commit' : at.startsWith('PHASE ') ? at.split(' ')[1] : 'time';
         hit.set(label, (hit.get(label) ?? 0) + 1);
       } else {
         console.log('not killed', kind, r.lines.slice(-2));
@@ -121,6 +145,7 @@ describe('crash safety', () => {
     }
     expect(kills).toBeGreaterThanOrEqual(20);
     for (const k of ['statistics', 'optimise', 'commit']) expect(hit.get(k) ?? 0, `kills ${JSON.stringify([...hit])}`).toBeGreaterThan(0);
+    expect(commitChecks, 'restarts checked after a killed commit').toBeGreaterThan(0);
 
     // integrity right after the last kill, before any recovery
     const { openLedger } = await import('../../src-main/store');
@@ -139,6 +164,7 @@ describe('crash safety', () => {
     // finish the queue (resumable), then compare with the reference
     const fin = await runChild(['run', GPT2, db, dir], { ...env, EAC_CACHE_DIR: path.join(dir, 'cache-0') });
     expect(fin.lines.some((l) => l.startsWith('DONE done'))).toBe(true);
+    if (killedCommit !== null) expect(fin.lines.find((l) => l.startsWith('READY '))).toContain(` edits=${killedCommit - 1}`);
     const l1 = openLedger(db);
     expect(l1.integrityCheck()).toEqual([]);
     const model = l1.listModels()[0];
