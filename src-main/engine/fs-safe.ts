@@ -26,6 +26,8 @@ export const FILE_LIMITS = {
   tasks: 64 * MiB,
   /** edit profiles */
   profile: 1 * MiB,
+  /** key-statistics corpora (text or JSONL), read whole; below V8's string limit */
+  corpus: 512 * MiB,
 } as const;
 
 function kindOf(st: fs.Stats): string {

@@ -80,3 +80,19 @@ describe('eac on hostile input files', () => {
     expect(r.stderr).toMatch(/n_layer is 1000000000, but the weight files hold tensors for \d+ layers/);
   });
 });
+
+describe('other files the engine reads', () => {
+  it('a FIFO as the statistics corpus fails at once (bad-corpus, naming the FIFO) instead of blocking', async () => {
+    const fifo = path.join(tmp, 'corpus.txt');
+    execFileSync('mkfifo', [fifo]);
+    const mod = path.join(REPO, 'src-main/engine/edit/stats/corpus.ts');
+    const code = `import(${JSON.stringify(mod)}).then((m) => { try { m.readCorpusSamples(${JSON.stringify(fifo)}); console.log('read'); } catch (e) { console.log(e.code + ': ' + e.message); } })`;
+    const r = await new Promise<{ stdout: string; killed: boolean }>((resolve) =>
+      execFile(process.execPath, ['--import', 'tsx', '-e', code], { cwd: REPO, timeout: WATCHDOG_MS, killSignal: 'SIGKILL' }, (err, stdout) =>
+        resolve({ stdout, killed: !!(err as { killed?: boolean } | null)?.killed }),
+      ),
+    );
+    expect(r.killed, 'reading the FIFO corpus hung').toBe(false);
+    expect(r.stdout).toMatch(/^bad-corpus: cannot read the statistics corpus .*corpus\.txt: .*FIFO/m);
+  });
+});

@@ -8,6 +8,7 @@ import { abortError, accumulateKeys, KeyMomentAccumulator } from './accumulate';
 import { importedStatsKey, readCachedStats, sha256, statsKey, writeCachedStats } from './cache';
 import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
 import { modelContentHash } from './model-hash';
+import { FILE_LIMITS, readRegularFile } from '../../fs-safe';
 
 export interface StatsOptions {
   /**
@@ -81,7 +82,7 @@ export async function keyStats(model: LoadedModel, layers: number[], opts: Stats
   const corpusPath = path.resolve(opts.corpusPath ?? defaultCorpusPath());
   let corpusBytes: Buffer;
   try {
-    corpusBytes = fs.readFileSync(corpusPath);
+    corpusBytes = readRegularFile(corpusPath, FILE_LIMITS.corpus, 'the statistics corpus');
   } catch (e) {
     throw new StatsError('bad-corpus', `cannot read the statistics corpus ${corpusPath}: ${(e as Error).message}`);
   }

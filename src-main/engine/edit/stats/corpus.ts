@@ -1,9 +1,9 @@
 // The text the key statistics are computed over: samples of a corpus file, tokenised.
-import fs from 'node:fs';
 import path from 'node:path';
 import { resourcesDir } from '../../paths';
 import type { LoadedModel } from '../../runtime/model';
 import { StatsError } from '../stats-npz';
+import { FILE_LIMITS, jsonErrorMessage, readRegularFile } from '../../fs-safe';
 
 export function defaultCorpusPath(): string {
   return path.join(resourcesDir(), 'corpus', 'default.txt');
@@ -13,7 +13,8 @@ export function defaultCorpusPath(): string {
 export function readCorpusSamples(file: string): string[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // a regular file of bounded size: a FIFO or device under the corpus name fails at once
+    text = readRegularFile(file, FILE_LIMITS.corpus, 'the statistics corpus').toString('utf8');
   } catch (e) {
     throw new StatsError('bad-corpus', `cannot read the statistics corpus ${file}: ${(e as Error).message}`);
   }
@@ -27,7 +28,7 @@ export function readCorpusSamples(file: string): string[] {
       try {
         obj = JSON.parse(line);
       } catch (e) {
-        throw new StatsError('bad-corpus', `${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
+        throw new StatsError('bad-corpus', `${file}:${i + 1}: ${jsonErrorMessage(e, line).replace(/ at line 1, column /, ' at column ')}`);
       }
       const t = (obj as { text?: unknown } | null)?.text;
       if (typeof t !== 'string') throw new StatsError('bad-corpus', `${file}:${i + 1}: expected an object with a string "text" field`);
