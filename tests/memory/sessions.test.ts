@@ -106,8 +106,8 @@ describe('per-model caches', () => {
   it('sized entries are evicted least recently used first under the budget; all are disposed with the model', async () => {
     const sizes: Record<string, number> = { a: 40, b: 40 };
     // resident size: 100 bytes of everything else plus the sized entries still cached
-    const memory = new MemoryManager(150, () => 100 + Object.keys(sizes).filter((k) => caches.has(k)).reduce((t, k) => t + sizes[k], 0));
-    const caches = new ModelCaches(memory);
+    const memory: MemoryManager = new MemoryManager(150, (): number => 100 + Object.keys(sizes).filter((k) => caches.has(k)).reduce((t, k) => t + sizes[k], 0));
+    const caches: ModelCaches = new ModelCaches(memory);
     const disposed: string[] = [];
     const dispose = (v: { name: string }) => void disposed.push(v.name);
     caches.set('a', { name: 'a' }, { bytes: sizes.a, dispose });
