@@ -187,8 +187,8 @@ export function reportTable(results: RunResult[]): string {
     const can = Object.entries(res.health0).filter(([, s]) => s >= CAN_DO).map(([t]) => t);
     const skipped = Object.entries(res.health0).filter(([, s]) => s < CAN_DO).map(([t, s]) => `${t} ${s.toFixed(2)}`);
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`, first ${res.edits} world-a requests edited one after another ` +
-        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant} --edits ${res.edits}\`). Health retention = score after / before, ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`: world-a requests edited one after another, one row per method at each checkpoint ` +
+        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
       '| method | edits | immediate rel / gen / loc | final rel / gen / loc | L1 growth per edited layer (%) | health retention (min; per task) | anchors | s/edit |',
