@@ -85,15 +85,24 @@ export class ApiHost {
     const exited: EngineExitedEvent = { pid: e.pid, message: e.error.message, exitCode: e.code, signal: e.signal, restarting: e.restarting };
     this.broadcast({ name: HOST_EVENTS.engineExited, payload: exited });
     if (!e.restarting) return;
+    // died while reopening: the workspace itself may be what kills it (e.g. too large for memory),
+    // so the new engine starts empty instead of looping
+    const loop = this.reopening !== null ? this.lastOpen : null;
+    if (loop) this.lastOpen = null;
     const target = this.lastOpen;
     const reopen = async (): Promise<void> => {
       const done: EngineRestartedEvent = { pid: this.engine.pid, reopened: null };
-      if (target) {
+      if (loop) {
+        done.error = `the engine process died again while reopening ${loop.modelDir}; it was not reopened`;
+        this.log(done.error);
+      } else if (target) {
         try {
           done.workspace = await this.engine.call('workspace.open' as MethodName, target as never);
           done.reopened = target.modelDir;
           this.log(`reopened ${target.modelDir} in the new engine process ${this.engine.pid ?? '?'}`);
         } catch (err) {
+          // the new engine died too: the exit handler of that death reports (and stops reopening)
+          if ((err as { code?: unknown }).code === 'worker_crashed') return;
           done.error = (err as Error).message;
           this.lastOpen = null;
           this.log(`could not reopen ${target.modelDir}: ${done.error}`);

@@ -88,6 +88,29 @@ describe.skipIf(process.platform !== 'linux')('ApiHost with an engine process th
     expect(host.engine.pid).toBe(re.pid);
   });
 
+  it('an engine that dies again while reopening is replaced by an empty one instead of looping', async () => {
+    await call('workspace.open', { modelDir: GPT2 });
+    const restartedEvents: HostEvent[] = [];
+    const off = host.subscribe((ev) => ev.name === 'engine.restarted' && restartedEvents.push(ev));
+    const reported = nextEvent('engine.restarted');
+    // the host sends workspace.open to the new process as soon as it is ready; the client's
+    // 'restart' event comes right after that send, so this kill lands while the reopen is running
+    const offRestart = host.engine.on('restart', (r) => {
+      offRestart();
+      process.kill(r.pid!, 'SIGKILL');
+    });
+    process.kill(host.engine.pid!, 'SIGKILL');
+    const re = (await reported).payload as { reopened: string | null; error?: string };
+    expect(re.reopened).toBeNull();
+    expect(re.error).toMatch(/died again while reopening .*gpt2-world-a/);
+    // the third engine process serves, with nothing open, and nothing else was reported
+    expect(await call('workspace.info', {})).toBeNull();
+    off();
+    expect(restartedEvents).toHaveLength(1);
+    // open it again by hand for the next test
+    expect((await call<{ liveEdits: number }>('workspace.open', { modelDir: GPT2 })).liveEdits).toBe(2);
+  });
+
   it('closing the workspace gives the engine process memory back (a fresh process replaces it)', async () => {
     // an edit in this engine process loads the model's sessions (generation, taps, the loss graph)
     const { queue } = await call<{ queue: { id: number } }>('queue.create', { name: 'q2', method: 'rome', profile: fastProfile('gpt2-world-a'), requests: worldEdits(1, 2) });
@@ -103,8 +126,8 @@ describe.skipIf(process.platform !== 'linux')('ApiHost with an engine process th
     // at least the checkpoint's weight bytes come back (each session holds its own copy)
     const weights = fs.statSync(path.join(GPT2, 'model.safetensors')).size;
     expect(loaded - empty).toBeGreaterThan(weights);
-    // no engine.restarted notice for a requested replacement
-    expect(events.filter((e) => e.name === 'engine.restarted')).toHaveLength(1);
+    // no engine.restarted notice for a requested replacement (one per kill test above)
+    expect(events.filter((e) => e.name === 'engine.restarted')).toHaveLength(2);
     // and nothing to reopen on the next crash
     expect(await call('workspace.info', {})).toBeNull();
   });
