@@ -555,6 +555,7 @@ function tokenizerCases(r: Rng, n: number): FuzzCase[] {
   const kinds = [
     'valid', 'vocab-negative', 'vocab-too-big', 'vocab-not-int', 'added-out-of-range', 'added-negative', 'vocab-missing', 'model-not-object',
     'not-json', 'top-array', 'fifo', 'directory', 'missing', 'config-not-json', 'config-fifo', 'safe-regex', 'unigram-too-big', 'too-large',
+    'deep-nesting', 'regex-not-string',
   ] as const;
   let cat = 0;
   for (let i = 0; i < n; i++) {
@@ -638,6 +639,18 @@ function tokenizerCases(r: Rng, n: number): FuzzCase[] {
       case 'too-large':
         spec = { kind: 'sparse', size: 128 * 1024 * 1024 + r.int(1, 1000) };
         expect = { code: 'file_too_large' };
+        break;
+      case 'deep-nesting': {
+        // a pattern hidden below 64+ Sequence levels must not escape the regex check
+        let node: unknown = { type: 'Replace', pattern: { Regex: '(a+)+$' }, content: '' };
+        for (let d = 0; d < r.int(65, 200); d++) node = { type: 'Sequence', normalizers: [node] };
+        tok.normalizer = node;
+        expect = { code: 'bad_tokenizer' };
+        break;
+      }
+      case 'regex-not-string':
+        tok.normalizer = { type: 'Replace', pattern: { Regex: r.pick([['(a+)+$'], 7, { source: '(a+)+$' }]) }, content: '' };
+        expect = { code: 'bad_tokenizer' };
         break;
     }
     if (kind !== 'missing') files['tokenizer.json'] = spec ?? json(tok);
@@ -794,5 +807,5 @@ function factCases(r: Rng, n: number): FuzzCase[] {
 /** The whole corpus for one seed (same seed, same cases, same files). */
 export function buildCorpus(seed = 20261127): FuzzCase[] {
   const r = rng(seed);
-  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 54), ...factCases(r, 76)];
+  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 60), ...factCases(r, 76)];
 }

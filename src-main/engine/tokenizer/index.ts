@@ -68,16 +68,18 @@ function short(v: unknown, max = 80): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
-/** Every `{"Regex": "..."}` pattern in the normalizer, pre-tokenizer and decoder trees. */
-function collectRegexes(node: unknown, out: string[], depth = 0): void {
-  if (depth > 64) return;
+/** Every `{"Regex": "..."}` pattern in the normalizer, pre-tokenizer, post-processor and decoder trees. */
+function collectRegexes(file: string, node: unknown, out: string[], depth = 0): void {
+  // real tokenizers nest a Sequence or two; a deeper tree could hide a pattern from this walk
+  if (depth > 64) throw new CheckpointError('bad_tokenizer', `${file}: normalizer / pre-tokenizer / decoder nested more than 64 levels deep`);
   if (Array.isArray(node)) {
-    for (const x of node) collectRegexes(x, out, depth + 1);
+    for (const x of node) collectRegexes(file, x, out, depth + 1);
     return;
   }
   if (!isObj(node)) return;
-  if (isObj(node.pattern) && typeof node.pattern.Regex === 'string') out.push(node.pattern.Regex);
-  for (const [k, v] of Object.entries(node)) if (k !== 'pattern' && typeof v === 'object') collectRegexes(v, out, depth + 1);
+  // any Regex value counts (a non-string one is coerced by the library, so it is never "known")
+  if (isObj(node.pattern) && node.pattern.Regex !== undefined) out.push(typeof node.pattern.Regex === 'string' ? node.pattern.Regex : JSON.stringify(node.pattern.Regex));
+  for (const [k, v] of Object.entries(node)) if (k !== 'pattern' && typeof v === 'object') collectRegexes(file, v, out, depth + 1);
 }
 
 function checkId(file: string, id: unknown, vocabSize: number | undefined, what: string): void {
@@ -173,7 +175,7 @@ export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tex
   if (!isObj(cfg)) throw new CheckpointError('bad_tokenizer', `${cfgFile}: must be a JSON object`);
 
   const regexes: string[] = [];
-  for (const k of ['normalizer', 'pre_tokenizer', 'decoder']) collectRegexes(json[k], regexes);
+  for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) collectRegexes(file, json[k], regexes);
   const unknown = regexes.filter((r) => !KNOWN_REGEXES.has(r));
   const guarded = unknown.length > 0;
 
