@@ -1,4 +1,5 @@
-// Opens the engine worker with one model for a CLI command and always shuts it down again.
+// Opens an engine process with one model for a CLI command and always shuts it down again. No restart
+// after a crash: a command is one short run, and it should fail with the reason (exit 1), not retry.
 import path from 'node:path';
 import { EngineClient } from '../jobs/client';
 import { EngineError, type DeviceName, type ModelInfo } from '../jobs/protocol';

@@ -81,7 +81,7 @@ export function ensureRendererBuilt(root = packageRoot()): string {
 export async function serve(args: ServeArgs): Promise<{ server: RunningServer; host: ApiHost }> {
   if (args.dataDir) {
     fs.mkdirSync(args.dataDir, { recursive: true });
-    process.env.EAC_DATA_DIR = args.dataDir; // read by the worker (it shares process.env)
+    process.env.EAC_DATA_DIR = args.dataDir; // inherited by the engine process, started after this
   }
   const staticDir = ensureRendererBuilt();
   const log = args.quiet ? () => {} : (l: string) => console.log(`[eac] ${l}`);
