@@ -163,7 +163,7 @@ function createWindow(): BrowserWindowLike {
   const id = win.webContents.id;
   windows.set(id, win);
   win.on('closed', () => windows.delete(id));
-  guard(win.webContents);
+  // navigation guards come from 'web-contents-created' (every webContents, this one included)
   win.once('ready-to-show', () => win.show());
   void win.loadURL(APP_INDEX_URL);
   return win;
