@@ -31,7 +31,7 @@
 // padded [rows × tokens] batch of the rewriting + KL prompts, with logits at the target / KL
 // positions. FLOPs = 2 × (forward matmul FLOPs) counted from the shapes (backward through a matmul
 // w.r.t. its input costs as much as the forward), attention scores and values included.
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -502,6 +502,13 @@ export async function scaleMain(argv: string[]): Promise<void> {
     process.stdout.write(MARK + JSON.stringify({ metrics, hwm: vmHWM(), ...(error ? { error } : {}) }) + '\n');
     return;
   }
+  // the commit measured: HEAD when the run starts (other work may land while it runs)
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    /* not a checkout */
+  }
   const models = (values.models ?? SCALE_MODELS.join(',')).split(',').map((s) => s.trim()) as ShapeArch[];
   for (const m of models) if (!SCALE_MODELS.includes(m)) throw new Error(`unknown model ${m} (${SCALE_MODELS.join(', ')})`);
   const phases = (values.phases ?? SCALE_PHASES.join(',')).split(',').map((s) => s.trim()) as ScalePhase[];
@@ -566,13 +573,6 @@ export async function scaleMain(argv: string[]): Promise<void> {
   }
   const table = scaleTable(results);
   console.log(table);
-  const { execSync } = await import('node:child_process');
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: REPO }).toString().trim();
-  } catch {
-    /* not a checkout */
-  }
   const outFile = path.resolve(REPO, values.out ?? 'bench/scale-results.json');
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(
