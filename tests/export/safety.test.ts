@@ -93,6 +93,8 @@ describe('export safety', () => {
     expect(e.message).toContain('contains the model folder');
     await refused(model, 'unsafe_target');
     await refused(path.join(model, 'sub'), 'unsafe_target', false);
+    // a name starting with two dots is still inside
+    await refused(path.join(model, '..x'), 'unsafe_target', false);
     expect(tree(model)).toEqual(modelTree);
   });
 
@@ -158,6 +160,17 @@ describe('export safety', () => {
     expect(m2.createdAt).not.toBe(m1.createdAt);
     // nothing moved aside or half-written is left beside it
     expect(fs.readdirSync(root).filter((n) => n.startsWith('.exp-marker'))).toEqual([]);
+    // an export written before edits.json listed its files: replaced when it holds only what an export writes
+    const old = path.join(root, 'exp-old');
+    fs.cpSync(out, old, { recursive: true });
+    const legacy = { ...m2 };
+    delete legacy.files;
+    fs.writeFileSync(path.join(old, 'edits.json'), JSON.stringify(legacy));
+    fs.writeFileSync(path.join(old, 'thesis.tex'), 'mine');
+    expect((await refused(old, 'not_export')).message).toMatch(/thesis\.tex/);
+    fs.rmSync(path.join(old, 'thesis.tex'));
+    await exportWorkspace(ws, old, { overwrite: true });
+    expect(JSON.parse(fs.readFileSync(path.join(old, 'edits.json'), 'utf8')).files.length).toBeGreaterThan(0);
     // an empty folder may be written into too
     const empty = path.join(root, 'exp-empty');
     fs.mkdirSync(empty);

@@ -201,11 +201,23 @@ export function realResolve(p: string): string {
 /** a === b or a inside b */
 function within(a: string, b: string): boolean {
   const rel = path.relative(b, a);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
 }
 
-/** Why `dir` (an existing folder) may not be replaced, or null when it is empty or a previous export. */
-function notOurs(dir: string): string | null {
+/** The names an export of `ck` writes (weights, index, the small files, edits.json). */
+function plannedNames(ck: Checkpoint): Set<string> {
+  const names = new Set([...ck.files, 'edits.json']);
+  if (fs.existsSync(path.join(ck.dir, WEIGHTS_INDEX))) names.add(WEIGHTS_INDEX);
+  for (const e of fs.readdirSync(ck.dir)) if (!e.startsWith('.') && !WEIGHT_RE.test(e)) names.add(e);
+  return names;
+}
+
+/**
+ * Why `dir` (an existing folder) may not be replaced, or null when it is empty or a previous export: its edits.json
+ * has our format and it holds nothing but the files that manifest lists (manifests from before `files` existed: the
+ * names this export writes).
+ */
+function notOurs(dir: string, ck: Checkpoint): string | null {
   const names = fs.readdirSync(dir);
   if (names.length === 0) return null;
   if (!names.includes('edits.json')) return `it is not empty and has no edits.json (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`;
@@ -218,12 +230,10 @@ function notOurs(dir: string): string | null {
     return `its edits.json is not readable JSON (${(e as Error).message})`;
   }
   if (!manifest || manifest.format !== EXPORT_FORMAT) return `its edits.json is not an EAC Studio export manifest (format is not "${EXPORT_FORMAT}")`;
-  if (Array.isArray(manifest.files)) {
-    const listed = new Set((manifest.files as { name?: unknown }[]).map((f) => String(f?.name)));
-    listed.add('edits.json');
-    const extra = names.filter((n) => !listed.has(n));
-    if (extra.length) return `it holds files the export did not write (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''})`;
-  }
+  const listed = Array.isArray(manifest.files) ? new Set((manifest.files as { name?: unknown }[]).map((f) => String(f?.name))) : plannedNames(ck);
+  listed.add('edits.json');
+  const extra = names.filter((n) => !listed.has(n));
+  if (extra.length) return `it holds files the export did not write (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''})`;
   return null;
 }
 
@@ -253,7 +263,7 @@ function checkTarget(o: ExportOptions, outDir: string): { target: string; exists
   }
   if (!st.isDirectory()) throw new ExportError(`${shown} exists and is not a folder; choose another output folder`, 'exists');
   if (!o.overwrite) throw new ExportError(`${shown} already exists (pass overwrite to replace a previous export there)`, 'exists');
-  const why = notOurs(target);
+  const why = notOurs(target, o.ck);
   if (why) throw new ExportError(`refusing to replace ${shown}: ${why}. Only an empty folder or a previous EAC Studio export is replaced`, 'not_export');
   return { target, exists: true };
 }
@@ -411,7 +421,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     let aside: string | null = null;
     if (exists) {
       // re-check right before the swap: the folder may have changed since checkTarget
-      const why = fs.existsSync(target) ? notOurs(target) : null;
+      const why = fs.existsSync(target) ? notOurs(target, ck) : null;
       if (why) throw new ExportError(`refusing to replace ${target}: ${why}`, 'not_export');
       if (fs.existsSync(target)) {
         aside = fs.mkdtempSync(path.join(parent, `.${base}.old-`));
