@@ -432,8 +432,19 @@ export interface HealthRunResult {
   baseline: boolean;
 }
 
+/** A health run as the chart shows it: keyed by (task, n, seed), retention only against a matching baseline. */
+export interface HealthChartRun extends HealthRun {
+  /** sample seed of the run (with taskId and n, the baseline key) */
+  seed: number;
+  /** the run is a baseline for its (task, n, seed) */
+  baseline: boolean;
+  /** the matching baseline scores 0: retention means nothing */
+  notMeasurable: boolean;
+}
+
 export interface HealthChart {
-  runs: HealthRun[];
+  /** in id order; baselineScore / retentionPct are those of the matching (task, n, seed) baseline, null without one */
+  runs: HealthChartRun[];
   /** guardrail_pause / resume / override events, for annotations */
   events: LedgerEvent[];
 }

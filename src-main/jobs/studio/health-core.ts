@@ -1,7 +1,7 @@
 // Health checks on the resident (edited) model, stored in the ledger with retention vs the baseline.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { HealthTaskScore, HealthTaskSummary } from '../../api/contract';
+import type { HealthChartRun, HealthTaskScore, HealthTaskSummary } from '../../api/contract';
 import { HEALTH_SAMPLE_SEED, loadHealthTasks, runHealth } from '../../engine/eval/health';
 import { retention, type TaskDef } from '../../engine/eval/tasks';
 import { resourcesDir } from '../../engine/paths';
@@ -95,16 +95,52 @@ export interface Baseline {
  * first-n selection, so they count as seed 0.
  */
 export function baselines(ws: Workspace): Map<string, Baseline> {
+  return baselinesOf(ws.ledger.healthSeries(ws.modelId));
+}
+
+/** The sample seed a run was recorded with (runs from before seeds were recorded: seed 0). */
+export function runSeed(r: HealthRun): number {
+  return typeof r.details.seed === 'number' ? r.details.seed : HEALTH_SAMPLE_SEED;
+}
+
+/** Whether a run can serve as a baseline: on the base model, or flagged as one. */
+function isBaselineRun(r: HealthRun): boolean {
+  return !Number.isNaN(r.score) && ((r.details as { baseline?: boolean }).baseline === true || r.editsApplied === 0);
+}
+
+/** baselines() over a list of runs (ordered by id). */
+export function baselinesOf(runs: HealthRun[]): Map<string, Baseline> {
   const out = new Map<string, Baseline>();
-  const runs = ws.ledger.healthSeries(ws.modelId);
   const put = (r: HealthRun) => {
     if (Number.isNaN(r.score)) return;
-    const seed = typeof r.details.seed === 'number' ? r.details.seed : HEALTH_SAMPLE_SEED;
+    const seed = runSeed(r);
     out.set(baselineKey(r.taskId, r.n, seed), { score: r.score, runId: r.id, n: r.n, seed });
   };
   for (const r of runs) if ((r.details as { baseline?: boolean }).baseline === true) put(r);
   for (const r of runs) if (r.editsApplied === 0) put(r);
   return out;
+}
+
+/**
+ * The chart's runs: each with its sample seed and its retention recomputed against the baseline of
+ * the same (task, example count, seed) that was in effect when it was recorded (the latest such
+ * baseline run with a lower or equal id). A run with no matching baseline gets no retention, so a
+ * score at n 30 is never divided by a baseline at n 10 (runs recorded before baselines were keyed
+ * may carry such a number in retentionPct; it is replaced here).
+ */
+export function chartRuns(runs: HealthRun[]): HealthChartRun[] {
+  const latest = new Map<string, Baseline>();
+  return [...runs]
+    .sort((a, b) => a.id - b.id)
+    .map((r) => {
+      const seed = runSeed(r);
+      const key = baselineKey(r.taskId, r.n, seed);
+      const baseline = isBaselineRun(r);
+      if (baseline) latest.set(key, { score: r.score, runId: r.id, n: r.n, seed });
+      const b = latest.get(key);
+      const cmp = scoreAgainst(r.score, b);
+      return { ...r, seed, baseline, baselineScore: b?.score ?? null, retentionPct: cmp.retentionPct, notMeasurable: cmp.notMeasurable };
+    });
 }
 
 /** Examples a run of `task` with `n` asked actually scores. */

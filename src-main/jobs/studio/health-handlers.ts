@@ -2,7 +2,7 @@
 import type { HealthRunParams, HealthRunResult } from '../../api/contract';
 import type { HandlerContext, HandlerRegistry } from '../worker';
 import { checked, JOB_STARTERS, requireWorkspace, studio } from './context';
-import { DEFAULT_HEALTH_N, loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
+import { chartRuns, DEFAULT_HEALTH_N, loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
 import { assertInside } from '../../engine/fs-safe';
 
 export function startHealth(ctx: HandlerContext, p: HealthRunParams, retryOf: number | null) {
@@ -55,7 +55,7 @@ export function registerHandlers(r: HandlerRegistry): void {
       const p = checked('charts.health', params);
       const { ws } = requireWorkspace(ctx);
       const events = ws.ledger.history(ws.modelId).events.filter((e) => e.kind === 'guardrail_pause' || e.kind === 'resume' || e.kind === 'override');
-      return { runs: ws.ledger.healthSeries(ws.modelId, p.taskId), events };
+      return { runs: chartRuns(ws.ledger.healthSeries(ws.modelId, p.taskId)), events };
     },
   });
 }

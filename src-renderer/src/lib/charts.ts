@@ -1,6 +1,6 @@
 // Chart.js configurations for the Health view, built from the contract's chart payloads. Pure.
 import type { ChartConfiguration } from 'chart.js';
-import type { HealthChart, NormSeries } from '../../../src-main/api/contract';
+import type { HealthChart, HealthChartRun, NormSeries } from '../../../src-main/api/contract';
 
 const PALETTE = ['#4ea1ff', '#f0883e', '#3fb950', '#d2a8ff', '#ff7b72', '#79c0ff', '#e3b341', '#56d4dd'];
 
@@ -36,17 +36,52 @@ export function normsChart(series: NormSeries[]): ChartConfiguration<'line'> {
   };
 }
 
-/** Task scores vs edits applied, one line per task; guardrail events as markers on the x axis. */
-export function healthChart(h: HealthChart): ChartConfiguration<'line'> {
-  const byTask = new Map<string, { x: number; y: number }[]>();
+/** One line of the health chart: the runs of one (task, example count, sample seed). */
+export interface HealthLine {
+  key: string;
+  taskId: string;
+  n: number;
+  seed: number;
+  label: string;
+  /** in edits-applied order */
+  runs: HealthChartRun[];
+  /** the latest baseline run of this key, if any */
+  baseline: HealthChartRun | null;
+}
+
+/**
+ * Groups the chart's runs by (task, n, seed): runs with different example counts or seeds score
+ * different examples and are never drawn on one line (nor compared: retentionPct comes from the
+ * engine against the matching baseline only).
+ */
+export function healthLines(h: HealthChart): HealthLine[] {
+  const lines = new Map<string, HealthLine>();
   for (const r of [...h.runs].sort((a, b) => a.editsApplied - b.editsApplied || a.id - b.id)) {
-    const pts = byTask.get(r.taskId) ?? [];
-    pts.push({ x: r.editsApplied, y: r.score });
-    byTask.set(r.taskId, pts);
+    const key = `${r.taskId}|${r.n}|${r.seed}`;
+    let line = lines.get(key);
+    if (!line) {
+      line = { key, taskId: r.taskId, n: r.n, seed: r.seed, label: `${r.taskId} (n ${r.n}, seed ${r.seed})`, runs: [], baseline: null };
+      lines.set(key, line);
+    }
+    line.runs.push(r);
+    if (r.baseline && (!line.baseline || r.id > line.baseline.id)) line.baseline = r;
   }
-  const datasets: ChartConfiguration<'line'>['data']['datasets'] = [...byTask.entries()].map(([task, data], i) => ({
-    label: task,
-    data,
+  return [...lines.values()];
+}
+
+/** Retention of a run as shown: only against a matching baseline. */
+export function retentionText(r: HealthChartRun): string {
+  if (r.notMeasurable) return 'not measurable on this model';
+  if (r.retentionPct === null) return `no baseline at n ${r.n}, seed ${r.seed}`;
+  return `retention ${r.retentionPct.toFixed(1)}%`;
+}
+
+/** Task scores vs edits applied, one line per (task, n, seed); guardrail events as markers on the x axis. */
+export function healthChart(h: HealthChart): ChartConfiguration<'line'> {
+  const lines = healthLines(h);
+  const datasets: ChartConfiguration<'line'>['data']['datasets'] = lines.map((line, i) => ({
+    label: line.label,
+    data: line.runs.map((r) => ({ x: r.editsApplied, y: r.score })),
     borderColor: PALETTE[i % PALETTE.length],
     backgroundColor: PALETTE[i % PALETTE.length],
     tension: 0.1,
@@ -73,7 +108,19 @@ export function healthChart(h: HealthChart): ChartConfiguration<'line'> {
         x: { type: 'linear', title: { display: true, text: 'edits applied' }, ticks: { precision: 0 } },
         y: { min: 0, title: { display: true, text: 'score' } },
       },
-      plugins: { legend: { position: 'bottom' } },
+      plugins: {
+        legend: { position: 'bottom' },
+        tooltip: {
+          callbacks: {
+            // score and retention of the point's own run (matching baseline only)
+            label: (item) => {
+              const run = lines[item.datasetIndex]?.runs[item.dataIndex];
+              if (!run) return `${item.dataset.label ?? ''}`;
+              return `${lines[item.datasetIndex].label}: ${run.score.toFixed(3)} · ${retentionText(run)}`;
+            },
+          },
+        },
+      },
     },
   };
 }
