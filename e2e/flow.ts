@@ -377,6 +377,11 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     if (await tid(page, 'export-run').isDisabled()) throw new Error('Export stays disabled after the failure');
     await tid(page, 'nav-jobs').click();
     await page.locator('[data-testid="jobs-all"] [data-testid="job-row"][data-kind="export"][data-state="failed"]').first().waitFor({ timeout: 30_000 });
+    // the failure is in the engine's error history: a reloaded window (no errors of its own) shows it
+    await page.reload();
+    await page.locator('[data-testid="view-models"]').waitFor();
+    await tid(page, 'nav-jobs').click();
+    await page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first().waitFor({ timeout: 30_000 });
     await tid(page, 'nav-ledger').click();
     await tid(page, 'export-dir').fill('relative/out');
     await tid(page, 'export-run').click();

@@ -319,6 +319,21 @@ export interface JobLogLine {
   message: string;
 }
 
+/** One entry of the error history (jobs.errors): an error line of a job's persisted log. */
+export interface JobErrorEntry {
+  jobId: number;
+  kind: JobKind;
+  /** the job's title */
+  title: string;
+  at: string;
+  /** log line number; null for a failed job whose error line was not stored */
+  line: number | null;
+  message: string;
+  /** the line is the job's failure (message and code are the job's error) */
+  failure: boolean;
+  code?: string;
+}
+
 /** ----- ledger ----- */
 
 export interface LedgerRevertResult {
@@ -515,6 +530,8 @@ export interface StudioMethods {
   'profiles.get': { params: { name: string }; result: EditProfile };
   'jobs.list': { params: { limit?: number }; result: { jobs: JobRecord[] } };
   'jobs.log': { params: { jobId: number }; result: { job: JobRecord; lines: JobLogLine[] } };
+  /** the error history of the open workspace, newest first (persisted: survives reloads and restarts) */
+  'jobs.errors': { params: { limit?: number }; result: { errors: JobErrorEntry[] } };
   'jobs.cancel': { params: { jobId: number }; result: { cancelled: boolean; job: JobRecord } };
   'jobs.pause': { params: { jobId: number }; result: { pausing: boolean; job: JobRecord } };
   'jobs.retry': { params: { jobId: number; whenBusy?: WhenBusy }; result: JobRecord };
@@ -557,6 +574,7 @@ export const STUDIO_METHODS = [
   'profiles.get',
   'jobs.list',
   'jobs.log',
+  'jobs.errors',
   'jobs.cancel',
   'jobs.pause',
   'jobs.retry',
@@ -938,6 +956,7 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['outDir', 'overwrite', 'whenBusy']).str('outDir').bool('overwrite').oneOf('whenBusy', WHEN_BUSY, true);
       break;
     case 'jobs.list':
+    case 'jobs.errors':
       c.only(['limit']).int('limit', true, 1, 10000);
       break;
     case 'jobs.log':

@@ -3,7 +3,7 @@
 // Lives on the ledger's connection (Ledger.db); every write is one statement, or one IMMEDIATE
 // transaction where two must agree.
 import type Database from 'better-sqlite3';
-import type { GuardrailTrip, JobKind, JobLogLine, JobProgress, JobRecord, JobState } from '../api/contract';
+import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, JobRecord, JobState } from '../api/contract';
 
 type Row = Record<string, any>;
 
@@ -119,6 +119,43 @@ export class JobStore {
   }
 
   /**
+   * The model's error history, newest first: every error line of a job log (a job's failure is
+   * logged as one), with the job's title and kind; a failure line carries the job's error message
+   * and code. A failed job with no error line (its log write was lost) still shows, from its
+   * recorded error.
+   */
+  errors(limit = 200): JobErrorEntry[] {
+    const rows = this.db
+      .prepare(
+        `SELECT j.id AS job_id, j.kind, j.title, j.state, j.error_json, j.ended_at, l.line, l.at, l.message
+           FROM jobs j JOIN job_log l ON l.job_id = j.id
+          WHERE j.model_id = ? AND l.level = 'error'
+         UNION ALL
+         SELECT j.id, j.kind, j.title, j.state, j.error_json, j.ended_at, NULL, COALESCE(j.ended_at, j.created_at), NULL
+           FROM jobs j
+          WHERE j.model_id = ? AND j.state = 'failed'
+            AND NOT EXISTS (SELECT 1 FROM job_log l WHERE l.job_id = j.id AND l.level = 'error')
+          ORDER BY 8 DESC, 1 DESC, 7 DESC
+          LIMIT ?`,
+      )
+      .all(this.modelId, this.modelId, limit) as Row[];
+    return rows.map((r) => {
+      const err = parse<{ message: string; code?: string }>(r.error_json);
+      const failure = r.state === 'failed' && err !== null && (r.line === null || r.message === failureLine(err.message));
+      return {
+        jobId: r.job_id,
+        kind: r.kind as JobKind,
+        title: r.title,
+        at: r.at,
+        line: r.line ?? null,
+        message: failure ? err!.message : r.message,
+        failure,
+        ...(failure && err!.code ? { code: err!.code } : {}),
+      };
+    });
+  }
+
+  /**
    * At open: jobs left queued / running / pausing by a process that is gone become 'interrupted'
    * (with a log line saying so) so the user sees them and can retry; paused jobs stay paused.
    */
@@ -135,6 +172,11 @@ export class JobStore {
     tx.immediate();
     return found.map((j) => this.get(j.id)!);
   }
+}
+
+/** The log line JobManager writes when a job fails (errors() maps it back to the job's error). */
+export function failureLine(message: string): string {
+  return `failed: ${message}`;
 }
 
 function stripPause(p: JobProgress & { pauseReason?: unknown }): JobProgress {

@@ -11,9 +11,9 @@
 // States: queued -> running (<-> pausing -> paused -> running) -> done | failed | cancelled.
 // 'interrupted' is what a restart finds of a job that was in flight (JobStore.markInterrupted).
 // A paused job gives the model back (other jobs may run) and waits for resume or cancel.
-import type { GuardrailTrip, JobKind, JobLogLine, JobProgress, JobRecord, JobState, StudioEventBody, WhenBusy } from '../api/contract';
+import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, JobRecord, JobState, StudioEventBody, WhenBusy } from '../api/contract';
 import { STUDIO_ERROR_CODES as CODES } from '../api/contract';
-import type { JobStore } from './job-store';
+import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 
 /** What a running job can do. The one cancellation shape: `signal` aborts with an EngineError('cancelled'). */
@@ -159,6 +159,18 @@ export class JobManager {
     return this.store?.get(id);
   }
 
+  /**
+   * The error history, newest first: error lines of the persisted job logs (failures included) and
+   * this session's failed transient jobs (those ran with no workspace, so have no stored log).
+   */
+  errors(limit = 200): JobErrorEntry[] {
+    const transient: JobErrorEntry[] = this.transient
+      .filter((j) => j.state === 'failed' && j.error)
+      .map((j) => ({ jobId: j.id, kind: j.kind, title: j.title, at: j.endedAt ?? j.createdAt, line: null, message: j.error!.message, failure: true, ...(j.error!.code ? { code: j.error!.code } : {}) }));
+    const stored = this.store?.errors(limit) ?? [];
+    return [...transient, ...stored].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : b.jobId - a.jobId)).slice(0, limit);
+  }
+
   log(id: number): JobLogLine[] {
     return id >= TRANSIENT_BASE ? [] : (this.store?.lines(id) ?? []);
   }
@@ -274,7 +286,7 @@ export class JobManager {
       pauseReason: state === 'paused' ? (rec.pauseReason ?? null) : null,
     });
     if (state === 'paused') this.writeLog(rec.id, rec.pauseReason ? 'warn' : 'info', rec.pauseReason ? `paused by a guardrail: ${rec.pauseReason.map((t) => t.message).join('; ')}` : 'paused');
-    else if (state === 'failed') this.writeLog(rec.id, 'error', `failed: ${rec.error?.message}`);
+    else if (state === 'failed') this.writeLog(rec.id, 'error', failureLine(rec.error?.message ?? 'unknown error'));
     else this.writeLog(rec.id, 'info', state);
     this.broadcastJob(rec);
     if (this.active === live) this.active = null;

@@ -228,4 +228,52 @@ describe('JobManager', () => {
     expect(rec.error).toEqual({ message: 'cannot create /proc/nope: ENOENT', code: 'export_failed' });
     expect(jm.log(a.job.id).map((l) => l.level)).toContain('error');
   });
+
+  it('the error history is read from the job table: failures and error log lines survive a new manager on the same ledger', async () => {
+    const a = jm.start({
+      kind: 'export',
+      title: 'Export',
+      params: {},
+      run: async () => {
+        throw new EngineError('cannot create /proc/nope: ENOENT', 'export_failed');
+      },
+    });
+    await expect(a.done).rejects.toThrow(/proc\/nope/);
+    const b = jm.start({
+      kind: 'queue',
+      title: 'Run queue #1',
+      params: {},
+      run: async (h) => {
+        h.log('error', 'item 3: subject not found in prompt');
+        h.log('info', 'edit #1 recorded');
+        return 'ok';
+      },
+    });
+    await b.done;
+    // what a reloaded window, a second window or the restarted app sees: a new manager, same table
+    const ledger2 = openLedger(path.join(dir, 'ledger.sqlite'));
+    try {
+      const jm2 = new JobManager({ broadcast: () => {} });
+      jm2.bind(new JobStore(ledger2.db, store.modelId));
+      const errs = jm2.errors();
+      expect(errs).toHaveLength(2);
+      const failure = errs.find((e) => e.jobId === a.job.id)!;
+      expect(failure).toMatchObject({ failure: true, message: 'cannot create /proc/nope: ENOENT', code: 'export_failed', title: 'Export', kind: 'export' });
+      const line = errs.find((e) => e.jobId === b.job.id)!;
+      expect(line).toMatchObject({ failure: false, message: 'item 3: subject not found in prompt', title: 'Run queue #1' });
+      expect(line.code).toBeUndefined();
+      // info lines are not errors; newest first
+      expect(errs.map((e) => e.jobId)).toEqual([b.job.id, a.job.id].sort((x, y) => y - x));
+    } finally {
+      ledger2.close();
+    }
+  });
+
+  it('a failed job whose error line was lost still appears in the error history', () => {
+    const rec = store.insert({ kind: 'revert', title: 'Revert to #2', params: {}, state: 'failed', headSeq: 2, queueId: null, retryOf: null, createdAt: '2026-01-01T00:00:00.000Z', exclusive: true });
+    store.update(rec.id, { error: { message: 'the ledger moved', code: 'conflict' }, endedAt: '2026-01-01T00:00:01.000Z' });
+    expect(jm.errors()).toEqual([
+      { jobId: rec.id, kind: 'revert', title: 'Revert to #2', at: '2026-01-01T00:00:01.000Z', line: null, message: 'the ledger moved', failure: true, code: 'conflict' },
+    ]);
+  });
 });

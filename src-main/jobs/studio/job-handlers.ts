@@ -19,6 +19,11 @@ export function registerHandlers(r: HandlerRegistry): void {
       return { job, lines: jm.log(p.jobId) };
     },
 
+    'jobs.errors'(params, ctx) {
+      const p = checked('jobs.errors', params);
+      return { errors: studio(ctx).jobs.errors(p.limit ?? 200) };
+    },
+
     'jobs.cancel'(params, ctx) {
       const p = checked('jobs.cancel', params);
       const jm = studio(ctx).jobs;

@@ -1,6 +1,6 @@
 // The job list's model and the ledger confirmations: which controls a job offers in each state, the
 // live ETA, and how many edits a revert / remove takes out. Pure (unit-tested in tests/renderer).
-import type { EditSummary, History, JobRecord, JobState } from '../../../src-main/api/contract';
+import type { EditSummary, History, JobErrorEntry, JobRecord, JobState } from '../../../src-main/api/contract';
 
 /** Newest last; a job event replaces the job with the same id. */
 export function upsertJob(jobs: JobRecord[], job: JobRecord): JobRecord[] {
@@ -88,4 +88,30 @@ export const NOT_TAKEN_BELOW = 0.5;
 /** An edit did not take when any of its requests stayed below the threshold. */
 export function didNotTake(e: Pick<EditSummary, 'metrics'>, below = NOT_TAKEN_BELOW): boolean {
   return e.metrics.some((m) => !(m.reliability >= below));
+}
+
+/** One row of the error history view. */
+export interface ErrorRow {
+  key: string;
+  at: string;
+  text: string;
+  code?: string;
+  /** the job whose log holds it; null for an error only this window saw (a refused request) */
+  jobId: number | null;
+  title: string | null;
+}
+
+/**
+ * The error history: the engine's (job failures and error log lines, persisted, so every window
+ * and a restarted app show them) and the errors only this window saw (refusals, bad input that
+ * started no job). A window error with the same text as a job's is the same failure told to the
+ * window that asked: shown once, from the job. Newest first.
+ */
+export function errorHistory(persisted: JobErrorEntry[], local: { id: number; at: string; text: string; code?: string }[]): ErrorRow[] {
+  const jobTexts = new Set(persisted.map((e) => e.message));
+  const rows: ErrorRow[] = [
+    ...persisted.map((e) => ({ key: `j${e.jobId}:${e.line ?? 'f'}`, at: e.at, text: e.message, ...(e.code ? { code: e.code } : {}), jobId: e.jobId, title: e.title })),
+    ...local.filter((e) => !jobTexts.has(e.text)).map((e) => ({ key: `w${e.id}`, at: e.at, text: e.text, ...(e.code ? { code: e.code } : {}), jobId: null, title: null })),
+  ];
+  return rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }

@@ -2,7 +2,7 @@
 // engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
 // the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
 // shows the running job with live progress and can pause or cancel it.
-import { JOB_METHODS, type History, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
+import { JOB_METHODS, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
 import { ApiError, call, errorText, getBridge, onEvent } from './api';
 import { activeJob, upsertJob } from './jobs';
 
@@ -41,7 +41,10 @@ class AppState {
   jobs = $state<JobRecord[]>([]);
   connected = $state(true);
   toasts = $state<Toast[]>([]);
+  /** errors only this window saw (refused requests, bad input that started no job) */
   errors = $state<ErrorEntry[]>([]);
+  /** the engine's error history (job failures and error log lines, persisted in the job table) */
+  jobErrors = $state<JobErrorEntry[]>([]);
   confirmRequest = $state<ConfirmRequest | null>(null);
   /** the job whose log the Jobs view shows */
   logJobId = $state<number | null>(null);
@@ -150,10 +153,18 @@ class AppState {
     }
   }
 
-  /** Everything a (re)connected window needs: the workspace, its ledger and the current jobs. */
+  async refreshErrors(): Promise<void> {
+    try {
+      this.jobErrors = (await call('jobs.errors', {})).errors;
+    } catch {
+      /* not connected */
+    }
+  }
+
+  /** Everything a (re)connected window needs: the workspace, its ledger, the current jobs and the error history. */
   async resync(): Promise<void> {
     await this.refreshWorkspace();
-    await Promise.all([this.refreshHistory(), this.refreshQueueStatus(), this.refreshJobs()]);
+    await Promise.all([this.refreshHistory(), this.refreshQueueStatus(), this.refreshJobs(), this.refreshErrors()]);
   }
 
   init(): void {
@@ -161,6 +172,10 @@ class AppState {
       const before = this.jobs.find((j) => j.id === ev.job.id);
       this.jobs = upsertJob(this.jobs, ev.job);
       if (before && before.state !== ev.job.state && ev.job.state === 'interrupted') this.toast('info', `Job #${ev.job.id} was interrupted`);
+    });
+    // a job logged an error (its failure included): the persisted history has a new entry
+    onEvent('job.log', (ev) => {
+      if (ev.line.level === 'error') void this.refreshErrors();
     });
     onEvent('ledger.changed', (ev) => {
       if (ev.reason === 'open') {
