@@ -23,7 +23,7 @@
 // it (jobs.pause / jobs.cancel). While a model-changing job runs, another one is refused at once with
 // a message naming the running job (code 'busy') unless the caller asks to wait (whenBusy: 'queue').
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
-import type { EditRequest, FactFormat, RowError } from '../engine/facts/types';
+import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
 import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
 import type {
   EditDetail,
@@ -58,6 +58,7 @@ export type {
   QueueRecord,
   RequestMetrics,
   RowError,
+  InvalidRowData,
   TopKEntry,
 };
 
@@ -149,6 +150,8 @@ export interface QueueImportResult {
   requests: EditRequest[];
   /** per-row parse/validation errors ("Row N: ...") */
   errors: RowError[];
+  /** what each row with an error had (lenient fields and its text), so it opens prefilled in the editor */
+  invalidRows?: InvalidRowData[];
   rowsRead: number;
   /** per-request problems against the open model (token limits, missing "{}"), index into requests */
   modelErrors: { index: number; caseId: string; message: string }[];

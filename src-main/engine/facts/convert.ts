@@ -327,3 +327,46 @@ function zsre(rec: Rec, index: number): EditRequest | Problem {
     locality,
   };
 }
+
+/** The value at a dotted path ("requested_rewrite.target_new.str"). */
+function at(rec: Rec, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), rec);
+}
+
+/** A string, or the first string of a list (lenient: for drafts only). */
+function firstStr(v: unknown): string | undefined {
+  const s = str(Array.isArray(v) ? v.find((x) => str(x) !== undefined) : v);
+  return s === undefined ? undefined : s.trim();
+}
+
+/**
+ * What a record that did not convert had, read leniently under its schema's field names, so the
+ * row can be opened in an editor with it: strings as they are, the first string of a list, a
+ * prompt made a template only when that works (kept as written otherwise, for the user to fix).
+ * The case id is taken only from the record itself.
+ */
+export function recordDraft(v: unknown): Partial<EditRequest> {
+  if (!isObj(v)) return {};
+  const kind = recordKind(v);
+  const n = FIELD_NAMES[kind === 'counterfact' || kind === 'zsre' ? kind : 'easyedit'];
+  const out: Partial<EditRequest> = {};
+  const id = v.case_id ?? v.id;
+  if (typeof id === 'string' || typeof id === 'number') out.caseId = String(id);
+  const prompt = firstStr(at(v, n.prompt));
+  const subject = firstStr(at(v, n.subject));
+  const target = firstStr(at(v, n.target_new)) ?? (kind === 'counterfact' ? firstStr(at(v, 'requested_rewrite.target_new')) : undefined);
+  const truth = firstStr(at(v, n.ground_truth)) ?? firstStr(v.ground_truth) ?? firstStr(v.target_true);
+  if (subject !== undefined) out.subject = subject;
+  if (prompt !== undefined) {
+    const t = subject !== undefined ? toTemplate(prompt, subject, n) : prompt;
+    out.prompt = typeof t === 'string' ? t : prompt;
+  }
+  if (target !== undefined) out.targetNew = target;
+  if (truth !== undefined && truth !== '<|endoftext|>') out.groundTruth = truth;
+  const rk = [n.rephrase, 'rephrase_prompt', 'rephrase_prompts', 'rephrase', 'paraphrase_prompts'].find((k) => v[k] !== undefined && v[k] !== null);
+  if (rk) {
+    const items = (Array.isArray(v[rk]) ? (v[rk] as unknown[]) : [v[rk]]).map(str).filter((x): x is string => !!x && !!x.trim());
+    if (items.length) out.rephrase = items.map((x) => x.trim());
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // count as underscores. Rows are numbered as a spreadsheet shows them: the header is row 1.
 
 import Papa from 'papaparse';
-import type { Collector } from './collect';
+import type { Collector, RowRaw } from './collect';
 import { FIELD_NAMES, toTemplate } from './convert';
 import type { EditRequest, LocalityPrompt } from './types';
 import { q } from './validate';
@@ -78,20 +78,43 @@ export function parseCsv(text: string, c: Collector): void {
     return i === undefined ? '' : (cells[i] ?? '');
   };
 
+  /** What a failed row had, for an editor to open with (see RowError.draft / source). */
+  const rawOf = (cells: string[]): RowRaw => {
+    const draft: Partial<EditRequest> = {};
+    const cell = (name: string) => (col.has(name) && cells[col.get(name)!] !== undefined ? cells[col.get(name)!].trim() : undefined);
+    const id = cell('case_id');
+    if (id) draft.caseId = id;
+    const subject = cell('subject');
+    const prompt = cell('prompt');
+    if (subject !== undefined) draft.subject = subject;
+    if (prompt !== undefined) {
+      const t = subject !== undefined ? toTemplate(prompt, subject, names) : prompt;
+      draft.prompt = typeof t === 'string' ? t : prompt;
+    }
+    const target = cell('target_new');
+    if (target !== undefined) draft.targetNew = target;
+    const truth = cell('ground_truth');
+    if (truth) draft.groundTruth = truth;
+    const rephrase = splitItems(cell('rephrase') ?? '');
+    if (rephrase.length) draft.rephrase = rephrase;
+    return { draft, source: Papa.unparse([cells], { delimiter, newline: '' }) };
+  };
+
   nonBlank.forEach(({ cells, row }, index) => {
     const broken = brokenRows.get(row - 1);
-    if (broken) return c.rowError(row, undefined, `malformed CSV: ${broken}`);
+    if (broken) return c.rowError(row, undefined, `malformed CSV: ${broken}`, rawOf(cells));
     const extra = cells.slice(header.length).filter((x) => x.trim());
     if (extra.length) {
       return c.rowError(
         row,
         undefined,
         `has ${cells.length} fields but the header has ${header.length} (a value with an unquoted "${delimiter === '\t' ? '\\t' : delimiter}"? quote it)`,
+        rawOf(cells),
       );
     }
     const subject = get(cells, 'subject').trim();
     const template = toTemplate(get(cells, 'prompt').trim(), subject, names);
-    if (typeof template !== 'string') return c.rowError(row, template.field, template.message);
+    if (typeof template !== 'string') return c.rowError(row, template.field, template.message, rawOf(cells));
 
     const locality: LocalityPrompt[] = [];
     if (col.has('locality_prompt')) {
@@ -102,6 +125,7 @@ export function parseCsv(text: string, c: Collector): void {
           row,
           'locality_prompt',
           `locality_prompt has ${ps.length} item${ps.length === 1 ? '' : 's'} but locality_ground_truth has ${ts.length}`,
+          rawOf(cells),
         );
       }
       ps.forEach((p, i) => locality.push({ prompt: p, target: ts[i] }));
@@ -109,7 +133,7 @@ export function parseCsv(text: string, c: Collector): void {
     if (col.has('locality')) {
       for (const [i, item] of splitItems(get(cells, 'locality')).entries()) {
         const k = item.lastIndexOf('=>');
-        if (k < 0) return c.rowError(row, 'locality', `locality item ${i + 1} ${q(item)} is not "prompt => answer"`);
+        if (k < 0) return c.rowError(row, 'locality', `locality item ${i + 1} ${q(item)} is not "prompt => answer"`, rawOf(cells));
         locality.push({ prompt: item.slice(0, k).trim(), target: item.slice(k + 2).trim() });
       }
     }
@@ -124,6 +148,6 @@ export function parseCsv(text: string, c: Collector): void {
       rephrase: splitItems(get(cells, 'rephrase')),
       locality,
     };
-    c.accept(row, r, names);
+    c.accept(row, r, names, rawOf(cells).source);
   });
 }

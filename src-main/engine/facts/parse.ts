@@ -1,7 +1,7 @@
 // Format detection (by content first, extension as a tie-breaker) and the import entry point.
 
 import { Collector } from './collect';
-import { FIELD_NAMES, type RecordSchema, convertRecord, isObj, recordKind } from './convert';
+import { FIELD_NAMES, type RecordSchema, convertRecord, isObj, recordDraft, recordKind } from './convert';
 import { KNOWN_COLUMNS, headerDelimiter, normalizeColumn, parseCsv } from './csv';
 import type { FactFormat, ParseOptions, ParseResult } from './types';
 import type { FieldNames } from './validate';
@@ -142,12 +142,17 @@ function namesFor(kind: RecordSchema, rec: Record<string, unknown>): FieldNames 
   return names;
 }
 
-type Entry = { row: number; value?: unknown; parseError?: string };
+type Entry = { row: number; value?: unknown; parseError?: string; source?: string };
+
+/** The record as written (JSONL: its line), for RowError.source. */
+const sourceOf = (e: Entry) => e.source ?? (e.value === undefined ? undefined : JSON.stringify(e.value, null, 1));
 
 function importRecords(entries: Entry[], c: Collector): void {
   c.rowsRead = entries.length;
   const values = entries.filter((e) => !e.parseError).map((e) => e.value);
   const kinds = values.map(recordKind);
+  // a row that failed keeps what it had (lenient fields and its text) so it can be fixed in an editor
+  const raw = (e: Entry) => ({ draft: recordDraft(e.value), source: sourceOf(e) });
   if (values.length > 0 && kinds.every((k) => k === 'known' || k === 'unknown')) {
     if (kinds.some((k) => k === 'known')) c.fileError(KNOWN_FACTS_MESSAGE);
     else {
@@ -156,22 +161,22 @@ function importRecords(entries: Entry[], c: Collector): void {
           `EasyEdit "prompt"/"subject"/"target_new" or zsRE "src"/"subject"/"alt" fields); the first record has: ${describeKeys(values[0])}`,
       );
     }
-    for (const e of entries) if (e.parseError) c.rowError(e.row, undefined, e.parseError);
+    for (const e of entries) if (e.parseError) c.rowError(e.row, undefined, e.parseError, raw(e));
     return;
   }
   entries.forEach((e, index) => {
-    if (e.parseError) return c.rowError(e.row, undefined, e.parseError);
+    if (e.parseError) return c.rowError(e.row, undefined, e.parseError, raw(e));
     const kind = recordKind(e.value);
     if (kind === 'known') {
-      return c.rowError(e.row, 'target_new', 'known-facts record (known_id, attribute, template) without target_new, not an edit request');
+      return c.rowError(e.row, 'target_new', 'known-facts record (known_id, attribute, template) without target_new, not an edit request', raw(e));
     }
     if (kind === 'unknown') {
       const got = isObj(e.value) ? `a record with keys: ${describeKeys(e.value)}` : Array.isArray(e.value) ? 'an array' : e.value === null ? 'null' : typeof e.value;
-      return c.rowError(e.row, undefined, `expected an edit request object (CounterFact, EasyEdit or zsRE fields), got ${got}`);
+      return c.rowError(e.row, undefined, `expected an edit request object (CounterFact, EasyEdit or zsRE fields), got ${got}`, raw(e));
     }
     const { request, problem } = convertRecord(e.value as Record<string, unknown>, kind, index);
-    if (problem) return c.rowError(e.row, problem.field || undefined, problem.message);
-    c.accept(e.row, request!, namesFor(kind, e.value as Record<string, unknown>));
+    if (problem) return c.rowError(e.row, problem.field || undefined, problem.message, raw(e));
+    c.accept(e.row, request!, namesFor(kind, e.value as Record<string, unknown>), sourceOf(e));
   });
 }
 
@@ -186,7 +191,7 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
     const c = new Collector(fileName, opts, 'Row');
     parseCsv(s.text, c);
     noRecords(c, 'the file has a header row but no data rows');
-    return { format: 'csv', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
+    return { format: 'csv', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead, invalidRows: c.invalidRows };
   }
   if (s.kind === 'jsonl') {
     const c = new Collector(fileName, opts, 'Line');
@@ -196,25 +201,25 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
       .forEach((line, i) => {
         if (!line.trim()) return;
         try {
-          entries.push({ row: i + 1, value: JSON.parse(line) });
+          entries.push({ row: i + 1, value: JSON.parse(line), source: line });
         } catch (e) {
-          entries.push({ row: i + 1, parseError: `invalid JSON: ${jsonErrorMessage(e, line).replace(/^not valid JSON: /, '').replace(/ at line 1, column /, ' at column ')}` });
+          entries.push({ row: i + 1, source: line, parseError: `invalid JSON: ${jsonErrorMessage(e, line).replace(/^not valid JSON: /, '').replace(/ at line 1, column /, ' at column ')}` });
         }
       });
     importRecords(entries, c);
     noRecords(c, 'the file has no JSON lines');
-    return { format: 'jsonl', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
+    return { format: 'jsonl', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead, invalidRows: c.invalidRows };
   }
   const c = new Collector(fileName, opts, 'Row');
   const recs = jsonRecords(s.value);
   if (typeof recs === 'string') {
     c.fileError(recs);
-    return { format: 'easyedit', requests: [], errors: c.errors, rowsRead: 0 };
+    return { format: 'easyedit', requests: [], errors: c.errors, rowsRead: 0, invalidRows: [] };
   }
   importRecords(
     recs.map((value, i) => ({ row: i + 1, value })),
     c,
   );
   noRecords(c, Array.isArray(s.value) ? 'the JSON array is empty' : 'its list of edit requests is empty');
-  return { format: majoritySchema(recs) ?? 'easyedit', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead };
+  return { format: majoritySchema(recs) ?? 'easyedit', requests: c.requests, errors: c.errors, rowsRead: c.rowsRead, invalidRows: c.invalidRows };
 }

@@ -39,12 +39,26 @@ export interface RowError {
   message: string;
 }
 
+/**
+ * What a row that failed had, read leniently (strings taken as they are, a prompt not turned into a
+ * template when the subject is not in it), so an editor can open prefilled with it.
+ */
+export interface InvalidRowData {
+  /** RowError.row of the row */
+  row: number;
+  draft: Partial<EditRequest>;
+  /** The row as it is in the file (CSV line, JSONL line, JSON record), cut at SOURCE_MAX (collect.ts) characters. */
+  source?: string;
+}
+
 export interface ParseResult {
   format: FactFormat;
   requests: EditRequest[];
   errors: RowError[];
   /** Records read (excluding the CSV header and blank lines), valid or not. */
   rowsRead: number;
+  /** For each row with an error: what it had (one entry per row, in row order of the errors). */
+  invalidRows: InvalidRowData[];
 }
 
 export interface ValidateOptions {

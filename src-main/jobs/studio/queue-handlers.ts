@@ -37,7 +37,7 @@ export function registerHandlers(r: HandlerRegistry): void {
           }
         });
       }
-      return { format: parsed.format, requests: parsed.requests, errors: parsed.errors, rowsRead: parsed.rowsRead, modelErrors };
+      return { format: parsed.format, requests: parsed.requests, errors: parsed.errors, invalidRows: parsed.invalidRows, rowsRead: parsed.rowsRead, modelErrors };
     },
 
     'queue.create'(params, ctx) {

@@ -26,6 +26,10 @@ export interface DraftRow {
   field?: string;
   /** the user changed it after import */
   edited: boolean;
+  /** a row that did not parse: what it had (lenient fields), for the editor to open with */
+  draft?: Partial<EditRequest>;
+  /** a row that did not parse: its text in the file */
+  source?: string;
 }
 
 export interface ImportReport {
@@ -63,18 +67,26 @@ export function buildImportReport(fileName: string, res: QueueImportResult): Imp
     errors: modelErr.get(i) ?? [],
     edited: false,
   }));
+  const rawByRow = new Map((res.invalidRows ?? []).map((r) => [r.row, r]));
   const byRow = new Map<number, RowError[]>();
   for (const e of res.errors) if (e.row > 0) byRow.set(e.row, [...(byRow.get(e.row) ?? []), e]);
   const broken: DraftRow[] = [...byRow.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([row, errs]) => ({
-      key: newKey('e'),
-      request: null,
-      sourceRow: row,
-      errors: errs.map((e) => e.message),
-      field: errs[0]?.field,
-      edited: false,
-    }));
+    .map(([row, errs]) => {
+      const raw = rawByRow.get(row);
+      const draft = raw && Object.keys(raw.draft).length ? raw.draft : undefined;
+      const source = raw?.source;
+      return {
+        key: newKey('e'),
+        request: null,
+        sourceRow: row,
+        errors: errs.map((e) => e.message),
+        field: errs[0]?.field,
+        edited: false,
+        ...(draft ? { draft } : {}),
+        ...(source !== undefined ? { source } : {}),
+      };
+    });
   const rows = [...valid, ...broken];
   const invalidCount = rows.filter((r) => r.errors.length > 0).length;
   const validCount = rows.length - invalidCount;
@@ -97,6 +109,24 @@ export function revalidate(row: DraftRow, request: EditRequest): DraftRow {
 /** An empty request to start editing a row that did not parse. */
 export function blankRequest(caseId: string): EditRequest {
   return { caseId, prompt: '{} ', subject: '', targetNew: '', rephrase: [], locality: [] };
+}
+
+/**
+ * The request an editor opens with for a row: its parsed request, or, for a row that did not
+ * parse, what the file had for it (the parser's lenient draft) over an empty one whose case id is
+ * the row number.
+ */
+export function requestToEdit(row: Pick<DraftRow, 'request' | 'sourceRow' | 'draft' | 'key'>): EditRequest {
+  if (row.request) return structuredClone(row.request);
+  const d = row.draft ?? {};
+  const base = blankRequest(row.sourceRow !== null ? `row-${row.sourceRow}` : row.key);
+  return {
+    ...base,
+    ...structuredClone(d),
+    caseId: d.caseId ?? base.caseId,
+    rephrase: d.rephrase ? [...d.rephrase] : [],
+    locality: d.locality ? d.locality.map((l) => ({ ...l })) : [],
+  };
 }
 
 export function moveRow<T>(rows: T[], from: number, to: number): T[] {
