@@ -21,22 +21,31 @@ export function contentType(file: string): string {
   return MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
+/** Why a request path names no file inside the folder: bad %-escapes, or it leaves the folder / has NUL or '\\'. */
+export type StaticRefusal = 'malformed' | 'outside';
+
 /**
  * The file inside `rootDir` that the URL path `pathname` (still percent-encoded, as in URL.pathname)
- * names, or null when it would escape the folder or is malformed. '/' is index.html.
+ * names, or why it names none. '/' is index.html.
  */
-export function resolveInside(rootDir: string, pathname: string): string | null {
+export function resolveRequestPath(rootDir: string, pathname: string): { file: string } | { refused: StaticRefusal } {
   let rel: string;
   try {
     rel = decodeURIComponent(pathname);
   } catch {
-    return null; // malformed percent-encoding
+    return { refused: 'malformed' }; // malformed percent-encoding
   }
-  if (rel.includes('\0') || rel.includes('\\')) return null;
+  if (rel.includes('\0') || rel.includes('\\')) return { refused: 'outside' };
   if (rel === '' || rel === '/') rel = '/index.html';
-  if (!rel.startsWith('/')) return null;
+  if (!rel.startsWith('/')) return { refused: 'outside' };
   const file = path.resolve(rootDir, '.' + rel);
-  return isInside(rootDir, file) ? file : null;
+  return isInside(rootDir, file) ? { file } : { refused: 'outside' };
+}
+
+/** resolveRequestPath's file, or null when it names none (malformed or outside the folder). */
+export function resolveInside(rootDir: string, pathname: string): string | null {
+  const r = resolveRequestPath(rootDir, pathname);
+  return 'file' in r ? r.file : null;
 }
 
 /** true when `file` (absolute) lies strictly inside `rootDir` (compare real paths to rule out symlinks). */

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ClientFrame, HostEvent, ServerFrame } from '../host/wire';
 import type { ApiHost } from '../host/api-host';
+import { contentType, resolveRequestPath } from '../host/static-files';
 import { MAX_MESSAGE_BYTES } from '../api/contract';
 
 export interface ServerOptions {
@@ -34,19 +35,6 @@ export interface RunningServer {
   token: string;
   close(): Promise<void>;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 const COOKIE = 'eac_token';
 /**
@@ -119,15 +107,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
       const given = url.searchParams.get('token') ?? cookieToken(req);
       if (!safeEqual(given, token)) return deny(res, 403, 'forbidden: missing or wrong token (open the URL the server printed)');
-      let rel: string;
-      try {
-        rel = decodeURIComponent(url.pathname);
-      } catch {
-        return deny(res, 400, 'bad request: malformed %-escape in the path');
-      }
-      if (rel === '/' || rel === '') rel = '/index.html';
-      const file = path.resolve(staticDir, '.' + rel);
-      if (!file.startsWith(staticDir + path.sep)) return deny(res, 403, 'forbidden');
+      // the same path rules as the Electron app:// handler (host/static-files.ts)
+      const found = resolveRequestPath(staticDir, url.pathname);
+      if ('refused' in found) return found.refused === 'malformed' ? deny(res, 400, 'bad request: malformed %-escape in the path') : deny(res, 403, 'forbidden');
+      const file = found.file;
       let st: fs.Stats;
       try {
         st = fs.statSync(file);
@@ -136,7 +119,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       if (!st.isFile()) return deny(res, 404, 'not found');
       const headers: http.OutgoingHttpHeaders = {
-        'content-type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+        'content-type': contentType(file),
         'content-length': st.size,
         'content-security-policy': csp(),
         'x-content-type-options': 'nosniff',
