@@ -156,3 +156,29 @@ describe('CSV variants', () => {
     expect(r.requests.map((q) => q.caseId)).toEqual(['x7', '1']);
   });
 });
+
+describe('CSV line endings: mixed CRLF / LF / CR', () => {
+  // papaparse guesses the newline from the first line; a CRLF file whose last line ends with a
+  // plain LF reported that (quoted) last row as malformed, and an LF line in the middle ran into the next
+  it('a CRLF file whose last line ends with a plain LF (quoted last field) imports every row', () => {
+    const r = parseFacts('x.csv', 'prompt,subject,target_new\r\nTokyo is in,Tokyo,"France"\r\n"Paris, x is in",Paris,"Spain"\n');
+    expect(r.errors).toEqual([]);
+    expect(r.requests.map((q) => [q.subject, q.targetNew])).toEqual([
+      ['Tokyo', 'France'],
+      ['Paris', 'Spain'],
+    ]);
+  });
+
+  it('an LF line inside a CRLF file is its own row, with the right row numbers after it', () => {
+    const r = parseFacts('x.csv', 'prompt,subject,target_new\r\nTokyo is in,Tokyo,France\nParis is in,Paris,Spain\r\nRome is in,Rome,\r\n');
+    expect(r.requests.map((q) => q.targetNew)).toEqual(['France', 'Spain']);
+    expect(r.errors.map((e) => e.row)).toEqual([4]);
+  });
+
+  it('old Mac CR-only line endings, and a quoted CRLF inside a field becomes one "\\n"', () => {
+    const r = parseFacts('x.csv', 'prompt,subject,target_new,rephrase\rTokyo is in,Tokyo,France,"Tokyo lies in\r\nTokyo is located in"\r');
+    expect(r.errors).toEqual([]);
+    expect(r.requests[0].targetNew).toBe('France');
+    expect(r.requests[0].rephrase).toEqual(['Tokyo lies in\nTokyo is located in']);
+  });
+});

@@ -38,10 +38,15 @@ const splitItems = (s: string) =>
 
 const isBlank = (cells: string[]) => cells.every((c) => !c.trim());
 
-export function parseCsv(text: string, c: Collector): void {
-  const firstLine = text.split(/\r?\n|\r/).find((l) => l.trim()) ?? '';
+export function parseCsv(raw: string, c: Collector): void {
+  // One line ending for papaparse: it guesses the newline from the first line, so a CRLF file whose
+  // last line (or any line) ends with a plain LF ran that line into the next / left a quote before a
+  // stray "\n" ("Trailing quote on quoted field is malformed"). Line breaks inside quoted fields
+  // become "\n" too; row numbers do not change (one break stays one break).
+  const text = raw.replace(/\r\n?/g, '\n');
+  const firstLine = text.split('\n').find((l) => l.trim()) ?? '';
   const delimiter = headerDelimiter(firstLine) ?? ',';
-  const res = Papa.parse<string[]>(text, { delimiter, header: false, skipEmptyLines: false });
+  const res = Papa.parse<string[]>(text, { delimiter, newline: '\n', header: false, skipEmptyLines: false });
   const rows = res.data;
   const brokenRows = new Map<number, string>();
   for (const e of res.errors) {
