@@ -389,6 +389,8 @@ export interface ExportParams {
   outDir: string;
   /** replace an existing outDir (default false: refuse) */
   overwrite?: boolean;
+  /** write the model folder's and the ledger's absolute paths into edits.json (default: their names only) */
+  absolutePaths?: boolean;
   whenBusy?: WhenBusy;
 }
 
@@ -956,7 +958,7 @@ export function validateParams(method: string, params: unknown): unknown {
       if ((p.editIds as number[]).length === 0) fail(method, '"editIds" is empty: nothing to re-apply');
       break;
     case 'ledger.export':
-      c.only(['outDir', 'overwrite', 'whenBusy']).str('outDir').bool('overwrite').oneOf('whenBusy', WHEN_BUSY, true);
+      c.only(['outDir', 'overwrite', 'absolutePaths', 'whenBusy']).str('outDir').bool('overwrite').bool('absolutePaths').oneOf('whenBusy', WHEN_BUSY, true);
       break;
     case 'jobs.list':
     case 'jobs.errors':

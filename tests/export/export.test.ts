@@ -49,7 +49,12 @@ describe('export (gpt2, f32)', () => {
     expect(r.editIds).toHaveLength(2);
     expect(progress[progress.length - 1]).toBe(1);
     const names = fs.readdirSync(out).sort();
-    expect(names).toEqual(['config.json', 'edits.json', 'model.safetensors', 'reference.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(names).toEqual(['README.md', 'config.json', 'edits.json', 'model.safetensors', 'reference.json', 'tokenizer.json', 'tokenizer_config.json']);
+    // the export's own card: what was edited, not the base's description
+    const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+    expect(card).toContain('gpt2-world-a — edited with EAC Studio');
+    expect(card).toContain('`h.2.mlp.c_proj.weight`');
+    for (const id of r.editIds) expect(card).toMatch(new RegExp(`\\| \\d+ \\| ${id} \\| rome \\| 2 \\|`));
 
     const exported = LoadedModel.open(out);
     try {

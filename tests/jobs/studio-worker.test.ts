@@ -94,6 +94,10 @@ describe('studio handlers in the worker', () => {
 
     const exp = await engine.call('ledger.export', { outDir: path.join(dir, 'out') });
     expect(exp.editIds).toEqual([]);
+    // names only by default; the API passes absolutePaths through when asked
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'edits.json'), 'utf8')).base.path).toBe('gpt2-world-a');
+    await engine.call('ledger.export', { outDir: path.join(dir, 'out-abs'), absolutePaths: true });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out-abs', 'edits.json'), 'utf8')).base.path).toBe(GPT2);
     await expect(engine.call('ledger.edit', { editId: 999 })).rejects.toMatchObject({ code: 'not_found' });
     await expect(engine.call('ledger.revert', { seq: -1 } as never)).rejects.toMatchObject({ code: 'bad_params' });
   });

@@ -1,6 +1,7 @@
 // Export of the edited checkpoint: an HF folder a user can load elsewhere.
 //
-// - config.json, tokenizer files and the other small files are copied;
+// - config.json, tokenizer files and the other small files are copied; README.md is the export's own
+//   card (model-card.ts: the base's front matter, what was edited, then the base's card marked as such);
 // - every weight file is rewritten with the same name, the same tensors in the same order, the same
 //   dtypes and the same sharding (index file with the same name and weight_map);
 // - edited tensors are materialised W0 + ΔW (ΔW = denseDelta of the live deltas, in the weight's own
@@ -27,6 +28,7 @@ import { canonicalTensorName, WEIGHTS_INDEX, type Checkpoint } from '../checkpoi
 import { readSafetensorsHeader, type SafetensorsTensor } from '../checkpoint/safetensors';
 import { denseDelta } from '../edit/live';
 import { mkdirsOnce } from '../paths';
+import { exportModelCard } from './model-card';
 import type { EditMethod, LayerDelta } from '../edit/types';
 
 export interface ExportedEdit {
@@ -94,6 +96,8 @@ export class ExportError extends Error {
   }
 }
 
+/** The model card: the export writes its own (model-card.ts), never the base's as is. */
+const CARD = 'README.md';
 const WEIGHT_RE = /(\.safetensors$|^pytorch_model.*\.bin$|\.pt$|\.pth$|\.ckpt$|\.bin\.index\.json$)/i;
 const CHUNK = 4 << 20;
 
@@ -206,7 +210,7 @@ function within(a: string, b: string): boolean {
 
 /** The names an export of `ck` writes (weights, index, the small files, edits.json). */
 function plannedNames(ck: Checkpoint): Set<string> {
-  const names = new Set([...ck.files, 'edits.json']);
+  const names = new Set([...ck.files, 'edits.json', CARD]);
   if (fs.existsSync(path.join(ck.dir, WEIGHTS_INDEX))) names.add(WEIGHTS_INDEX);
   for (const e of fs.readdirSync(ck.dir)) if (!e.startsWith('.') && !WEIGHT_RE.test(e)) names.add(e);
   return names;
@@ -398,16 +402,22 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     // config, tokenizer and the other small files (regular files only)
     for (const e of fs.readdirSync(ck.dir, { withFileTypes: true })) {
       if (e.name.startsWith('.') || WEIGHT_RE.test(e.name) || e.name === WEIGHTS_INDEX || ck.files.includes(e.name) || e.name === 'edits.json') continue;
+      if (e.name === CARD) continue; // written below: the export's own card
       const p = path.join(ck.dir, e.name);
       const st = fs.statSync(p);
       if (!st.isFile()) continue;
       files.push(writeSmall(e.name, fs.readFileSync(p)));
     }
+    const createdAt = new Date().toISOString();
+    const cardSrc = path.join(ck.dir, CARD);
+    const baseCard = fs.existsSync(cardSrc) && fs.statSync(cardSrc).isFile() ? fs.readFileSync(cardSrc, 'utf8') : null;
+    const card = exportModelCard({ baseName: path.basename(ck.dir), arch, baseCard, edits, editedTensors: editedTensors.slice().sort(), createdAt });
+    files.push(writeSmall(CARD, Buffer.from(card)));
     files.sort((a, b) => a.name.localeCompare(b.name));
     const manifest = {
       ...(o.provenance?.extra ?? {}),
       format: EXPORT_FORMAT,
-      createdAt: new Date().toISOString(),
+      createdAt,
       base: { path: show(ck.dir), arch, fileHashes: o.provenance?.baseHashes ?? {} },
       ledger: show(o.provenance?.ledger),
       edits,

@@ -105,6 +105,7 @@ export function startExport(ctx: HandlerContext, p: ExportParams, retryOf: numbe
     run: async (job) => {
       const r = await exportWorkspace(ws, p.outDir, {
         overwrite: p.overwrite,
+        absolutePaths: p.absolutePaths,
         signal: job.signal,
         onProgress: (f, m) => job.progress({ phase: 'export', fraction: f, ...(m ? { message: m } : {}) }),
       });
