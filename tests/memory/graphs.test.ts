@@ -144,12 +144,36 @@ describe('backward passes', () => {
     for (let l = 2; l < ck.config.layers; l++) {
       const w = `w:model.layers.${l}.mlp.down_proj.weight`;
       const casts = nodes.filter((n) => n.op === 'Cast' && weightOf(n.inputs[0]) === w);
-      // one cast for the forward matmul, one for the backward (dX = dY·W)
-      expect(casts.length, w).toBe(2);
+      // the forward matmul, its recomputation (activation checkpointing), the backward dX = dY·W
+      expect(casts.length, w).toBe(3);
       for (const c of casts) {
         const consumers = nodes.filter((n) => n.inputs.includes(c.outputs[0]));
         expect(consumers.map((n) => n.op), w).toEqual(['Gemm']);
       }
     }
   });
+
+  for (const dir of [LLAMA, GPT2])
+    it(`keep no d_ff-wide activation of the forward pass alive for the backward (${path.basename(dir)}: blocks are recomputed)`, () => {
+      const ck = loadCheckpoint(dir);
+      for (const perturbation of ['z', 'dW'] as const) {
+        const g = buildLossGraph(ck, { layer: 1, perturbation });
+        const { nodes } = prune(g);
+        const producer = new Map<string, Node>();
+        for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+        // the forward pass: every node the loss depends on
+        const forward = new Set<Node>();
+        const stack = [g.outputs.find((o) => o.name === 'loss')!.name];
+        while (stack.length) {
+          const p = producer.get(stack.pop()!);
+          if (!p || forward.has(p)) continue;
+          forward.add(p);
+          stack.push(...p.inputs.filter((x) => x));
+        }
+        const wide = nodes
+          .filter((n) => !forward.has(n))
+          .flatMap((n) => n.inputs.filter((x) => x && forward.has(producer.get(x)!) && g.shape(x).includes(ck.config.ffn)));
+        expect(wide, perturbation).toEqual([]);
+      }
+    });
 });

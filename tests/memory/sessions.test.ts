@@ -6,8 +6,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildRegistry, EngineDispatcher } from '../../src-main/jobs/worker';
 import type { WorkerToHost } from '../../src-main/jobs/protocol';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
-import { MemoryManager, ModelCaches, parseMemorySize } from '../../src-main/engine/runtime/memory';
-import { sessionCounters } from '../../src-main/engine/runtime/session';
+import os from 'node:os';
+import { defaultMemoryBudget, MemoryManager, ModelCaches, parseMemorySize } from '../../src-main/engine/runtime/memory';
+import { mappedWeightBytes, sessionCounters } from '../../src-main/engine/runtime/session';
+import { buildForward } from '../../src-main/engine/models/forward';
 import { FIXTURES } from '../shared';
 
 const LLAMA = path.join(FIXTURES, 'llama-world-a');
@@ -131,6 +133,34 @@ describe('per-model caches', () => {
     await model.release();
     expect(disposed).toBe(true);
     expect(model.caches.keys()).toEqual([]);
+  });
+
+  it('the default budget is 1.2x the weights (at least 2 GiB) capped by RAM; $EAC_MAX_MEMORY overrides it', () => {
+    const saved = process.env.EAC_MAX_MEMORY;
+    try {
+      delete process.env.EAC_MAX_MEMORY;
+      const GiB = 1024 ** 3;
+      expect(defaultMemoryBudget(10 * GiB)).toBe(Math.floor(Math.min(os.totalmem() * 0.85, 12 * GiB)));
+      expect(defaultMemoryBudget(1000)).toBe(Math.floor(Math.min(os.totalmem() * 0.85, 2 * GiB)));
+      process.env.EAC_MAX_MEMORY = '3G';
+      expect(defaultMemoryBudget(10 * GiB)).toBe(3 * GiB);
+    } finally {
+      if (saved === undefined) delete process.env.EAC_MAX_MEMORY;
+      else process.env.EAC_MAX_MEMORY = saved;
+    }
+  });
+
+  it('a session is expected to hold the weight bytes its graph maps', () => {
+    const model = LoadedModel.open(LLAMA);
+    const all = model.allLayers();
+    // decoding maps every weight; the MLP key of layer 1 needs the embedding, layer 0 and layer 1 up
+    // to (not including) its down-projection
+    expect(mappedWeightBytes(buildForward(model.ck, { kvCache: true, logits: 'rows', editLayers: all }).graph)).toBe(model.weightBytes);
+    const layer = [...model.ck.tensors.values()].filter((t) => t.name.startsWith('model.layers.0.')).reduce((a, t) => a + t.byteLength, 0);
+    const embed = model.ck.tensors.get('model.embed_tokens.weight')!.byteLength;
+    const down = model.ck.tensors.get('model.layers.1.mlp.down_proj.weight')!.byteLength;
+    expect(mappedWeightBytes(buildForward(model.ck, { logits: 'none', tapKeys: [1], editLayers: all }).graph)).toBe(embed + 2 * layer - down);
+    void model.release();
   });
 
   it('reads memory sizes with binary units', () => {

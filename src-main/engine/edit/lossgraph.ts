@@ -61,7 +61,9 @@ export function buildLossGraph(ck: Checkpoint, spec: LossGraphSpec): Graph {
     h = g.add(resid, g.matmul(key, param));
   }
   b.prepare(ctx);
-  for (const l of upper) h = b.block(l, h, ctx);
+  // the residual stream between blocks: the backward pass recomputes one block at a time from these
+  const checkpoints = [h];
+  for (const l of upper) checkpoints.push((h = b.block(l, h, ctx)));
   const flat = g.reshape(h, [-1, cfg.hidden], ['BT', cfg.hidden]);
 
   // target NLL: rows predicting each target token
@@ -81,7 +83,7 @@ export function buildLossGraph(ck: Checkpoint, spec: LossGraphSpec): Graph {
   const kl = g.mul(klTerm(g, logpK, klRef, klRev), klW);
 
   const loss = g.add(nll, kl);
-  const [grad] = gradients(g, loss, [param]);
+  const [grad] = gradients(g, loss, [param], { checkpoints });
   g.output(loss, 'loss');
   g.output(nll, 'nll');
   g.output(kl, 'kl');

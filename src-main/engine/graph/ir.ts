@@ -289,10 +289,10 @@ export class Graph {
    */
   after(w: string, anchor: string) {
     const dims = this.shape(w);
-    if (!dims.every((d) => typeof d === 'number')) throw new Error('after: a static shape is required');
+    const own = dims.every((d) => typeof d === 'number') ? this.constI(dims as number[]) : this.op('Shape', [w]);
     const one = this.node('Shape', [anchor], { start: { i: 0 }, end: { i: 1 } }, [{ dtype: 'int64', shape: [1] }])[0];
     const zero = this.op('Mul', [one, this.constI([0])]);
-    const shape = this.op('Add', [this.constI(dims as number[]), zero]);
+    const shape = this.op('Add', [own, zero]);
     return this.node('Reshape', [w, shape], {}, [{ dtype: this.dtype(w), shape: dims }])[0];
   }
   /** 2-D Gemm (alpha 1, no C) with optional transposed operands: no Transpose node, no copy of b. */

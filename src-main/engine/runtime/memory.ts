@@ -10,18 +10,28 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import type { Graph } from '../graph/ir';
-import { createSession, releaseSession, type Device, type DeviceReport, type SessionSettings } from './session';
+import { createSession, mappedWeightBytes, releaseSession, type Device, type DeviceReport, type SessionSettings } from './session';
 
 /** Resident set size of this process (bytes); mapped weight pages that were touched count too. */
 export function processRss(): number {
   return process.memoryUsage.rss();
 }
 
-/** Default budget: $EAC_MAX_MEMORY, else 85 % of the machine's RAM. */
-export function defaultMemoryBudget(): number {
+/**
+ * Default budget: $EAC_MAX_MEMORY, else 1.2× the checkpoint's weight bytes (at least 2 GiB), capped
+ * at 85 % of the machine's RAM.
+ *
+ * Why a multiple of the weights and not simply most of the RAM: onnxruntime maps the external data
+ * of each session separately, so a weight page touched through two live sessions is counted twice
+ * in the resident size (and by the OOM killer), though it is one page of the page cache. Keeping the
+ * resident size near the weight bytes means one live session per weight at a time on big models —
+ * the others are released and rebuilt (a rebuild maps, it copies nothing) — while small models keep
+ * all their sessions.
+ */
+export function defaultMemoryBudget(weightBytes = 0): number {
   const env = process.env.EAC_MAX_MEMORY;
   if (env) return parseMemorySize(env);
-  return Math.floor(os.totalmem() * 0.85);
+  return Math.floor(Math.min(os.totalmem() * 0.85, Math.max(2 * 1024 ** 3, 1.2 * weightBytes)));
 }
 
 /** "20G", "20GiB", "1500M", "800MB", "12e9" or plain bytes → bytes (binary units). */
@@ -113,7 +123,10 @@ export interface SessionHost {
 export class ManagedSession implements Evictable {
   private session: Promise<ort.InferenceSession> | null = null;
   private busy = 0;
+  /** mapped weight bytes + overhead: what releasing it is expected to give back */
   bytes = 0;
+  /** resident growth measured when it was built (graph, kernels, arena) */
+  overhead = 0;
   lastUse = 0;
   /** how many times the session was built (1 + rebuilds after eviction) */
   builds = 0;
@@ -138,10 +151,15 @@ export class ManagedSession implements Evictable {
   private open(): Promise<ort.InferenceSession> {
     if (!this.session) {
       const p = (async () => {
-        await this.host.memory.makeRoom(this.host.expectedSessionBytes(), this);
+        const graph = this.build();
+        // what it will hold once it has run: the weight pages it maps (counted per session, see
+        // defaultMemoryBudget) and what sessions have needed beside them so far
+        const mapped = mappedWeightBytes(graph);
+        await this.host.memory.makeRoom(mapped + this.host.expectedSessionBytes(), this);
         const before = processRss();
-        const { session, report } = await createSession(this.build(), this.host.weightsDir, this.host.sessionDevice(), this.host.sessionSettings());
-        this.bytes = Math.max(0, processRss() - before);
+        const { session, report } = await createSession(graph, this.host.weightsDir, this.host.sessionDevice(), this.host.sessionSettings());
+        this.overhead = Math.max(0, processRss() - before);
+        this.bytes = mapped + this.overhead;
         this.builds++;
         this.host.onSessionCreated(report, this.bytes);
         return session;

@@ -78,7 +78,8 @@ export interface OpenOptions {
   arena?: boolean;
   /**
    * resident-memory budget of the process in bytes: sessions and sized caches are evicted (least
-   * recently used first) to stay under it; default $EAC_MAX_MEMORY, else 85 % of the machine's RAM
+   * recently used first) to stay under it; default $EAC_MAX_MEMORY, else 1.2× the weight bytes
+   * (at least 2 GiB) capped at 85 % of the machine's RAM (memory.ts defaultMemoryBudget)
    */
   maxMemory?: number;
 }
@@ -120,7 +121,7 @@ export class LoadedModel implements SessionHost {
     const env = process.env.EAC_PREPACK;
     const small = weightBytes < LOW_MEMORY_LIMIT_BYTES;
     const prepack = opts.prepack ?? (env === '0' ? false : env === '1' ? true : small);
-    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack, opts.arena ?? small, opts.maxMemory ?? defaultMemoryBudget());
+    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack, opts.arena ?? small, opts.maxMemory ?? defaultMemoryBudget(weightBytes));
   }
 
   /**
@@ -151,7 +152,7 @@ export class LoadedModel implements SessionHost {
 
   expectedSessionBytes(): number {
     let max = 0;
-    for (const s of this.sessions.values()) max = Math.max(max, s.bytes);
+    for (const s of this.sessions.values()) max = Math.max(max, s.overhead);
     return max;
   }
 

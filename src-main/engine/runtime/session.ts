@@ -85,6 +85,14 @@ export function foldableWeightNodes(graph: Graph): string[] {
   return out;
 }
 
+/** Bytes of checkpoint data a session over `graph` maps (its external initializers). */
+export function mappedWeightBytes(graph: Graph): number {
+  const { used } = prune(graph);
+  let n = 0;
+  for (const [name, init] of graph.initializers) if (init.kind === 'external' && used.has(name)) n += init.length;
+  return n;
+}
+
 /** Counts of sessions created and released in this process (tests check `info` creates none). */
 export const sessionCounters = { created: 0, released: 0 };
 
