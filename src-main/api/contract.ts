@@ -6,7 +6,8 @@
 // - `validateParams(method, params)`: hand-written input validation for every call (use it on every
 //   IPC / WebSocket message before handing it to the engine).
 //
-// Renderer-safe: only `import type` from the rest of src-main, no Node built-ins.
+// Renderer-safe: only `import type` from the rest of src-main (and engine/errors.ts, the one error type, which is
+// plain TypeScript), no Node built-ins.
 //
 // Transport model. The engine worker implements every method of StudioMethods under the same name
 // (src-main/jobs/studio registers them; EngineMethods is augmented with StudioMethods), so the glue is:
@@ -22,6 +23,7 @@
 // not belong to that call — reload or close the window and it goes on; any window pauses or cancels
 // it (jobs.pause / jobs.cancel). While a model-changing job runs, another one is refused at once with
 // a message naming the running job (code 'busy') unless the caller asks to wait (whenBusy: 'queue').
+import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
 import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
@@ -687,12 +689,11 @@ export const STUDIO_ERROR_CODES = {
   exists: 'exists',
   /** the ledger moved (its head changed) between asking for a destructive action and running it */
   conflict: 'conflict',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
-export class ContractError extends Error {
-  readonly code = STUDIO_ERROR_CODES.badParams;
-  constructor(message: string) {
-    super(message);
+export class ContractError extends EacError {
+  constructor(code: typeof STUDIO_ERROR_CODES.badParams, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'ContractError';
   }
 }
@@ -702,7 +703,7 @@ export class ContractError extends Error {
 type Obj = Record<string, unknown>;
 
 function fail(method: string, msg: string): never {
-  throw new ContractError(`${method}: ${msg}`);
+  throw new ContractError('bad_params', `${method}: ${msg}`);
 }
 
 const show = (v: unknown): string => {

@@ -1,6 +1,7 @@
 // The shape of an `eac` subcommand. Each lives in src-main/cli/commands/<name>.ts and is listed in
 // src-main/cli/commands/index.ts; main.ts does argument parsing (node:util parseArgs, strict),
 // --help, and error reporting, so a command only validates its values and does its work.
+import { EacError, exitCodeFor, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { ParseArgsConfig } from 'node:util';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -31,45 +32,30 @@ export interface CliCommand {
 }
 
 /** Bad command line or bad input files: one line on stderr, exit code 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
+export class UsageError extends EacError {
+  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'UsageError';
+  }
+  /** exit code from the code table (2 for 'usage' and every other bad-input code) */
+  get exitCode(): 1 | 2 {
+    return exitCodeFor(this);
   }
 }
 
 /**
- * Error codes that mean the user's input was wrong (exit 2) rather than that running it failed (exit 1): engine and
- * studio input codes, the ledger's "this file is not a ledger you can use" codes, the export's refusals.
- */
-export const BAD_INPUT_CODES: ReadonlySet<string> = new Set([
-  'bad_params',
-  'bad_model',
-  'no_model',
-  'not_found',
-  'exists',
-  'hash_mismatch',
-  'not_ledger',
-  'schema_too_new',
-  'unsafe_target',
-  'not_export',
-]);
-
-/**
- * Whether an error is bad input (exit 2): a UsageError, an error whose code is in BAD_INPUT_CODES, or a checkpoint /
- * task-file validation error (a broken model folder or task file), except their I/O failures.
+ * Whether an error is bad input (exit 2) rather than a failure to run it (exit 1): decided by its code alone, through
+ * the one code table (engine/errors.ts ERROR_CODES; a UsageError has code 'usage').
  */
 export function isBadInput(e: unknown): boolean {
-  if (e instanceof UsageError) return true;
-  const { name, code } = (e ?? {}) as { name?: string; code?: unknown };
-  if (typeof code === 'string' && BAD_INPUT_CODES.has(code)) return true;
-  return (name === 'CheckpointError' || name === 'TaskValidationError') && code !== 'io_error';
+  return exitCodeFor(e) === 2;
 }
 
-/** `e` as a UsageError when it is bad input (see isBadInput), else `e` unchanged (exit 1 with its message). */
+/** `e` as a UsageError (same code, message and detail; `e` as its cause) when it is bad input, else `e` unchanged. */
 export function asInputError(e: unknown): unknown {
-  return isBadInput(e) && !(e instanceof UsageError) ? new UsageError((e as Error).message) : e;
+  if (!isBadInput(e) || e instanceof UsageError) return e;
+  const err = e as EacError;
+  return new UsageError(err.code, err.message, { cause: e, ...(err.detail ? { detail: err.detail } : {}) });
 }
 
 export function defineCommand(c: CliCommand): CliCommand {
@@ -81,7 +67,7 @@ export function defineCommand(c: CliCommand): CliCommand {
 function single(values: OptionValues, name: string): string | boolean | undefined {
   const v = values[name];
   if (Array.isArray(v)) {
-    if (v.length > 1) throw new UsageError(`--${name} was given ${v.length} times; give it once`);
+    if (v.length > 1) throw new UsageError('usage', `--${name} was given ${v.length} times; give it once`);
     return v[0];
   }
   return v;
@@ -89,7 +75,7 @@ function single(values: OptionValues, name: string): string | boolean | undefine
 
 export function requireString(values: OptionValues, name: string): string {
   const v = single(values, name);
-  if (typeof v !== 'string') throw new UsageError(`--${name} is required`);
+  if (typeof v !== 'string') throw new UsageError('usage', `--${name} is required`);
   return v;
 }
 
@@ -102,19 +88,19 @@ export function intOption(values: OptionValues, name: string, opts: { min?: numb
   const v = single(values, name);
   if (v === undefined || typeof v === 'boolean') {
     if (opts.default !== undefined) return opts.default;
-    throw new UsageError(`--${name} is required`);
+    throw new UsageError('usage', `--${name} is required`);
   }
-  if (!/^-?\d+$/.test(v.trim())) throw new UsageError(`--${name} must be an integer, got "${v}"`);
+  if (!/^-?\d+$/.test(v.trim())) throw new UsageError('usage', `--${name} must be an integer, got "${v}"`);
   const n = Number(v);
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${n}`);
+  if (opts.min !== undefined && n < opts.min) throw new UsageError('usage', `--${name} must be at least ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError('usage', `--${name} must be at most ${opts.max}, got ${n}`);
   return n;
 }
 
 export function choiceOption<T extends string>(values: OptionValues, name: string, choices: readonly T[], def: T): T {
   const v = optionalString(values, name);
   if (v === undefined) return def;
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${v}"`);
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError('usage', `--${name} must be one of ${choices.join(', ')}, got "${v}"`);
   return v as T;
 }
 

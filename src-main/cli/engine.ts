@@ -24,7 +24,7 @@ export async function withModel<T>(
       info = await engine.call('openModel', { dir: abs, device });
     } catch (e) {
       // a folder that does not load is bad input, whatever the code (CheckpointError codes, bad_model)
-      if (e instanceof EngineError && e.code !== 'worker_crashed') throw new UsageError(e.message);
+      if (e instanceof EngineError && e.code !== 'worker_crashed') throw new UsageError('usage', e.message);
       throw e;
     }
     const d = info.device;
@@ -34,7 +34,7 @@ export async function withModel<T>(
     try {
       return await fn(engine, info);
     } catch (e) {
-      if (e instanceof EngineError && e.code && INPUT_CODES.has(e.code)) throw new UsageError(e.message);
+      if (e instanceof EngineError && e.code && INPUT_CODES.has(e.code)) throw new UsageError('usage', e.message);
       throw e;
     }
   } finally {

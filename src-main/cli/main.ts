@@ -1,6 +1,7 @@
 // `eac` command line: dispatches to the subcommands in ./commands (a registry), parses flags with
 // node:util parseArgs (strict), and turns every error into one line on stderr naming the file and the
-// cause. Exit codes (documented in the README): 0 success, 2 bad input (isBadInput: usage errors, a
+// cause. Exit codes (the README's table is generated from the same table): 0 success, else decided by
+// the error's code through engine/errors.ts ERROR_CODES (exitCodeFor): 2 bad input (usage errors, a
 // missing or broken model / facts / task file, a file that is not a usable ledger, a refused export
 // target), 1 any other failure (I/O, a ledger held by another writer, a corrupt factor, a crash).
 // Started by bin/eac.mjs (tsx) or directly: node --import tsx src-main/cli/main.ts ...
@@ -10,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseMemorySize } from '../engine/runtime/memory';
-import { isBadInput, UsageError, type CliCommand, type CliIO, type OptionValues } from './command';
+import { EXIT_CODES, exitCodeFor } from '../engine/errors';
+import { UsageError, type CliCommand, type CliIO, type OptionValues } from './command';
 import { commands as registered } from './commands';
 
 export const VERSION = '0.1.0';
@@ -57,10 +59,10 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
     const target = name === 'help' && rest[0] ? cmds.find((c) => c.name === rest[0]) : undefined;
     if (name === 'help' && rest[0] && !target) {
       io.err(`eac: unknown command "${rest[0]}" (commands: ${cmds.map((c) => c.name).join(', ')})\n`);
-      return 2;
+      return EXIT_CODES.input;
     }
     io.out(target ? commandHelp(target) : mainHelp(cmds));
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT_CODES.input : 0;
   }
   if (name === '--version' || name === '-V') {
     io.out(`eac ${VERSION}\n`);
@@ -69,7 +71,7 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
   const cmd = cmds.find((c) => c.name === name);
   if (!cmd) {
     io.err(`eac: unknown command "${name}" (commands: ${cmds.map((c) => c.name).join(', ')}; see eac --help)\n`);
-    return 2;
+    return EXIT_CODES.input;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(commandHelp(cmd));
@@ -85,16 +87,16 @@ export async function main(argv: string[], io: CliIO = defaultIO(), cmds: CliCom
         positionals: string[];
       };
     } catch (e) {
-      throw new UsageError(`${(e as Error).message} (see eac ${cmd.name} --help)`);
+      throw new UsageError('usage', `${(e as Error).message} (see eac ${cmd.name} --help)`);
     }
     const code = await cmd.run(parsed.values, parsed.positionals, io);
     return code ?? 0;
   } catch (e) {
     const err = e as Error;
-    const usage = isBadInput(e);
-    io.err(`eac ${cmd.name}: ${usage ? '' : 'error: '}${oneLine(err?.message ?? String(e))}\n`);
+    const exit = exitCodeFor(e);
+    io.err(`eac ${cmd.name}: ${exit === EXIT_CODES.input ? '' : 'error: '}${oneLine(err?.message ?? String(e))}\n`);
     if (io.env.EAC_DEBUG && err?.stack) io.err(err.stack + '\n');
-    return usage ? 2 : 1;
+    return exit;
   } finally {
     if (savedBudget === undefined) delete process.env.EAC_MAX_MEMORY;
     else process.env.EAC_MAX_MEMORY = savedBudget;
@@ -117,7 +119,7 @@ function takeMaxMemory(args: string[]): string[] {
     let value: string | undefined;
     if (a === '--max-memory') {
       value = args[++i];
-      if (value === undefined) throw new UsageError('--max-memory needs a size (e.g. 20G)');
+      if (value === undefined) throw new UsageError('usage', '--max-memory needs a size (e.g. 20G)');
     } else if (a.startsWith('--max-memory=')) value = a.slice('--max-memory='.length);
     else {
       out.push(a);
@@ -126,7 +128,7 @@ function takeMaxMemory(args: string[]): string[] {
     try {
       process.env.EAC_MAX_MEMORY = String(parseMemorySize(value));
     } catch (e) {
-      throw new UsageError(`--max-memory: ${(e as Error).message}`);
+      throw new UsageError('usage', `--max-memory: ${(e as Error).message}`);
     }
   }
   return out;

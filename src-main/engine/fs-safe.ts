@@ -8,7 +8,7 @@
 // parse errors are reported without quoting the file's content (V8's messages quote ~10 characters).
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from './checkpoint/errors';
+import { CheckpointError, type CheckpointErrorCode } from './checkpoint/errors';
 
 const MiB = 1024 * 1024;
 
@@ -138,7 +138,7 @@ export function jsonErrorMessage(e: unknown, text: string): string {
 }
 
 /** JSON.parse that reports errors with jsonErrorMessage (no content quoted) as CheckpointError `code`. */
-export function parseJson(text: string, file: string, code = 'bad_json'): unknown {
+export function parseJson(text: string, file: string, code: CheckpointErrorCode = 'bad_json'): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -147,7 +147,7 @@ export function parseJson(text: string, file: string, code = 'bad_json'): unknow
 }
 
 /** Reads and parses a JSON file that must be a regular file of at most `maxBytes`. */
-export function readJsonFile(file: string, maxBytes: number, what = 'the file', code = 'bad_json'): unknown {
+export function readJsonFile(file: string, maxBytes: number, what = 'the file', code: CheckpointErrorCode = 'bad_json'): unknown {
   return parseJson(readTextFile(file, maxBytes, what), file, code);
 }
 

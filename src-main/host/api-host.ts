@@ -16,6 +16,7 @@ import {
   type HostMethods,
 } from './wire';
 import { dataRoot } from '../engine/paths';
+import { toWire } from '../engine/errors';
 import { RecentModels } from './recent-models';
 
 export interface ApiHostOptions {
@@ -37,15 +38,9 @@ interface Running {
   engineCall: { id: number; cancel(): Promise<boolean> };
 }
 
+/** A failed call as data: the error's code, message and detail unchanged (engine/errors.ts toWire). */
 function errorReply(e: unknown): CallReply {
-  const err = e as { message?: unknown; code?: unknown };
-  return {
-    ok: false,
-    error: {
-      message: typeof err?.message === 'string' ? err.message : String(e),
-      ...(typeof err?.code === 'string' ? { code: err.code } : {}),
-    },
-  };
+  return { ok: false, error: toWire(e) };
 }
 
 export class ApiHost {

@@ -12,7 +12,10 @@ export const IPC = {
 
 export interface ErrorReply {
   message: string;
+  /** an engine/errors.ts ERROR_CODES code (or a foreign error's own) */
   code?: string;
+  /** the error's structured detail, unchanged */
+  detail?: Record<string, unknown>;
 }
 
 /** A call's outcome. Errors travel as data (Electron would otherwise rewrite their messages). */

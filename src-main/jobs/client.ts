@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import {
   ENGINE_ERROR_CODES as CODES,
   EngineError,
+  fromWire,
   isBroadcast,
   isProgressEvent,
   isReadyMessage,
@@ -207,15 +208,15 @@ export class EngineClient {
       }
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.result);
-      else p.reject(new EngineError(m.error.message, m.error.code));
+      else p.reject(fromWire(m.error));
     });
     channel.onExit((exit) => {
       const requested = this.closing || g.expected;
       const err = requested
-        ? new EngineError('the engine was closed', CODES.closed)
+        ? new EngineError(CODES.closed, 'the engine was closed')
         : g.fatal !== null
-          ? new EngineError(`the engine worker crashed: ${g.fatal}`, CODES.workerCrashed)
-          : new EngineError(`the engine process exited unexpectedly (${describeExit(exit)})`, CODES.workerCrashed);
+          ? new EngineError(CODES.workerCrashed, `the engine worker crashed: ${g.fatal}`)
+          : new EngineError(CODES.workerCrashed, `the engine process exited unexpectedly (${describeExit(exit)})`);
       readyReject(err);
       if (g !== this.gen) return; // an old process (recycled) going away
       for (const p of this.pending.values()) p.reject(err);
@@ -244,7 +245,7 @@ export class EngineClient {
     const id = this.nextId++;
     const promise = new Promise<ResultOf<M>>((resolve, reject) => {
       if (this.dead) return reject(this.dead);
-      if (this.closing && method !== 'close') return reject(new EngineError('the engine is closing', CODES.closed));
+      if (this.closing && method !== 'close') return reject(new EngineError(CODES.closed, 'the engine is closing'));
       this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, onProgress });
       const g = this.gen;
       g.ready.then(
@@ -296,10 +297,10 @@ export class EngineClient {
    * Pending calls of the old process reject with 'closed'. Resolves once the new process is ready.
    */
   async recycle(): Promise<void> {
-    if (this.closing || this.dead) throw this.dead ?? new EngineError('the engine is closing', CODES.closed);
+    if (this.closing || this.dead) throw this.dead ?? new EngineError(CODES.closed, 'the engine is closing');
     const old = this.gen;
     old.expected = true;
-    const err = new EngineError('the engine was restarted', CODES.closed);
+    const err = new EngineError(CODES.closed, 'the engine was restarted');
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.gen = this.start();

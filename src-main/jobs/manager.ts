@@ -15,6 +15,7 @@ import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, Jo
 import { STUDIO_ERROR_CODES as CODES } from '../api/contract';
 import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
+import { cancelledError } from '../engine/errors';
 
 /** What a running job can do. The one cancellation shape: `signal` aborts with an EngineError('cancelled'). */
 export interface JobHandle {
@@ -71,9 +72,8 @@ const ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
 /** ids of jobs that live only in memory (no workspace bound yet, e.g. opening the first model) */
 const TRANSIENT_BASE = 1_000_000_000;
 
-export function cancelledError(message = 'cancelled'): EngineError {
-  return new EngineError(message, CODES.cancelled);
-}
+/** The one cancellation shape (engine/errors.ts), re-exported for the jobs layer. */
+export { cancelledError };
 
 function errorInfo(e: unknown): { message: string; code?: string } {
   const err = e as { message?: unknown; code?: unknown; name?: unknown };
@@ -134,8 +134,7 @@ export class JobManager {
     const p = a.progress;
     const where = p.phase ? ` (${p.phase}${p.total ? `, ${p.done ?? 0}/${p.total}` : ''})` : '';
     return new EngineError(
-      `cannot ${what}: job #${a.id} "${a.title}" is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
-      CODES.busy,
+      CODES.busy, `cannot ${what}: job #${a.id} "${a.title}" is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
     );
   }
 
@@ -189,8 +188,8 @@ export class JobManager {
   /** Continues a paused job under its own id (queue resume). */
   resume<R>(id: number, spec: JobSpec<R>): { job: JobRecord; done: Promise<R> } {
     const rec = this.get(id);
-    if (!rec) throw new EngineError(`no job #${id}`, CODES.notFound);
-    if (rec.state !== 'paused') throw new EngineError(`job #${id} "${rec.title}" is ${rec.state}, not paused`, CODES.badParams);
+    if (!rec) throw new EngineError(CODES.notFound, `no job #${id}`);
+    if (rec.state !== 'paused') throw new EngineError(CODES.badParams, `job #${id} "${rec.title}" is ${rec.state}, not paused`);
     if (this.active && (spec.whenBusy ?? 'refuse') === 'refuse') throw this.busyError(`resume "${rec.title}"`);
     if (!this.active) spec.precheck?.();
     rec.state = this.active ? 'queued' : 'running';
@@ -373,7 +372,7 @@ export class JobManager {
   /** Aborts the running job, drops the queued ones and waits until nothing runs (engine shutdown). */
   async shutdown(): Promise<void> {
     for (const w of this.waiting.splice(0)) this.finish(w, 'cancelled', undefined, cancelledError('the engine is closing'));
-    this.active?.controller.abort(new EngineError('the engine is closing', 'closed'));
+    this.active?.controller.abort(new EngineError('closed', 'the engine is closing'));
     await this.idle;
   }
 

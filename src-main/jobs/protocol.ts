@@ -6,6 +6,7 @@
 // that implements it:
 //   declare module '../protocol' { interface EngineMethods { edit: { params: EditParams; result: EditResult } } }
 // ) and register a handler for it (see HandlerRegistry in ./worker).
+import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { ModelConfig } from '../engine/checkpoint';
 
 export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
@@ -20,8 +21,10 @@ export interface RequestMessage<M extends MethodName = MethodName> {
 
 export interface ErrorInfo {
   message: string;
-  /** stable machine-readable tag: a CheckpointError code, or one of ENGINE_ERROR_CODES */
+  /** stable machine-readable tag: an ERROR_CODES code (engine/errors.ts); a foreign error's own code passes as is */
   code?: string;
+  /** the EacError's structured detail, unchanged */
+  detail?: Record<string, unknown>;
 }
 
 export type ResponseMessage<M extends MethodName = MethodName> =
@@ -164,17 +167,22 @@ export const ENGINE_ERROR_CODES = {
   workerCrashed: 'worker_crashed',
   closed: 'closed',
   internal: 'internal',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** Error carrying a machine-readable code across the worker boundary. */
-export class EngineError extends Error {
-  constructor(
-    message: string,
-    public code?: string,
-  ) {
-    super(message);
+export class EngineError extends EacError {
+  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'EngineError';
   }
+}
+
+/**
+ * An error that came over the wire, rebuilt with its code, message and detail unchanged (a code outside ERROR_CODES,
+ * e.g. a Node 'ENOENT', is kept as is: the table maps it to exit 1).
+ */
+export function fromWire(info: ErrorInfo): EngineError {
+  return new EngineError((info.code ?? 'internal') as ErrorCode, info.message, info.detail ? { detail: info.detail } : undefined);
 }
 
 export function isProgressEvent(m: WorkerToHost): m is ProgressEvent {

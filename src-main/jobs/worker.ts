@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointError } from '../engine/checkpoint';
+import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
 import { registerHandlers as registerStudioHandlers } from './studio';
 import {
@@ -162,18 +163,13 @@ export function describeModel(model: LoadedModel): ModelInfo {
   };
 }
 
+/** What a thrown value sends over the wire: code, message and detail unchanged (engine/errors.ts toWire). */
 export function toErrorInfo(e: unknown): ErrorInfo {
-  if (e instanceof CheckpointError || e instanceof EngineError) return { message: e.message, code: e.code };
-  if (e instanceof Error) {
-    if (e.name === 'AbortError') return { message: e.message || 'cancelled', code: CODES.cancelled };
-    const code = (e as { code?: unknown }).code;
-    return { message: e.message, code: typeof code === 'string' ? code : undefined };
-  }
-  return { message: String(e) };
+  return toWire(e);
 }
 
 function badParams(msg: string): never {
-  throw new EngineError(msg, CODES.badParams);
+  throw new EngineError(CODES.badParams, msg);
 }
 
 function checkPrompt(p: unknown, what: string): string {
@@ -187,8 +183,8 @@ function encodePrompt(model: LoadedModel, prompt: string): number[] {
   return ids;
 }
 
-function cancelled(): EngineError {
-  return new EngineError('cancelled', CODES.cancelled);
+function cancelled(): EacError {
+  return cancelledError();
 }
 
 /** ----- core handlers ----- */
@@ -210,7 +206,7 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
         model = LoadedModel.open(params.dir, { device, maxMemory });
       } catch (e) {
         if (e instanceof CheckpointError) throw e;
-        throw new EngineError((e as Error).message, CODES.badModel);
+        throw new EngineError(CODES.badModel, (e as Error).message);
       }
       // no session is built here (sessions are built on first use, README "How memory is used"):
       // only whether the device can start at all, with a one-node probe
@@ -307,7 +303,7 @@ export class EngineDispatcher {
       },
       close: async () => {
         this.closing = true;
-        for (const c of this.active.values()) c.abort(new EngineError('the engine is closing', CODES.closed));
+        for (const c of this.active.values()) c.abort(new EngineError(CODES.closed, 'the engine is closing'));
         await this.queue.catch(() => {});
         for (const h of this.registry.closeHooks) await h(this.state).catch(() => {});
         await this.state.model?.release().catch(() => {});
@@ -342,7 +338,7 @@ export class EngineDispatcher {
       },
       state: this.state,
       requireModel: () => {
-        if (!this.state.model) throw new EngineError('no model is open (call openModel first)', CODES.noModel);
+        if (!this.state.model) throw new EngineError(CODES.noModel, 'no model is open (call openModel first)');
         return this.state.model;
       },
       registry: this.registry,
@@ -355,7 +351,7 @@ export class EngineDispatcher {
         this.post({ id, ok: true, result } as WorkerToHost);
       } catch (e) {
         const reason = controller.signal.aborted ? controller.signal.reason : undefined;
-        const info = reason instanceof EngineError ? toErrorInfo(reason) : toErrorInfo(e);
+        const info = isEacError(reason) ? toErrorInfo(reason) : toErrorInfo(e);
         this.post({ id, ok: false, error: info });
       } finally {
         this.active.delete(id);

@@ -36,30 +36,29 @@ function createPrivate(file: string): void {
     // not fs.mkdirSync(recursive): it retries forever where mkdir fails with ENOENT under an existing parent (/proc)
     mkdirsOnce(path.dirname(file));
   } catch (e) {
-    throw new LedgerError(`cannot create the folder of the ledger ${file}: ${(e as Error).message}`, 'io_error');
+    throw new LedgerError('io_error', `cannot create the folder of the ledger ${file}: ${(e as Error).message}`);
   }
   try {
     fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LedgerError(`cannot create the ledger ${file}: ${(e as Error).message}`, 'io_error');
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LedgerError('io_error', `cannot create the ledger ${file}: ${(e as Error).message}`);
   }
 }
 
 /** better-sqlite3's "unable to open database file" and friends, with the path and the likely cause. */
 function openError(file: string, e: unknown, readOnly: boolean): LedgerError {
   const msg = (e as Error).message;
-  if (!fs.existsSync(file)) return new LedgerError(`the ledger ${file} does not exist`, 'not_found');
+  if (!fs.existsSync(file)) return new LedgerError('not_found', `the ledger ${file} does not exist`);
   let st: fs.Stats | null = null;
   try {
     st = fs.statSync(file);
   } catch {
     /* reported below */
   }
-  if (st && !st.isFile()) return new LedgerError(`cannot open the ledger ${file}: it is not a regular file`, 'not_ledger');
+  if (st && !st.isFile()) return new LedgerError('not_ledger', `cannot open the ledger ${file}: it is not a regular file`);
   return new LedgerError(
-    `cannot open the ledger ${file}${readOnly ? ' for reading' : ''}: ${msg}` +
+    'open_failed', `cannot open the ledger ${file}${readOnly ? ' for reading' : ''}: ${msg}` +
       (/unable to open/i.test(msg) ? ` (check that the file and its folder ${path.dirname(file)} are readable${readOnly ? '' : ' and writable'})` : ''),
-    'open_failed',
   );
 }
 
@@ -67,10 +66,10 @@ function pragmas(db: Database.Database, file: string, busyTimeoutMs: number | un
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs ?? 10_000))}`);
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (file !== ':memory:' && String(mode).toLowerCase() !== 'wal')
-    throw new LedgerError(`could not switch ${file} to WAL journal mode (got ${mode})`, 'io_error');
+    throw new LedgerError('io_error', `could not switch ${file} to WAL journal mode (got ${mode})`);
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new LedgerError('SQLite refused to enable foreign keys', 'io_error');
+  if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new LedgerError('io_error', 'SQLite refused to enable foreign keys');
 }
 
 /**
@@ -99,7 +98,7 @@ export function openDatabase(file: string, opts: { busyTimeoutMs?: number; migra
 /** A read-only connection to an existing ledger (checked header; nothing is written). */
 function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
   const abs = path.resolve(file);
-  if (!fs.existsSync(abs)) throw new LedgerError(`the ledger ${abs} does not exist`, 'not_found');
+  if (!fs.existsSync(abs)) throw new LedgerError('not_found', `the ledger ${abs} does not exist`);
   let db: Database.Database;
   try {
     db = new Database(abs, { readonly: true, fileMustExist: true });
@@ -109,7 +108,7 @@ function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
     const { fresh } = checkLedgerHeader(db, knownVersion(opts.migrationsDir), abs);
-    if (fresh) throw new LedgerError(`${abs} is empty: not an EAC Studio ledger yet (nothing has been recorded in it)`, 'not_ledger');
+    if (fresh) throw new LedgerError('not_ledger', `${abs} is empty: not an EAC Studio ledger yet (nothing has been recorded in it)`);
   } catch (e) {
     db.close();
     throw e;

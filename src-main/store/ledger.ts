@@ -11,6 +11,7 @@
 // inside that method's write transaction, after its last statement and before COMMIT, having written one line
 // "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
 // to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
+import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
@@ -64,12 +65,9 @@ export interface LedgerOptions {
 }
 
 /** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
-export class LedgerError extends Error {
-  constructor(
-    message: string,
-    readonly code: string = 'ledger',
-  ) {
-    super(message);
+export class LedgerError extends EacError {
+  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'LedgerError';
   }
 }
@@ -136,7 +134,7 @@ export class Ledger {
 
   /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the crash test hook. */
   private tx<T>(op: string, fn: () => T): T {
-    if (this.readOnly) throw new LedgerError(`${op}: the ledger ${this.file} was opened read-only`, 'read_only');
+    if (this.readOnly) throw new LedgerError('read_only', `${op}: the ledger ${this.file} was opened read-only`);
     const outer = !this.db.inTransaction;
     return this.db
       .transaction(() => {
@@ -183,7 +181,7 @@ export class Ledger {
   }
 
   private requireModel(id: number): void {
-    if (!this.db.prepare('SELECT 1 FROM models WHERE id = ?').get(id)) throw new LedgerError(`no model with id ${id}`);
+    if (!this.db.prepare('SELECT 1 FROM models WHERE id = ?').get(id)) throw new LedgerError('ledger', `no model with id ${id}`);
   }
 
   // ---------------------------------------------------------------------------------------------- queues
@@ -249,14 +247,14 @@ export class Ledger {
    * done item cannot change (its edit is in the ledger).
    */
   markItem(itemId: number, status: QueueItemStatus, error?: string | null): QueueItem {
-    if (!QUEUE_ITEM_STATUSES.includes(status)) throw new LedgerError(`unknown queue item status "${status}"`);
-    if (status === 'done') throw new LedgerError('an item becomes done only by recording its edit (recordEdit with queueItemId)');
+    if (!QUEUE_ITEM_STATUSES.includes(status)) throw new LedgerError('ledger', `unknown queue item status "${status}"`);
+    if (status === 'done') throw new LedgerError('ledger', 'an item becomes done only by recording its edit (recordEdit with queueItemId)');
     return this.tx('markItem', () => {
       const item = this.getItem(itemId);
-      if (!item) throw new LedgerError(`no queue item with id ${itemId}`);
-      if (item.status === 'done') throw new LedgerError(`queue item ${itemId} is done (edit ${item.editId}); it cannot change`);
+      if (!item) throw new LedgerError('ledger', `no queue item with id ${itemId}`);
+      if (item.status === 'done') throw new LedgerError('ledger', `queue item ${itemId} is done (edit ${item.editId}); it cannot change`);
       if (status !== 'invalid' && item.request === null)
-        throw new LedgerError(`queue item ${itemId} has no parsable request; fix it with updateItemRequest first`);
+        throw new LedgerError('ledger', `queue item ${itemId} has no parsable request; fix it with updateItemRequest first`);
       this.db
         .prepare('UPDATE queue_items SET status = ?, error = ?, updated_at = ? WHERE id = ?')
         .run(status, error ?? null, this.now(), itemId);
@@ -270,12 +268,12 @@ export class Ledger {
    */
   reorderItems(queueId: number, itemIds: number[]): QueueItem[] {
     return this.tx('reorderItems', () => {
-      if (new Set(itemIds).size !== itemIds.length) throw new LedgerError('reorderItems: an item is listed twice');
+      if (new Set(itemIds).size !== itemIds.length) throw new LedgerError('ledger', 'reorderItems: an item is listed twice');
       const rows = this.db
         .prepare('SELECT id, position FROM queue_items WHERE queue_id = ?')
         .all(queueId) as { id: number; position: number }[];
       const posOf = new Map(rows.map((r) => [r.id, r.position]));
-      for (const id of itemIds) if (!posOf.has(id)) throw new LedgerError(`reorderItems: item ${id} is not in queue ${queueId}`);
+      for (const id of itemIds) if (!posOf.has(id)) throw new LedgerError('ledger', `reorderItems: item ${id} is not in queue ${queueId}`);
       const slots = itemIds.map((id) => posOf.get(id)!).sort((a, b) => a - b);
       const set = this.db.prepare('UPDATE queue_items SET position = ?, updated_at = ? WHERE id = ?');
       const now = this.now();
@@ -293,9 +291,9 @@ export class Ledger {
   updateItemRequest(itemId: number, request: EditRequest): QueueItem {
     return this.tx('updateItemRequest', () => {
       const item = this.getItem(itemId);
-      if (!item) throw new LedgerError(`no queue item with id ${itemId}`);
+      if (!item) throw new LedgerError('ledger', `no queue item with id ${itemId}`);
       if (item.status !== 'pending' && item.status !== 'invalid')
-        throw new LedgerError(`queue item ${itemId} is ${item.status}; only pending (or invalid) items can be edited`);
+        throw new LedgerError('ledger', `queue item ${itemId} is ${item.status}; only pending (or invalid) items can be edited`);
       this.db
         .prepare(`UPDATE queue_items SET request_json = ?, status = 'pending', error = NULL, updated_at = ? WHERE id = ?`)
         .run(JSON.stringify(request), this.now(), itemId);
@@ -321,25 +319,25 @@ export class Ledger {
       const deltas = this.checkDeltas(modelId, result);
       let profile: unknown = opts.profile;
       const items = opts.queueItemId !== undefined ? [opts.queueItemId, ...(opts.batchItemIds ?? [])] : [];
-      if (opts.batchItemIds?.length && opts.queueItemId === undefined) throw new LedgerError('batchItemIds need a queueItemId');
+      if (opts.batchItemIds?.length && opts.queueItemId === undefined) throw new LedgerError('ledger', 'batchItemIds need a queueItemId');
       const getItem = this.db.prepare(
         'SELECT i.status, q.model_id, q.profile_json FROM queue_items i JOIN queues q ON q.id = i.queue_id WHERE i.id = ?',
       );
       for (const id of items) {
         const it = getItem.get(id) as Row | undefined;
-        if (!it) throw new LedgerError(`no queue item with id ${id}`);
-        if (it.model_id !== modelId) throw new LedgerError(`queue item ${id} belongs to model ${it.model_id}, not ${modelId}`);
+        if (!it) throw new LedgerError('ledger', `no queue item with id ${id}`);
+        if (it.model_id !== modelId) throw new LedgerError('ledger', `queue item ${id} belongs to model ${it.model_id}, not ${modelId}`);
         if (it.status !== 'pending' && it.status !== 'running')
-          throw new LedgerError(`queue item ${id} is ${it.status}; only a pending or running item can receive an edit`);
+          throw new LedgerError('ledger', `queue item ${id} is ${it.status}; only a pending or running item can receive an edit`);
         if (profile === undefined) profile = parse(it.profile_json);
       }
       if (opts.replayOf !== undefined) {
         const orig = this.db
           .prepare('SELECT e.model_id, l.edit_id AS live FROM edits e LEFT JOIN live_edits l ON l.edit_id = e.id WHERE e.id = ?')
           .get(opts.replayOf) as Row | undefined;
-        if (!orig) throw new LedgerError(`replayOf: no edit with id ${opts.replayOf}`);
-        if (orig.model_id !== modelId) throw new LedgerError(`replayOf: edit ${opts.replayOf} belongs to model ${orig.model_id}`);
-        if (orig.live !== null) throw new LedgerError(`replayOf: edit ${opts.replayOf} is still live; remove it first`);
+        if (!orig) throw new LedgerError('ledger', `replayOf: no edit with id ${opts.replayOf}`);
+        if (orig.model_id !== modelId) throw new LedgerError('ledger', `replayOf: edit ${opts.replayOf} belongs to model ${orig.model_id}`);
+        if (orig.live !== null) throw new LedgerError('ledger', `replayOf: edit ${opts.replayOf} is still live; remove it first`);
       }
       const head = this.checkHead(modelId, opts.expectedHead, 'recordEdit');
       const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM edits WHERE model_id = ?').get(modelId) as Row).s as number;
@@ -386,7 +384,7 @@ export class Ledger {
       for (const n of result.norms ?? []) {
         const values = NORM_COLUMNS.map(([k]) => {
           const v = n[k];
-          if (typeof v !== 'number') throw new LedgerError(`norm snapshot for layer ${n.layer} ${n.tensor}: ${String(k)} is not a number`);
+          if (typeof v !== 'number') throw new LedgerError('ledger', `norm snapshot for layer ${n.layer} ${n.tensor}: ${String(k)} is not a number`);
           return Number.isNaN(v) ? null : v;
         });
         insN.run(editId, n.layer, n.tensor, ...values);
@@ -419,21 +417,21 @@ export class Ledger {
     const seen = new Map<number, { tensor: string; dOut: number; dIn: number }>();
     return (result.deltas ?? []).map((d, i) => {
       const what = `delta ${i} (layer ${d.layer}, ${d.tensor})`;
-      if (!(d.Ut instanceof Float32Array) || !(d.Vt instanceof Float32Array)) throw new LedgerError(`${what}: Ut and Vt must be Float32Array`);
-      if (!Number.isInteger(d.layer) || d.layer < 0) throw new LedgerError(`${what}: bad layer index`);
+      if (!(d.Ut instanceof Float32Array) || !(d.Vt instanceof Float32Array)) throw new LedgerError('ledger', `${what}: Ut and Vt must be Float32Array`);
+      if (!Number.isInteger(d.layer) || d.layer < 0) throw new LedgerError('ledger', `${what}: bad layer index`);
       let dims: { d: number; dFf: number } | null;
       try {
         dims = factorDims(d, what);
       } catch (e) {
-        throw new LedgerError((e as Error).message);
+        throw new LedgerError('ledger', (e as Error).message);
       }
-      if (!dims) throw new LedgerError(`${what}: rank 0; leave the layer out of deltas instead`);
+      if (!dims) throw new LedgerError('ledger', `${what}: rank 0; leave the layer out of deltas instead`);
       const shape = { tensor: d.tensor, dOut: dims.d, dIn: dims.dFf };
       const p = prev.get(modelId, d.layer) as Row | undefined;
       const before = seen.get(d.layer) ?? (p && { tensor: p.tensor as string, dOut: p.d_out as number, dIn: p.d_in as number });
       if (before && (before.tensor !== shape.tensor || before.dOut !== shape.dOut || before.dIn !== shape.dIn))
         throw new LedgerError(
-          `${what}: layer ${d.layer} was edited before as ${before.tensor} [${before.dOut} x ${before.dIn}], ` +
+          'ledger', `${what}: layer ${d.layer} was edited before as ${before.tensor} [${before.dOut} x ${before.dIn}], ` +
             `now ${shape.tensor} [${shape.dOut} x ${shape.dIn}]; the live factors of a layer must stack`,
         );
       seen.set(d.layer, shape);
@@ -531,7 +529,7 @@ export class Ledger {
       let uo = 0;
       let vo = 0;
       for (const r of list) {
-        if (r.d_out !== list[0].d_out || r.d_in !== list[0].d_in) throw new LedgerError(`layer ${layer}: live factors of different shapes`);
+        if (r.d_out !== list[0].d_out || r.d_in !== list[0].d_in) throw new LedgerError('ledger', `layer ${layer}: live factors of different shapes`);
         ub.set(r.ut, uo);
         vb.set(r.vt, vo);
         uo += r.ut.byteLength;
@@ -586,9 +584,8 @@ export class Ledger {
     const want = expected ?? this.seenHead.get(modelId);
     if (want !== undefined && want !== head)
       throw new LedgerError(
-        `${what}: the ledger ${this.file || ''} changed since ${expected !== undefined ? 'the caller' : 'this connection'} read it ` +
+        'head_moved', `${what}: the ledger ${this.file || ''} changed since ${expected !== undefined ? 'the caller' : 'this connection'} read it ` +
           `(head was event ${want}, is now ${head}); another writer changed the live set: reload the workspace and run it again`,
-        'head_moved',
       );
     return head;
   }
@@ -600,12 +597,12 @@ export class Ledger {
 
   /** Deactivate every live edit with seq > `seq` (0 = back to the base model). Records a 'revert' event. */
   revertTo(modelId: number, seq: number, note?: string, opts: { expectedHead?: number } = {}): RevertResult {
-    if (!Number.isInteger(seq) || seq < 0) throw new LedgerError(`revertTo: seq must be an integer >= 0, got ${seq}`);
+    if (!Number.isInteger(seq) || seq < 0) throw new LedgerError('ledger', `revertTo: seq must be an integer >= 0, got ${seq}`);
     return this.moved(modelId, () => this.tx('revertTo', () => {
       this.requireModel(modelId);
       this.checkHead(modelId, opts.expectedHead, 'revertTo');
       if (seq > 0 && !this.db.prepare('SELECT 1 FROM edits WHERE model_id = ? AND seq = ?').get(modelId, seq))
-        throw new LedgerError(`revertTo: model ${modelId} has no edit with seq ${seq}`);
+        throw new LedgerError('ledger', `revertTo: model ${modelId} has no edit with seq ${seq}`);
       const victims = this.liveIds(modelId, seq).map((r) => r.id);
       const eventId = this.insertEvent(modelId, 'revert', null, { toSeq: seq, note: note ?? null, deactivated: victims });
       this.transition(eventId, victims, false);
@@ -628,14 +625,14 @@ export class Ledger {
    *   record each with recordEdit(..., { replayOf: editId }). Until then they show up in pendingReplays().
    */
   removeEdit(modelId: number, editId: number, mode: 'drop' | 'replay', note?: string, opts: { expectedHead?: number } = {}): RemoveResult {
-    if (mode !== 'drop' && mode !== 'replay') throw new LedgerError(`removeEdit: unknown mode "${mode}"`);
+    if (mode !== 'drop' && mode !== 'replay') throw new LedgerError('ledger', `removeEdit: unknown mode "${mode}"`);
     return this.moved(modelId, () => this.tx('removeEdit', () => {
       this.checkHead(modelId, opts.expectedHead, 'removeEdit');
       const e = this.db
         .prepare('SELECT e.model_id, e.seq, l.edit_id AS live FROM edits e LEFT JOIN live_edits l ON l.edit_id = e.id WHERE e.id = ?')
         .get(editId) as Row | undefined;
-      if (!e || e.model_id !== modelId) throw new LedgerError(`removeEdit: model ${modelId} has no edit ${editId}`);
-      if (e.live === null) throw new LedgerError(`removeEdit: edit ${editId} is not live`);
+      if (!e || e.model_id !== modelId) throw new LedgerError('ledger', `removeEdit: model ${modelId} has no edit ${editId}`);
+      if (e.live === null) throw new LedgerError('ledger', `removeEdit: edit ${editId} is not live`);
       const later = this.liveIds(modelId, e.seq).map((r) => r.id);
       if (mode === 'drop') {
         const approximate = later.length > 0;
@@ -825,12 +822,12 @@ export class Ledger {
    */
   recordEvent(modelId: number, kind: FreeEventKind, payload: Record<string, unknown> = {}, editId?: number): LedgerEvent {
     if (STATE_EVENT_KINDS.includes(kind as EventKind))
-      throw new LedgerError(`"${kind}" events change the live set; use recordEdit / revertTo / removeEdit`);
+      throw new LedgerError('ledger', `"${kind}" events change the live set; use recordEdit / revertTo / removeEdit`);
     return this.tx('recordEvent', () => {
       this.requireModel(modelId);
       if (editId !== undefined) {
         const e = this.db.prepare('SELECT model_id FROM edits WHERE id = ?').get(editId) as Row | undefined;
-        if (!e || e.model_id !== modelId) throw new LedgerError(`recordEvent: model ${modelId} has no edit ${editId}`);
+        if (!e || e.model_id !== modelId) throw new LedgerError('ledger', `recordEvent: model ${modelId} has no edit ${editId}`);
       }
       const id = this.insertEvent(modelId, kind, editId ?? null, payload);
       return mapEvent(this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row, []);
@@ -935,14 +932,13 @@ function mapItem(r: Row): QueueItem {
 function verifyFactorRow(r: Row, file: string): void {
   if (!('sha256' in r)) return;
   const what = `factor ${r.ord} (layer ${r.layer}, ${r.tensor}) of edit ${r.edit_id}${r.seq !== undefined ? ` (seq ${r.seq})` : ''} in ${file || 'the ledger'}`;
-  if (r.sha256 === null) throw new LedgerError(`${what} has no checksum; the ledger was changed outside EAC Studio`, 'factor_corrupt');
+  if (r.sha256 === null) throw new LedgerError('factor_corrupt', `${what} has no checksum; the ledger was changed outside EAC Studio`);
   const now = factorSha256(r.ut, r.vt);
   if (now !== r.sha256)
     throw new LedgerError(
-      `${what} is corrupt: its bytes hash to sha256 ${now}, recorded ${r.sha256} when the edit was written. ` +
+      'factor_corrupt', `${what} is corrupt: its bytes hash to sha256 ${now}, recorded ${r.sha256} when the edit was written. ` +
         `The stored factors changed after they were recorded (disk corruption or an outside change); ` +
         `this edit cannot be rebuilt or exported exactly: restore the ledger from a backup or revert past edit ${r.edit_id}`,
-      'factor_corrupt',
     );
 }
 

@@ -83,9 +83,8 @@ function describeHolder(h: LockHolder | null): string {
 
 function lockedError(ledgerFile: string, lockFile: string): LedgerError {
   return new LedgerError(
-    `the ledger ${ledgerFile} is open for writing by ${describeHolder(readHolder(lockFile))}; ` +
+    'locked', `the ledger ${ledgerFile} is open for writing by ${describeHolder(readHolder(lockFile))}; ` +
       `only one writer at a time: close the other program or wait for it to finish`,
-    'locked',
   );
 }
 
@@ -111,13 +110,13 @@ export function acquireWriterLock(ledgerFile: string): WriterLock {
       fs.closeSync(fs.openSync(lockFile, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new LedgerError(`cannot create the writer lock ${lockFile}: ${(e as Error).message}`, 'io_error');
+        throw new LedgerError('io_error', `cannot create the writer lock ${lockFile}: ${(e as Error).message}`);
     }
     let db: Database.Database;
     try {
       db = new Database(lockFile, { timeout: 0 });
     } catch (e) {
-      throw new LedgerError(`cannot open the writer lock ${lockFile}: ${(e as Error).message}`, 'io_error');
+      throw new LedgerError('io_error', `cannot open the writer lock ${lockFile}: ${(e as Error).message}`);
     }
     const begin = () => {
       db.pragma('busy_timeout = 0');
@@ -143,7 +142,7 @@ export function acquireWriterLock(ledgerFile: string): WriterLock {
       if (db.inTransaction) db.exec('ROLLBACK');
       db.close();
       if (isBusy(e)) throw lockedError(ledgerFile, lockFile);
-      throw new LedgerError(`cannot take the writer lock ${lockFile}: ${(e as Error).message}`, 'io_error');
+      throw new LedgerError('io_error', `cannot take the writer lock ${lockFile}: ${(e as Error).message}`);
     }
     h = { db, refs: 0 };
     held.set(key, h);

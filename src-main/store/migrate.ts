@@ -1,4 +1,5 @@
 // Schema migrations: numbered files migrations/NNN_name.sql applied in order, one transaction each.
+import { EacError, type EacErrorOptions } from '../engine/errors';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -31,28 +32,35 @@ export interface MigrationReport {
 export const LEDGER_APPLICATION_ID = 0x45414353;
 
 /** The database was written by a newer app than this one. */
-export class SchemaTooNewError extends Error {
-  readonly code = 'schema_too_new';
-  constructor(
-    readonly dbVersion: number,
-    readonly knownVersion: number,
-    readonly file?: string,
-  ) {
-    super(
+export class SchemaTooNewError extends EacError {
+  constructor(code: 'schema_too_new', message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
+    this.name = 'SchemaTooNewError';
+  }
+  /** The error for a file at schema `dbVersion` read by an app that knows up to `knownVersion` (both kept in detail). */
+  static of(dbVersion: number, knownVersion: number, file?: string): SchemaTooNewError {
+    return new SchemaTooNewError(
+      'schema_too_new',
       `The ledger database ${file ? `${file} ` : ''}has schema version ${dbVersion}, newer than the newest migration this version of EAC Studio ` +
         `knows (${knownVersion}). Update EAC Studio to open it; the database was left untouched.`,
+      { detail: { dbVersion, knownVersion, ...(file !== undefined ? { file } : {}) } },
     );
-    this.name = 'SchemaTooNewError';
+  }
+  get dbVersion(): number {
+    return this.detail!.dbVersion as number;
+  }
+  get knownVersion(): number {
+    return this.detail!.knownVersion as number;
+  }
+  get file(): string | undefined {
+    return this.detail!.file as string | undefined;
   }
 }
 
 /** A migration failed or the file is not a ledger this version can use. code: 'migration' | 'not_ledger'. */
-export class MigrationError extends Error {
-  constructor(
-    message: string,
-    readonly code: string = 'migration',
-  ) {
-    super(message);
+export class MigrationError extends EacError {
+  constructor(code: 'migration' | 'not_ledger', message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'MigrationError';
   }
 }
@@ -72,27 +80,25 @@ export function checkLedgerHeader(db: Database.Database, knownVersion: number, f
     version = db.pragma('user_version', { simple: true }) as number;
     objects = db.prepare(`SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid`).all() as typeof objects;
   } catch (e) {
-    throw new MigrationError(`${file} is not an EAC Studio ledger: ${(e as Error).message}`, 'not_ledger');
+    throw new MigrationError('not_ledger', `${file} is not an EAC Studio ledger: ${(e as Error).message}`);
   }
   const ours = appId === LEDGER_APPLICATION_ID;
   if (appId !== 0 && !ours)
     throw new MigrationError(
-      `${file} is not an EAC Studio ledger: its application_id is 0x${(appId >>> 0).toString(16)} (another program's database, ` +
+      'not_ledger', `${file} is not an EAC Studio ledger: its application_id is 0x${(appId >>> 0).toString(16)} (another program's database, ` +
         `EAC Studio's is 0x${LEDGER_APPLICATION_ID.toString(16)}); it was left untouched`,
-      'not_ledger',
     );
   const hasMigrations = objects.some((o) => o.type === 'table' && o.name === 'schema_migrations');
   // newer: ours, or a file with nothing but a version (its tables may be what this version does not know)
-  if (version > knownVersion && (ours || hasMigrations || objects.length === 0)) throw new SchemaTooNewError(version, knownVersion, file);
+  if (version > knownVersion && (ours || hasMigrations || objects.length === 0)) throw SchemaTooNewError.of(version, knownVersion, file);
   if (ours) return { fresh: false };
   if (objects.length === 0 && version === 0) return { fresh: true };
   if (version >= 1 && hasMigrations) return { fresh: false };
   const names = objects.filter((o) => o.type === 'table').map((o) => o.name);
   throw new MigrationError(
-    `${file} is not an EAC Studio ledger: it is an SQLite database with user_version ${version}` +
+    'not_ledger', `${file} is not an EAC Studio ledger: it is an SQLite database with user_version ${version}` +
       (names.length ? ` and the tables ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}` : '') +
       ` but no EAC Studio application_id; it was left untouched`,
-    'not_ledger',
   );
 }
 
@@ -124,7 +130,7 @@ export function findMigrationsDir(from: string = moduleDir()): string {
     dir = up;
   }
   throw new MigrationError(
-    `cannot find the migrations folder: no package.json with a migrations/ folder beside it above ${from}` +
+    'migration', `cannot find the migrations folder: no package.json with a migrations/ folder beside it above ${from}` +
       (searched.length ? ` (package roots without one: ${searched.join(', ')})` : ''),
   );
 }
@@ -135,7 +141,7 @@ export function loadMigrations(dir: string = findMigrationsDir()): Migration[] {
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('.sql')) continue;
     const m = FILE_RE.exec(f);
-    if (!m) throw new MigrationError(`migration file name "${f}" does not match NNN_name.sql (in ${dir})`);
+    if (!m) throw new MigrationError('migration', `migration file name "${f}" does not match NNN_name.sql (in ${dir})`);
     const file = join(dir, f);
     const sql = readFileSync(file, 'utf8');
     const checksum = createHash('sha256').update(sql.replace(/\r\n?/g, '\n')).digest('hex');
@@ -146,7 +152,7 @@ export function loadMigrations(dir: string = findMigrationsDir()): Migration[] {
     if (m.version !== i + 1) {
       const dup = out.find((o) => o !== m && o.version === m.version);
       throw new MigrationError(
-        dup
+        'migration', dup
           ? `two migrations have version ${m.version}: ${dup.file} and ${m.file}`
           : `migration versions must run 1, 2, 3, ... without gaps: expected ${i + 1}, found ${m.file}`,
       );
@@ -181,18 +187,18 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
     const maxRecorded = rows.length ? rows[rows.length - 1].version : 0;
     if (maxRecorded !== from)
       throw new MigrationError(
-        `inconsistent ledger database: PRAGMA user_version is ${from} but schema_migrations records version ${maxRecorded}`,
+        'migration', `inconsistent ledger database: PRAGMA user_version is ${from} but schema_migrations records version ${maxRecorded}`,
       );
     for (const r of rows) {
       const m = migrations.find((x) => x.version === r.version);
       if (m && m.checksum !== r.checksum)
         throw new MigrationError(
-          `migration ${r.version}_${r.name} was applied to this database but ${m.file} has changed since; ` +
+          'migration', `migration ${r.version}_${r.name} was applied to this database but ${m.file} has changed since; ` +
             `add a new migration instead of editing an applied one`,
         );
     }
   } else if (from !== 0) {
-    throw new MigrationError(`not an EAC Studio ledger: PRAGMA user_version is ${from} but there is no schema_migrations table`, 'not_ledger');
+    throw new MigrationError('not_ledger', `not an EAC Studio ledger: PRAGMA user_version is ${from} but there is no schema_migrations table`);
   }
 
   // 002_integrity backfills factor checksums with this function (the same hash Ledger.recordEdit writes)
@@ -212,11 +218,11 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
       // re-check inside the write lock: another process may have migrated meanwhile
       const now = db.pragma('user_version', { simple: true }) as number;
       if (now >= m.version) return false;
-      if (now !== m.version - 1) throw new MigrationError(`cannot apply migration ${m.version} to a database at version ${now}`);
+      if (now !== m.version - 1) throw new MigrationError('migration', `cannot apply migration ${m.version} to a database at version ${now}`);
       try {
         db.exec(m.sql);
       } catch (e) {
-        throw new MigrationError(`migration ${m.version}_${m.name} failed: ${(e as Error).message}`);
+        throw new MigrationError('migration', `migration ${m.version}_${m.name} failed: ${(e as Error).message}`);
       }
       db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(
         m.version,

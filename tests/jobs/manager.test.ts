@@ -115,7 +115,7 @@ describe('JobManager', () => {
       headSeq: asked,
       whenBusy: 'queue',
       precheck: () => {
-        if (head !== asked) throw new EngineError(`the ledger moved (head was #${asked}, now #${head})`, 'conflict');
+        if (head !== asked) throw new EngineError('conflict', `the ledger moved (head was #${asked}, now #${head})`);
       },
       run: async () => void (ran = true),
     });
@@ -219,7 +219,7 @@ describe('JobManager', () => {
       title: 'Export',
       params: {},
       run: async () => {
-        throw new EngineError('cannot create /proc/nope: ENOENT', 'export_failed');
+        throw new EngineError('export_failed', 'cannot create /proc/nope: ENOENT');
       },
     });
     await expect(a.done).rejects.toThrow(/proc\/nope/);
@@ -235,7 +235,7 @@ describe('JobManager', () => {
       title: 'Export',
       params: {},
       run: async () => {
-        throw new EngineError('cannot create /proc/nope: ENOENT', 'export_failed');
+        throw new EngineError('export_failed', 'cannot create /proc/nope: ENOENT');
       },
     });
     await expect(a.done).rejects.toThrow(/proc\/nope/);

@@ -18,7 +18,7 @@ export function defaultProfileName(modelDir: string): string {
   const base = path.basename(path.resolve(modelDir));
   if (bundledProfiles().includes(base)) return base;
   if (path.resolve(modelDir) === path.join(packageRoot(), 'resources', 'demo-model')) return 'gpt2-world-a';
-  throw new UsageError(`no profile for "${base}": pass --profile NAME|FILE (bundled: ${bundledProfiles().join(', ')})`);
+  throw new UsageError('usage', `no profile for "${base}": pass --profile NAME|FILE (bundled: ${bundledProfiles().join(', ')})`);
 }
 
 /** "all examples" for the health checks (a task scores min(n, its examples)). */
@@ -113,27 +113,27 @@ export default defineCommand({
     const modelDir = path.resolve(io.cwd, requireString(values, 'model'));
     const factsFile = path.resolve(io.cwd, requireString(values, 'facts'));
     const method = choiceOption(values, 'method', EDIT_METHODS, 'rome' as EditMethod);
-    if (!values.method) throw new UsageError(`--method is required (${EDIT_METHODS.join(', ')})`);
+    if (!values.method) throw new UsageError('usage', `--method is required (${EDIT_METHODS.join(', ')})`);
     const device = choiceOption(values, 'device', DEVICES, 'cpu');
     const batchSize = intOption(values, 'batch-size', { min: 1, default: 1 });
     const limit = intOption(values, 'limit', { min: 1, default: Number.MAX_SAFE_INTEGER });
     const evalEvery = intOption(values, 'eval-every', { min: 1, default: 0 });
     const evalN = values['eval-n'] ? intOption(values, 'eval-n', { min: 1 }) : undefined;
     const json = !!values.json;
-    if (!fs.existsSync(factsFile)) throw new UsageError(`facts file not found: ${factsFile}`);
+    if (!fs.existsSync(factsFile)) throw new UsageError('usage', `facts file not found: ${factsFile}`);
     // read and parse the facts before the model loads: a FIFO or device fails at once (never blocks),
     // and a file without a single valid request (header only, empty array, every row invalid) is bad input
     const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile));
     if (parsed.requests.length === 0) {
       const why = parsed.errors.length ? parsed.errors.slice(0, 3).map((e) => e.message).join('; ') + (parsed.errors.length > 3 ? `; … ${parsed.errors.length - 3} more` : '') : 'it holds no records';
-      throw new UsageError(`${factsFile}: no valid edit requests to run (${why})`);
+      throw new UsageError('usage', `${factsFile}: no valid edit requests to run (${why})`);
     }
     const profileArg = optionalString(values, 'profile');
     let profile;
     try {
       profile = loadProfile(profileArg ? (fs.existsSync(path.resolve(io.cwd, profileArg)) ? path.resolve(io.cwd, profileArg) : profileArg) : defaultProfileName(modelDir));
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError('usage', (e as Error).message);
     }
     const statsCorpus = optionalString(values, 'stats');
     const evalFile = optionalString(values, 'eval-tasks');

@@ -37,7 +37,7 @@ export default defineCommand({
     const device = choiceOption(values, 'device', DEVICES, 'cpu');
     const n = values.n ? intOption(values, 'n', { min: 1 }) : undefined;
     const files = ((values.tasks as string[] | undefined) ?? []).map((f) => path.resolve(io.cwd, f));
-    for (const f of files) if (!fs.existsSync(f)) throw new UsageError(`task file not found: ${f}`);
+    for (const f of files) if (!fs.existsSync(f)) throw new UsageError('usage', `task file not found: ${f}`);
     const ids = (values.task as string[] | undefined) ?? undefined;
     const json = !!values.json;
     // without --db the run goes to a throw-away ledger (the base model, nothing recorded for the user)
@@ -55,7 +55,7 @@ export default defineCommand({
       try {
         tasks = pickTasks(ws, ids, files);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        throw new UsageError('usage', (e as Error).message);
       }
       const res = await runHealthCheck(ws, tasks, { n, onProgress: (f, m) => !json && io.err(`\r${m} (${(f * 100).toFixed(0)}%)   `) });
       if (!json) io.err('\n');

@@ -10,10 +10,10 @@ import { defineCommand, optionalString, printJson, requireString, UsageError, ty
 
 function pickModel(ledger: Ledger, modelDir: string | undefined, cwd: string): ModelRecord {
   const models = ledger.listModels();
-  if (models.length === 0) throw new UsageError(`the ledger ${ledger.file} has no model yet`);
+  if (models.length === 0) throw new UsageError('usage', `the ledger ${ledger.file} has no model yet`);
   if (modelDir) {
     const m = ledger.findModelByPath(path.resolve(cwd, modelDir));
-    if (!m) throw new UsageError(`the ledger has no model at ${path.resolve(cwd, modelDir)} (it has: ${models.map((x) => x.path).join(', ')})`);
+    if (!m) throw new UsageError('usage', `the ledger has no model at ${path.resolve(cwd, modelDir)} (it has: ${models.map((x) => x.path).join(', ')})`);
     return m;
   }
   return models[models.length - 1];
@@ -59,9 +59,9 @@ export default defineCommand({
     const db = path.resolve(io.cwd, requireString(values, 'db'));
     const json = !!values.json;
     const subs = ['list', 'show', 'revert', 'remove', 'export'];
-    if (!subs.includes(sub)) throw new UsageError(`ledger: give a subcommand (${subs.join(', ')})`);
+    if (!subs.includes(sub)) throw new UsageError('usage', `ledger: give a subcommand (${subs.join(', ')})`);
     const num = (what: string) => {
-      if (arg === undefined || !/^\d+$/.test(arg)) throw new UsageError(`ledger ${sub}: ${what} must be a non-negative integer, got ${arg === undefined ? 'nothing' : `"${arg}"`}`);
+      if (arg === undefined || !/^\d+$/.test(arg)) throw new UsageError('usage', `ledger ${sub}: ${what} must be a non-negative integer, got ${arg === undefined ? 'nothing' : `"${arg}"`}`);
       return Number(arg);
     };
     if (sub === 'list' || sub === 'show') {
@@ -81,7 +81,7 @@ export default defineCommand({
           }
         } else {
           const d = ledger.editDetail(num('EDIT_ID'));
-          if (!d) throw new UsageError(`no edit ${arg} in ${db}`);
+          if (!d) throw new UsageError('usage', `no edit ${arg} in ${db}`);
           if (json) printJson(io, d);
           else io.out(JSON.stringify(d, null, 2) + '\n');
         }
@@ -106,10 +106,10 @@ export default defineCommand({
       if (sub === 'revert') result = revertWorkspace(ws, num('SEQ'), optionalString(values, 'note'));
       else if (sub === 'remove') {
         const mode = optionalString(values, 'mode');
-        if (mode !== 'drop' && mode !== 'replay') throw new UsageError('ledger remove: --mode drop|replay is required');
+        if (mode !== 'drop' && mode !== 'replay') throw new UsageError('usage', 'ledger remove: --mode drop|replay is required');
         result = await removeFromWorkspace(ws, num('EDIT_ID'), mode, { note: optionalString(values, 'note'), onProgress: (p, f, m) => !json && io.err(`${p} ${(f * 100).toFixed(0)}% ${m ?? ''}\n`) });
       } else {
-        if (!arg) throw new UsageError('ledger export: give OUT_DIR');
+        if (!arg) throw new UsageError('usage', 'ledger export: give OUT_DIR');
         result = await exportWorkspace(ws, path.resolve(io.cwd, arg), {
           overwrite: !!values.overwrite,
           absolutePaths: !!values['absolute-paths'],

@@ -6,11 +6,11 @@ import { defineCommand, intOption, optionalString, printJson, requireString, Usa
 
 function layerList(spec: string, layers: number): number[] {
   const out = spec.split(',').map((s) => {
-    if (!/^\d+$/.test(s.trim())) throw new UsageError(`--layers must be comma-separated layer indices, got "${spec}"`);
+    if (!/^\d+$/.test(s.trim())) throw new UsageError('usage', `--layers must be comma-separated layer indices, got "${spec}"`);
     return Number(s);
   });
   const bad = out.filter((l) => l >= layers);
-  if (bad.length) throw new UsageError(`layer(s) ${bad.join(', ')} out of range: the model has ${layers} layers (0..${layers - 1})`);
+  if (bad.length) throw new UsageError('usage', `layer(s) ${bad.join(', ')} out of range: the model has ${layers} layers (0..${layers - 1})`);
   return out;
 }
 
@@ -53,12 +53,12 @@ export default defineCommand({
       else for (const m of metas) io.out(`layer ${m.layer}  dim ${m.dim}  tokens ${m.count}  ${m.origin}  samples ${m.samples}  ${path.basename(m.corpus.path)}  ${m.created}  ${m.key}\n`);
       return;
     }
-    if (sub !== 'compute' && sub !== 'import') throw new UsageError('stats needs a subcommand: compute, import or list');
+    if (sub !== 'compute' && sub !== 'import') throw new UsageError('usage', 'stats needs a subcommand: compute, import or list');
     let model: LoadedModel;
     try {
       model = LoadedModel.open(path.resolve(io.cwd, requireString(values, 'model')));
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError('usage', (e as Error).message);
     }
     try {
       if (sub === 'import') {
@@ -69,7 +69,7 @@ export default defineCommand({
         try {
           ks = await importStatsIntoCache(model, layer, npz, cacheDir, label);
         } catch (e) {
-          throw new UsageError((e as Error).message);
+          throw new UsageError('usage', (e as Error).message);
         }
         if (values.json) printJson(io, { layer, key: ks.key, count: ks.count, source: ks.source });
         else io.out(`imported layer ${layer} (${ks.count} tokens) as ${ks.key}\n`);
@@ -92,7 +92,7 @@ export default defineCommand({
       });
       const ridgeText = optionalString(values, 'ridge');
       const ridge = ridgeText === undefined ? undefined : Number(ridgeText);
-      if (ridge !== undefined && !(Number.isFinite(ridge) && ridge >= 0)) throw new UsageError(`--ridge must be a number ≥ 0, got "${ridgeText}"`);
+      if (ridge !== undefined && !(Number.isFinite(ridge) && ridge >= 0)) throw new UsageError('usage', `--ridge must be a number ≥ 0, got "${ridgeText}"`);
       const dim = model.cfg.ffn;
       const solves = new SolveCache({ maxBytes: 0 });
       const rows = [];

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from './errors';
+import { CheckpointError, type CheckpointErrorCode } from './errors';
 import { parseConfig, expectedTensorShapes, type ModelConfig } from './config';
 import { bytesToF32, DTYPE_BYTES, FLOAT_DTYPES, type StDType } from './dtype';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
@@ -64,7 +64,7 @@ function pickleMessage(dir: string, found: string[]): string {
  * path stays inside the folder (onnxruntime external data is resolved relative to the folder and
  * will not follow links out of it).
  */
-function checkWeightFile(dir: string, realDir: string, base: string, missingCode: string, missingMsg: string): void {
+function checkWeightFile(dir: string, realDir: string, base: string, missingCode: CheckpointErrorCode, missingMsg: string): void {
   const p = path.join(dir, base);
   let lst: fs.Stats;
   try {

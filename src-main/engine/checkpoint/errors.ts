@@ -1,3 +1,5 @@
+import { EacError, type EacErrorOptions } from '../errors';
+
 /**
  * Error type for everything the checkpoint loader refuses. `code` is a stable machine-readable
  * tag (see CheckpointErrorCode); `message` is written for a person and names the file and,
@@ -45,12 +47,10 @@ export type CheckpointErrorCode =
   | 'weight_copy'
   | 'memory_budget';
 
-export class CheckpointError extends Error {
-  constructor(
-    public code: string,
-    message: string,
-  ) {
-    super(message);
+export class CheckpointError extends EacError {
+  declare readonly code: CheckpointErrorCode;
+  constructor(code: CheckpointErrorCode, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'CheckpointError';
   }
 }

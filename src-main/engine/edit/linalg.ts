@@ -5,24 +5,42 @@
 // its O(n³) part on onnxruntime (cholesky-ort.ts), in place, and this file stays the reference
 // implementation it must match.
 
+import { EacError, type EacErrorOptions } from '../errors';
+
 /** Thrown by `cholesky` when a pivot is not positive (or not finite). */
-export class NotPositiveDefiniteError extends Error {
-  readonly code = 'not-positive-definite';
-  constructor(
-    /** row/column of the failing pivot */
-    readonly index: number,
-    /** its value: the smallest pivot met (every earlier one was positive) */
-    readonly pivot: number,
-    readonly n: number,
-    /** smallest positive pivot before the failure (Infinity when it failed at index 0) */
-    readonly smallestPositive: number,
-  ) {
-    super(
+export class NotPositiveDefiniteError extends EacError {
+  constructor(code: 'not-positive-definite', message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
+    this.name = 'NotPositiveDefiniteError';
+  }
+  /**
+   * The error for pivot `pivot` (the smallest met; every earlier one was positive) at row/column `index` of an n × n
+   * matrix; `smallestPositive` is the smallest positive pivot before it (Infinity when it failed at index 0).
+   */
+  static at(index: number, pivot: number, n: number, smallestPositive: number): NotPositiveDefiniteError {
+    return new NotPositiveDefiniteError(
+      'not-positive-definite',
       `matrix is not positive definite: smallest pivot ${pivot} at index ${index} of ${n}` +
         (Number.isFinite(smallestPositive) ? ` (smallest positive pivot before it: ${smallestPositive.toExponential(3)})` : '') +
         `; add a regulariser (A + λI) or use more statistics samples`,
+      // Infinity and NaN do not survive JSON: the wire carries null for them, the getters give them back
+      { detail: { index, pivot, n, smallestPositive } },
     );
-    this.name = 'NotPositiveDefiniteError';
+  }
+  /** row/column of the failing pivot */
+  get index(): number {
+    return this.detail!.index as number;
+  }
+  /** its value: the smallest pivot met */
+  get pivot(): number {
+    return (this.detail!.pivot as number | null) ?? NaN;
+  }
+  get n(): number {
+    return this.detail!.n as number;
+  }
+  /** smallest positive pivot before the failure (Infinity when it failed at index 0) */
+  get smallestPositive(): number {
+    return (this.detail!.smallestPositive as number | null) ?? Infinity;
   }
 }
 
@@ -71,7 +89,7 @@ export function choleskyDiagonalBlock(A: Float64Array, n: number, k0: number, kb
     }
     let d = A[ri + i];
     for (let k = k0; k < i; k++) d -= A[ri + k] * A[ri + k];
-    if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(i, d, n, smallestPositive);
+    if (!(d > 0) || !Number.isFinite(d)) throw NotPositiveDefiniteError.at(i, d, n, smallestPositive);
     if (d < smallestPositive) smallestPositive = d;
     A[ri + i] = Math.sqrt(d);
   }

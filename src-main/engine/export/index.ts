@@ -20,6 +20,7 @@
 //   owns), renamed onto outDir at the end (a replaced export is moved aside first and deleted only
 //   after the new one is in place); on failure only what this run created is removed. A
 //   `<outDir>.partial` that someone else left is never touched.
+import { EacError, type EacErrorOptions, type ErrorCode } from '../errors';
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,12 +87,9 @@ export interface ExportSummary {
  * code: 'exists' (outDir exists, no overwrite), 'unsafe_target' (outDir is, contains or lies in something protected),
  * 'not_export' (overwrite of a folder that is not a previous export), 'io_error', 'cancelled', 'export_failed', ...
  */
-export class ExportError extends Error {
-  constructor(
-    message: string,
-    readonly code: string = 'export_failed',
-  ) {
-    super(message);
+export class ExportError extends EacError {
+  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
     this.name = 'ExportError';
   }
 }
@@ -111,7 +109,7 @@ function readAt(fd: number, buf: Uint8Array, pos: number, what: string): void {
   let done = 0;
   while (done < buf.byteLength) {
     const n = fs.readSync(fd, buf, done, buf.byteLength - done, pos + done);
-    if (n === 0) throw new ExportError(`${what}: the file ended early (it changed during the export?)`, 'file_truncated');
+    if (n === 0) throw new ExportError('file_truncated', `${what}: the file ended early (it changed during the export?)`);
     done += n;
   }
 }
@@ -129,8 +127,8 @@ export function materialise(
   let transposed: boolean;
   if (r === d && c === ffn && !(r === ffn && c === d)) transposed = false;
   else if (r === ffn && c === d && !(r === d && c === ffn)) transposed = true;
-  else if (r === d && c === d) throw new ExportError(`tensor ${t.name}: square d_ff = d layout is ambiguous; pass the layout explicitly`);
-  else throw new ExportError(`tensor ${t.name} has shape [${t.shape}], not [${d}, ${ffn}] or [${ffn}, ${d}]`);
+  else if (r === d && c === d) throw new ExportError('export_failed', `tensor ${t.name}: square d_ff = d layout is ambiguous; pass the layout explicitly`);
+  else throw new ExportError('export_failed', `tensor ${t.name} has shape [${t.shape}], not [${d}, ${ffn}] or [${ffn}, ${d}]`);
   const add = (get: (k: number) => number, n: number, out: { set(k: number, v: number): void }) => {
     for (let k = 0; k < n; k++) {
       const row = Math.floor(k / c);
@@ -147,7 +145,7 @@ export function materialise(
     add((k) => w[k], n, { set: (k, v) => (o[k] = v) });
     return new Uint8Array(o.buffer);
   }
-  if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new ExportError(`tensor ${t.name}: cannot edit dtype ${t.dtype}`);
+  if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new ExportError('export_failed', `tensor ${t.name}: cannot edit dtype ${t.dtype}`);
   const w = bytesToF32(raw, t.dtype);
   const o = new Float32Array(n);
   add((k) => w[k], n, { set: (k, v) => (o[k] = v) });
@@ -251,13 +249,12 @@ function checkTarget(o: ExportOptions, outDir: string): { target: string; exists
   const shown = target === outDir ? outDir : `${outDir} (${target})`;
   if (within(target, modelDir) || within(modelDir, target))
     throw new ExportError(
-      `refusing to export to ${shown}: it ${within(target, modelDir) ? 'is or lies inside' : 'contains'} the model folder ${o.ck.dir}`,
-      'unsafe_target',
+      'unsafe_target', `refusing to export to ${shown}: it ${within(target, modelDir) ? 'is or lies inside' : 'contains'} the model folder ${o.ck.dir}`,
     );
   const protect = [...(o.provenance?.ledger ? [{ path: o.provenance.ledger, what: 'the ledger' }] : []), ...(o.protect ?? [])];
   for (const p of protect) {
     const real = realResolve(p.path);
-    if (within(real, target)) throw new ExportError(`refusing to export to ${shown}: it ${real === target ? 'is' : 'contains'} ${p.what} ${p.path}`, 'unsafe_target');
+    if (within(real, target)) throw new ExportError('unsafe_target', `refusing to export to ${shown}: it ${real === target ? 'is' : 'contains'} ${p.what} ${p.path}`);
   }
   let st: fs.Stats;
   try {
@@ -265,15 +262,15 @@ function checkTarget(o: ExportOptions, outDir: string): { target: string; exists
   } catch {
     return { target, exists: false };
   }
-  if (!st.isDirectory()) throw new ExportError(`${shown} exists and is not a folder; choose another output folder`, 'exists');
-  if (!o.overwrite) throw new ExportError(`${shown} already exists (pass overwrite to replace a previous export there)`, 'exists');
+  if (!st.isDirectory()) throw new ExportError('exists', `${shown} exists and is not a folder; choose another output folder`);
+  if (!o.overwrite) throw new ExportError('exists', `${shown} already exists (pass overwrite to replace a previous export there)`);
   const why = notOurs(target, o.ck);
-  if (why) throw new ExportError(`refusing to replace ${shown}: ${why}. Only an empty folder or a previous EAC Studio export is replaced`, 'not_export');
+  if (why) throw new ExportError('not_export', `refusing to replace ${shown}: ${why}. Only an empty folder or a previous EAC Studio export is replaced`);
   return { target, exists: true };
 }
 
 function ioError(what: string, e: unknown): ExportError {
-  return new ExportError(`${what}: ${(e as Error).message}`, 'io_error');
+  return new ExportError('io_error', `${what}: ${(e as Error).message}`);
 }
 
 export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary> {
@@ -311,7 +308,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       list.push(x);
       byTensor.set(x.tensor, list);
     }
-    for (const name of byTensor.keys()) if (!ck.tensors.has(name)) throw new ExportError(`an edit targets tensor "${name}", which the checkpoint does not have`);
+    for (const name of byTensor.keys()) if (!ck.tensors.has(name)) throw new ExportError('export_failed', `an edit targets tensor "${name}", which the checkpoint does not have`);
 
     const edits = o.provenance?.edits ?? [];
     const methods = [...new Set(edits.map((e) => e.method))];
@@ -355,14 +352,14 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
         writeAll(out, hb, hash);
         bytes += hb.byteLength;
         for (const t of tensors) {
-          if (o.signal?.aborted) throw new ExportError('export cancelled', 'cancelled');
+          if (o.signal?.aborted) throw new ExportError('cancelled', 'export cancelled');
           const canon = canonicalTensorName(arch, t.name);
           const ds = byTensor.get(canon);
           if (ds) {
             const raw = new Uint8Array(t.byteLength);
             readAt(src, raw, t.offset, `${path.join(ck.dir, file)} tensor ${t.name}`);
             const edited = materialise(raw, { name: t.name, dtype: t.dtype, shape: t.shape }, ds, d, ffn);
-            if (edited.byteLength !== t.byteLength) throw new ExportError(`tensor ${t.name}: materialised ${edited.byteLength} bytes, expected ${t.byteLength}`);
+            if (edited.byteLength !== t.byteLength) throw new ExportError('export_failed', `tensor ${t.name}: materialised ${edited.byteLength} bytes, expected ${t.byteLength}`);
             writeAll(out, edited, hash);
             editedTensors.push(canon);
             done += t.byteLength;
@@ -390,7 +387,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       files.push({ name: file, bytes, sha256: hash.digest('hex') });
     }
     const missing = [...byTensor.keys()].filter((n) => !editedTensors.includes(n));
-    if (missing.length) throw new ExportError(`edited tensors not found in any weight file: ${missing.join(', ')}`);
+    if (missing.length) throw new ExportError('export_failed', `edited tensors not found in any weight file: ${missing.join(', ')}`);
 
     // the index (same name, same weight_map), with provenance in its metadata
     const indexSrc = path.join(ck.dir, WEIGHTS_INDEX);
@@ -432,7 +429,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     if (exists) {
       // re-check right before the swap: the folder may have changed since checkTarget
       const why = fs.existsSync(target) ? notOurs(target, ck) : null;
-      if (why) throw new ExportError(`refusing to replace ${target}: ${why}`, 'not_export');
+      if (why) throw new ExportError('not_export', `refusing to replace ${target}: ${why}`);
       if (fs.existsSync(target)) {
         aside = fs.mkdtempSync(path.join(parent, `.${base}.old-`));
         fs.renameSync(target, aside);

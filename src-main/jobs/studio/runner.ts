@@ -21,6 +21,7 @@ import type {
   StudioEventBody,
 } from '../../api/contract';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
+import { isCancelled } from '../../engine/errors';
 import type { Editor, EditMethod, EditProfile, EditResult } from '../../engine/edit';
 import type { EditRequest } from '../../engine/facts/types';
 import type { HealthRun, QueueItem } from '../../store';
@@ -64,9 +65,7 @@ export const DEFAULT_NOT_TAKEN_BELOW = 0.5;
 const RECENT = 5;
 
 function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  const n = (e as { name?: string; code?: string } | null)?.name;
-  return n === 'AbortError' || (e as { code?: string } | null)?.code === 'cancelled';
+  return signal?.aborted === true || isCancelled(e);
 }
 
 /** Records one applied edit for a set of queue items in one transaction; on failure withdraws the deltas. */

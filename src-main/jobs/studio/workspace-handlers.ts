@@ -82,7 +82,7 @@ async function openWorkspace(ctx: HandlerContext, p: WorkspaceOpenParams, job: J
     model = LoadedModel.open(path.resolve(p.modelDir), { device });
   } catch (e) {
     if (e instanceof EngineError || (e as { name?: string }).name === 'CheckpointError') throw e;
-    throw new EngineError((e as Error).message, 'bad_model');
+    throw new EngineError('bad_model', (e as Error).message);
   }
   // sessions are built on first use (README "How memory is used"); only check the device can start
   await model.checkDevice();

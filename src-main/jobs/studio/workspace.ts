@@ -22,12 +22,13 @@ import { LoadedModel } from '../../engine/runtime/model';
 import type { Device } from '../../engine/runtime/session';
 import { Ledger, openLedger, type ReplayRequest } from '../../store';
 import { EngineError } from '../protocol';
+import { cancelledError, type ErrorCode } from '../../engine/errors';
 import { STUDIO_ERROR_CODES } from '../../api/contract';
 
 export const CODES = STUDIO_ERROR_CODES;
 
-export function studioError(message: string, code: string = CODES.badParams): EngineError {
-  return new EngineError(message, code);
+export function studioError(message: string, code: ErrorCode = CODES.badParams): EngineError {
+  return new EngineError(code, message);
 }
 
 // dataRoot lives with the other path helpers (the UI host needs it without loading the studio)
@@ -131,7 +132,7 @@ export class Workspace {
       const imported = ledger.findModelByPath(model.ck.dir) !== undefined;
       progress('hash', 0, imported ? 'checking weight files' : 'hashing weight files');
       const { hashes } = await checkpointHashes(model.ck, { cacheDir, full: !imported, onProgress: (d, t) => progress('hash', t ? d / t : 1) });
-      if (o.signal?.aborted) throw studioError('cancelled', CODES.cancelled);
+      if (o.signal?.aborted) throw cancelledError('cancelled', o.signal.reason);
       const known = ledger.findModelByPath(model.ck.dir);
       if (known) {
         for (const [file, h] of Object.entries(known.fileHashes)) {

@@ -2,13 +2,15 @@
 // `handlerModules` option: they exercise progress, cancellation, error codes and crashes.
 import type { HandlerRegistry } from '../../../src-main/jobs/worker';
 import { EngineError } from '../../../src-main/jobs/protocol';
+import type { ErrorCode } from '../../../src-main/engine/errors';
 
 declare module '../../../src-main/jobs/protocol' {
   interface EngineMethods {
     testEcho: { params: { value: unknown }; result: { value: unknown; hasModel: boolean } };
     /** emits progress every few ms until cancelled (or `ms` elapse) */
     testWait: { params: { ms: number }; result: { waited: number } };
-    testFail: { params: { code: string; message: string }; result: never };
+    /** throws EngineError(code, message, { detail }) */
+    testFail: { params: { code: string; message: string; detail?: Record<string, unknown> }; result: never };
     /** throws outside any request, which kills the worker */
     testCrash: { params: Record<string, never>; result: never };
   }
@@ -35,7 +37,7 @@ export function registerHandlers(r: HandlerRegistry): void {
         });
       }),
     testFail: (params) => {
-      throw new EngineError(params.message, params.code);
+      throw new EngineError(params.code as ErrorCode, params.message, params.detail ? { detail: params.detail } : undefined);
     },
     testCrash: () => {
       setImmediate(() => {

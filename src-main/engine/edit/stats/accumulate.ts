@@ -8,6 +8,7 @@ import type { ForwardSpec } from '../../models/forward';
 import { batchFeeds, LoadedModel, makeBatch } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
 import { matmulABt } from '../cholesky-ort';
+import { AbortError, cancelledError } from '../../errors';
 
 export interface AccumulatorOptions {
   alloc?: Alloc;
@@ -17,8 +18,8 @@ export interface AccumulatorOptions {
   block?: number;
 }
 
-export function abortError(): DOMException {
-  return new DOMException('key statistics cancelled', 'AbortError');
+export function abortError(): AbortError {
+  return cancelledError('key statistics cancelled');
 }
 
 export class KeyMomentAccumulator {

@@ -16,6 +16,7 @@
  * Template placeholders are `{field}` (field = identifier); `{{` and `}}` are literal braces.
  * The answer field holds a string or a non-empty array of acceptable gold strings.
  */
+import { EacError, type EacErrorOptions } from '../../errors';
 import { FILE_LIMITS, jsonErrorMessage, readTextFile } from '../../fs-safe';
 import { templateFields } from './render';
 
@@ -49,14 +50,19 @@ export interface TaskDef {
 }
 
 /** Thrown by parseTaskDef / parseTaskFile / loadTaskFile; `issues` lists every problem found. */
-export class TaskValidationError extends Error {
-  readonly issues: string[];
-  constructor(where: string, issues: string[]) {
+export class TaskValidationError extends EacError {
+  constructor(code: 'bad_task', message: string, opts?: EacErrorOptions) {
+    super(code, message, opts);
+    this.name = 'TaskValidationError';
+  }
+  /** The error for the task file or definition `where`, listing (up to 8 of) `issues`; all of them in detail.issues. */
+  static of(where: string, issues: string[]): TaskValidationError {
     const shown = issues.slice(0, 8);
     const more = issues.length > shown.length ? `; … and ${issues.length - shown.length} more` : '';
-    super(`${where}: ${shown.join('; ')}${more}`);
-    this.name = 'TaskValidationError';
-    this.issues = issues;
+    return new TaskValidationError('bad_task', `${where}: ${shown.join('; ')}${more}`, { detail: { issues } });
+  }
+  get issues(): string[] {
+    return (this.detail?.issues as string[] | undefined) ?? [];
   }
 }
 
@@ -94,7 +100,7 @@ export function goldAnswers(task: Pick<TaskDef, 'answerField'>, ex: TaskExample)
  * (unknown top-level keys are an error: they are usually typos such as "answer_field").
  */
 export function parseTaskDef(json: unknown, where = 'task'): TaskDef {
-  if (!isObj(json)) throw new TaskValidationError(where, ['task definition must be a JSON object']);
+  if (!isObj(json)) throw TaskValidationError.of(where, ['task definition must be a JSON object']);
   const issues: string[] = [];
   const j = json;
   const label = typeof j.id === 'string' && j.id ? `task "${j.id}"` : where;
@@ -180,7 +186,7 @@ export function parseTaskDef(json: unknown, where = 'task'): TaskDef {
     issues.push(...exIssues);
   }
 
-  if (issues.length) throw new TaskValidationError(label, issues);
+  if (issues.length) throw TaskValidationError.of(label, issues);
 
   const def: TaskDef = {
     id: j.id as string,
@@ -204,11 +210,11 @@ export function parseTaskDef(json: unknown, where = 'task'): TaskDef {
 /** Validate a parsed task file: one definition or an array of them (ids must be unique). */
 export function parseTaskFile(json: unknown, where = 'task file'): TaskDef[] {
   const items = Array.isArray(json) ? json : [json];
-  if (items.length === 0) throw new TaskValidationError(where, ['file holds an empty array of tasks']);
+  if (items.length === 0) throw TaskValidationError.of(where, ['file holds an empty array of tasks']);
   const defs = items.map((item, i) => parseTaskDef(item, Array.isArray(json) ? `${where} [${i}]` : where));
   const seen = new Set<string>();
   for (const d of defs) {
-    if (seen.has(d.id)) throw new TaskValidationError(where, [`duplicate task id "${d.id}"`]);
+    if (seen.has(d.id)) throw TaskValidationError.of(where, [`duplicate task id "${d.id}"`]);
     seen.add(d.id);
   }
   return defs;
@@ -221,14 +227,14 @@ export function loadTaskFile(path: string): TaskDef[] {
     // a regular file of bounded size (a FIFO or device is refused at once, never read)
     text = readTextFile(path, FILE_LIMITS.tasks, 'the task file');
   } catch (e) {
-    throw new TaskValidationError(path, [`cannot read file: ${(e as Error).message.replace(`${path}: `, '')}`]);
+    throw TaskValidationError.of(path, [`cannot read file: ${(e as Error).message.replace(`${path}: `, '')}`]);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     // without the excerpt of the file V8 puts in its message
-    throw new TaskValidationError(path, [`invalid JSON: ${jsonErrorMessage(e, text).replace(/^not valid JSON: /, '')}`]);
+    throw TaskValidationError.of(path, [`invalid JSON: ${jsonErrorMessage(e, text).replace(/^not valid JSON: /, '')}`]);
   }
   return parseTaskFile(json, path);
 }

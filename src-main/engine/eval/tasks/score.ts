@@ -2,6 +2,7 @@
  * Running a health task against a model through a model-agnostic `Generate` callback
  * (greedy decoding on the resident model; the engine supplies it, tests supply fakes).
  */
+import { AbortError, isCancelled } from '../../errors';
 import { extractAnswer } from './extract';
 import { scoreExample } from './metrics';
 import { renderPrompt } from './render';
@@ -39,20 +40,14 @@ export interface RunTaskOptions {
 
 export const DEFAULT_BATCH_SIZE = 8;
 
-/** Thrown when a run is cancelled through its AbortSignal (`name === 'AbortError'`, like DOM aborts). */
-export class AbortError extends Error {
-  constructor(message = 'The health task was aborted', options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AbortError';
-  }
-}
+/** Thrown when a run is cancelled through its AbortSignal: the one cancellation shape (engine/errors.ts). */
+export { AbortError };
 
-export function isAbortError(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AbortError';
-}
+/** Any cancellation (code 'cancelled' or a DOM / Node AbortError): errors.ts isCancelled. */
+export const isAbortError = isCancelled;
 
 function checkAborted(signal: AbortSignal | undefined, taskId: string): void {
-  if (signal?.aborted) throw new AbortError(`health task "${taskId}" aborted`, { cause: signal.reason });
+  if (signal?.aborted) throw new AbortError('cancelled', `health task "${taskId}" aborted`, { cause: signal.reason });
 }
 
 export async function runTask(task: TaskDef, generate: Generate, opts: RunTaskOptions = {}): Promise<TaskResult> {
@@ -75,7 +70,7 @@ export async function runTask(task: TaskDef, generate: Generate, opts: RunTaskOp
     try {
       outputs = await generate(batch, task.maxNewTokens, signal);
     } catch (e) {
-      if (signal?.aborted && !isAbortError(e)) throw new AbortError(`health task "${task.id}" aborted`, { cause: e });
+      if (signal?.aborted && !isAbortError(e)) throw new AbortError('cancelled', `health task "${task.id}" aborted`, { cause: e });
       throw e;
     }
     // A generator that ignores the signal still finishes its batch; drop the result.
