@@ -4,6 +4,7 @@
 // zeroed, and a retraining stage on the anchors only. Re-derived from those files, not copied.
 import type { LoadedModel } from '../runtime/model';
 import { seededRandom } from '../runtime/model';
+import { cancelledError } from '../errors';
 import type { AnchorRule, EacMethodParams, EacParams, ElasticNetForm, VStarParams, WeightDecayForm } from './profile';
 import type { LossProblem } from './problem';
 
@@ -223,7 +224,7 @@ export async function optimiseZ(
   const stage = async (phase: 'optimise' | 'retrain', steps: number, total: number, mask?: Uint8Array, extra?: (z: Float64Array) => Term) => {
     const grads: Float64Array[] = [];
     for (let it = 0; it < steps; it++) {
-      if (hooks.signal?.aborted) throw new DOMException('edit cancelled', 'AbortError');
+      if (hooks.signal?.aborted) throw cancelledError('edit cancelled', hooks.signal.reason);
       const ev = await problem.evaluate(z);
       const wd = weightDecayTerm(z, vNorm2, hp.weightDecay, hp.weightDecayForm);
       const ex = extra?.(z);

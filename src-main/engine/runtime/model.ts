@@ -7,6 +7,7 @@ import { buildForward, ForwardSpec } from '../models/forward';
 import { loadTokenizer, TextCodec } from '../tokenizer';
 import { defaultMemoryBudget, ManagedSession, MemoryManager, ModelCaches, type SessionHost } from './memory';
 import { Device, DeviceReport, probeDevice, type SessionSettings } from './session';
+import { cancelledError } from '../errors';
 
 export const NEG_INF = -1e9;
 
@@ -331,7 +332,7 @@ export class LoadedModel implements SessionHost {
     const done = rows.map(() => maxNewTokens === 0);
     const V = cfg.vocabSize;
     for (let step = 0; step < maxNewTokens && done.some((d) => !d); step++) {
-      if (opts.signal?.aborted) throw new DOMException('generation cancelled', 'AbortError');
+      if (opts.signal?.aborted) throw cancelledError('generation cancelled', opts.signal.reason);
       const res = await s.run({
         input_ids: new ort.Tensor('int64', ids, [B, T]),
         position_ids: new ort.Tensor('int64', positions, [B, T]),
