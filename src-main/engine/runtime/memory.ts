@@ -187,7 +187,11 @@ export class ManagedSession implements Evictable {
     try {
       const s = await this.open();
       this.lastUse = this.host.memory.tick();
-      return fetches ? await s.run(feeds, fetches) : await s.run(feeds);
+      const out = fetches ? await s.run(feeds, fetches) : await s.run(feeds);
+      // a run grows the resident size (weight pages touched, the arena's temporaries): if that took
+      // the process over the budget, release idle sessions now rather than at the next build
+      if (processRss() > this.host.memory.budget) await this.host.memory.makeRoom(0, this);
+      return out;
     } finally {
       this.busy--;
     }
