@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfig, expectedTensorShapes } from '../../src-main/engine/checkpoint/config';
+import { seededRandom } from '../../src-main/engine/runtime/model';
 import { FIXTURES } from '../shared';
 
 export type ShapeDType = 'F32' | 'BF16' | 'F16';
@@ -59,16 +60,6 @@ export const GPT2_XL: Record<string, unknown> = {
 
 const BYTES: Record<ShapeDType, number> = { F32: 4, BF16: 2, F16: 2 };
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function f16Bits(x: number): number {
   // round-to-nearest float16 for |x| well inside the normal range (the values written here)
@@ -124,7 +115,7 @@ export function writeShapeCheckpoint(dir: string, spec: ShapeSpec): ShapeCheckpo
     shards[shards.length - 1].push(t);
     cur += n;
   }
-  const rand = mulberry(spec.seed ?? 1234);
+  const rand = seededRandom(spec.seed ?? 1234);
   const POOL = 1 << 22; // 4M values, reused at random offsets
   const pool = new Float32Array(POOL * 2);
   for (let i = 0; i < POOL; i++) pool[i] = (rand() * 2 - 1) * 0.035;

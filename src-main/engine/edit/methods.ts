@@ -33,8 +33,8 @@ export interface MethodOutput {
   statsKeys: Record<number, string>;
 }
 
-/** Cholesky factors of C (+ ridge) per statistics key: computed once per layer and reused by every edit. */
-const solves = new SolveCache();
+/** Cholesky factors of C (+ ridge) per statistics key: computed once per layer, reused by every edit, owned by the model (freed with it). */
+const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('stats.solves', () => new SolveCache());
 
 function mean(rows: Float64Array[]): Float64Array {
   const out = new Float64Array(rows[0].length);
@@ -154,7 +154,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   ctx.phase('statistics', 0);
   // C + ridge must be solvable: the token count is checked and the factor made (or loaded) now,
   // so a singular C fails here and not at the update step after all the optimisation
-  const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solves, [layer], hp.mom2Ridge)).get(layer)! : null;
+  const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solvesOf(model), [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
@@ -164,7 +164,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   const kStar = mean(problem.keysAtSubject);
   let L: Float64Array | null = null;
   // factor of C + ridge·tr(C)/F·I, made at the statistics phase (in memory or beside the statistics on disk)
-  if (stats) L = await solves.factor(stats, hp.mom2Ridge, F);
+  if (stats) L = await solvesOf(model).factor(stats, hp.mom2Ridge, F);
   const { Ut, Vt, denom } = romeUpdate(L, F, kStar, problem.keysAtSubject[0], res.z);
   const { tensor } = ctx.downProj(layer);
   return {
@@ -197,7 +197,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   const n = reqs.length;
   ctx.phase('statistics', 0);
   // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
-  const stats = await preparedStats(ctx, solves, layers, 0);
+  const stats = await preparedStats(ctx, solvesOf(model), layers, 0);
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed);
   // target residuals at the z layer, one per request (MEMIT compute_z)
@@ -228,7 +228,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
       // residual still to be written, spread over the remaining layers
       const R = targets.map((t, i) => Float64Array.from(t, (v, k) => (v - cur[i][k]) / (layers.length - li)));
       const st = stats.get(layer)!;
-      const LC = await solves.factor(st, 0, F);
+      const LC = await solvesOf(model).factor(st, 0, F);
       const { Ut, Vt } = memitLayerUpdate(K, R, LC, hp.mom2UpdateWeight, F, D);
       const delta: LayerDelta = { layer, tensor: ctx.downProj(layer).tensor, rank: n, Ut, Vt };
       deltas.push(delta);
