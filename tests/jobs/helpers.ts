@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadProfile, type EditProfile } from '../../src-main/engine/edit';
 import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
+import { EngineClient } from '../../src-main/jobs/client';
 
 import { FIXTURES } from '../shared';
 
@@ -34,4 +35,29 @@ export function worldEdits(n: number, offset = 0): EditRequest[] {
     cached = parseFacts('edits.json', fs.readFileSync(file, 'utf8')).requests;
   }
   return cached.slice(offset, offset + n);
+}
+
+/**
+ * An engine process with the studio handlers, its cache and data folders inside a fresh temp folder;
+ * `restart()` replaces the engine process; `close()` ends it and removes the folder. Call in beforeAll (it sets EAC_CACHE_DIR /
+ * EAC_DATA_DIR, which the engine process inherits at its start).
+ */
+export function studioEngine(dir: string): { engine: EngineClient; restart(): Promise<EngineClient>; close(): Promise<void> } {
+  process.env.EAC_CACHE_DIR = path.join(dir, 'cache');
+  process.env.EAC_DATA_DIR = path.join(dir, 'data');
+  const start = () => new EngineClient({ handlerModules: [path.resolve('src-main/jobs/studio/index.ts')] });
+  const h = {
+    engine: start(),
+    /** a fresh engine process on the same folders (the old one closed), as after an app restart */
+    async restart() {
+      await h.engine.close();
+      h.engine = start();
+      return h.engine;
+    },
+    async close() {
+      await h.engine.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
 }

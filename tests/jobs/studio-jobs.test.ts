@@ -7,23 +7,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord, StudioEventBody } from '../../src-main/api/contract';
 import { EngineClient } from '../../src-main/jobs/client';
-import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
-
-const handlerModule = path.resolve('src-main/jobs/studio/index.ts');
+import { fastProfile, GPT2, tmpDir, worldEdits, studioEngine } from './helpers';
 
 describe('studio jobs in the worker', () => {
   const dir = tmpDir('eac-studio-jobs-');
   const db = path.join(dir, 'ledger.sqlite');
+  let studio: ReturnType<typeof studioEngine>;
   let engine: EngineClient;
   beforeAll(() => {
-    process.env.EAC_CACHE_DIR = path.join(dir, 'cache');
-    process.env.EAC_DATA_DIR = path.join(dir, 'data');
-    engine = new EngineClient({ handlerModules: [handlerModule] });
+    studio = studioEngine(dir);
+    engine = studio.engine;
   });
-  afterAll(async () => {
-    await engine?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => studio?.close());
 
   it('while a queue runs: revert is refused at once naming the queue job; a queued revert waits visibly and is refused when the head moved', async () => {
     await engine.call('workspace.open', { modelDir: GPT2, dbFile: db });
@@ -104,8 +99,7 @@ describe('studio jobs in the worker', () => {
     const { queue } = await engine.call('queue.create', { name: 'guard', method: 'rome', profile: fastProfile('gpt2-world-a'), requests: worldEdits(2, 34) });
     const res = await engine.call('queue.run', { queueId: queue.id, guardrails: { maxL1GrowthPct: 0 } });
     expect(res.state).toBe('paused');
-    await engine.close();
-    engine = new EngineClient({ handlerModules: [handlerModule] });
+    engine = await studio.restart();
     await engine.call('workspace.open', { modelDir: GPT2, dbFile: db });
     const paused = (await engine.call('jobs.list', {})).jobs.filter((j) => j.state === 'paused');
     expect(paused).toHaveLength(1);

@@ -5,22 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateParams, type JobRecord, type StudioEventBody } from '../../src-main/api/contract';
 import { EngineClient } from '../../src-main/jobs/client';
 import '../../src-main/jobs/studio';
-import { FIX, fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
-
-const handlerModule = path.resolve('src-main/jobs/studio/index.ts');
+import { FIX, fastProfile, GPT2, tmpDir, worldEdits, studioEngine } from './helpers';
 
 describe('studio handlers in the worker', () => {
   const dir = tmpDir('eac-studio-');
+  let studio: ReturnType<typeof studioEngine>;
   let engine: EngineClient;
   beforeAll(() => {
-    process.env.EAC_CACHE_DIR = path.join(dir, 'cache');
-    process.env.EAC_DATA_DIR = path.join(dir, 'data');
-    engine = new EngineClient({ handlerModules: [handlerModule] });
+    studio = studioEngine(dir);
+    engine = studio.engine;
   });
-  afterAll(async () => {
-    await engine?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => studio?.close());
 
   it('opens a workspace (default db under EAC_DATA_DIR), imports facts, runs a queue with health and events, reverts, compares, exports', async () => {
     const phases = new Set<string>();
