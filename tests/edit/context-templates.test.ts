@@ -1,0 +1,62 @@
+// Context templates are generated in one batched call per length. These tests re-derive them the
+// way ROME's compute_v loop does (one generation per seed word, draws taken in call order) and
+// check the batched path gives the same texts, so batching changed speed, not the edits.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LoadedModel, sampleTopK, seededRandom } from '../../src-main/engine/runtime/model';
+import { contextTemplates } from '../../src-main/engine/edit/vstar';
+import { loadProfile } from '../../src-main/engine/edit/profile';
+import { FIXTURES } from '../shared';
+
+async function perSeedWord(model: LoadedModel, lengths: [number, number][], seed: number): Promise<string[]> {
+  const rand = seededRandom(seed);
+  const out = ['{}'];
+  for (const [len, n] of lengths) {
+    const per = Math.max(1, Math.floor(n / 5));
+    for (const s of ['The', 'Therefore', 'Because', 'I', 'You']) {
+      const rows = Array.from({ length: per }, () => model.encode(s));
+      const gen = await model.generate(rows, len, { stopIds: [], sample: { topK: 5, rand: () => rand() } });
+      for (const g of gen) out.push((s + model.tok.decode(g, true)).replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim() + '. {}');
+    }
+  }
+  return out;
+}
+
+describe.each(['gpt2-world-a', 'llama-world-a'])('context templates on %s', (fixture) => {
+  it('batched generation gives the texts of one generation per seed word', async () => {
+    const model = LoadedModel.open(path.join(FIXTURES, fixture));
+    try {
+      const { rome, memit, seed } = loadProfile(fixture).contextTemplates;
+      for (const lengths of [rome, memit]) {
+        const batched = await contextTemplates(model, lengths, seed);
+        const reference = await perSeedWord(model, lengths, seed);
+        expect(batched).toEqual(reference);
+        // the texts differ from each other: a draw mapping that handed every row the same numbers
+        // would make the rows of one seed word identical
+        expect(new Set(batched).size).toBeGreaterThan(lengths.reduce((a, [, n]) => a + n, 0) / 2);
+      }
+    } finally {
+      await model.release();
+    }
+  });
+});
+
+describe('sampleTopK', () => {
+  // reference: sort the whole row (stable, so ties keep the lower index first) and take k
+  function bySort(row: number[], k: number, u: number): number {
+    const idx = row.map((_, i) => i).sort((a, b) => row[b] - row[a]).slice(0, k);
+    const w = idx.map((i) => Math.exp(row[i] - row[idx[0]]));
+    let x = u * w.reduce((a, b) => a + b, 0);
+    for (let j = 0; j < idx.length; j++) if ((x -= w[j]) <= 0) return idx[j];
+    return idx[idx.length - 1];
+  }
+  it('picks what a full sort would, ties and k > length included', () => {
+    const r = seededRandom(7);
+    for (let t = 0; t < 2000; t++) {
+      const row = Array.from({ length: 1 + Math.floor(r() * 30) }, () => Math.floor(r() * 5));
+      const k = 1 + Math.floor(r() * 6);
+      const u = r();
+      expect(sampleTopK(row, k, () => u)).toBe(bySort(row, k, u));
+    }
+  });
+});
