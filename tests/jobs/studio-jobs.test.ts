@@ -30,6 +30,8 @@ describe('studio jobs in the worker', () => {
       if (e.type === 'job' && e.job.kind === 'queue' && e.job.state === 'running' && e.job.progress.phase === 'optimise') started(e.job);
     });
     const run = engine.call('queue.run', { queueId: queue.id });
+    // awaited below; handled now so an assertion that fails first cannot leave it unobserved when afterAll closes the engine
+    run.catch(() => {});
     const job = await running;
     off();
     await expect(engine.call('ledger.revert', { seq: 0 })).rejects.toMatchObject({
@@ -39,6 +41,9 @@ describe('studio jobs in the worker', () => {
     await expect(engine.call('playground.compare', { prompt: 'x', k: 1, maxNewTokens: 1 })).rejects.toMatchObject({ code: 'busy' });
     // refused at once: the queue is still running, so the same request can still be queued behind it
     const queued = engine.call('ledger.revert', { seq: 0, whenBusy: 'queue' });
+    // The refusal can arrive before `run` settles (queue.run's reply takes more ticks in the engine than the
+    // queued job's), so the expectation is attached now and awaited below: no window for an unhandled rejection.
+    const queuedRefused = expect(queued).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('head was #0, now #2') });
     const list = (await engine.call('jobs.list', {})).jobs;
     const rv = list.find((j) => j.kind === 'revert')!;
     expect(rv.state).toBe('queued');
@@ -47,18 +52,21 @@ describe('studio jobs in the worker', () => {
     expect((await engine.call('ledger.history', {})).edits.length).toBeGreaterThanOrEqual(0);
     const res = await run;
     expect(res.editIds).toHaveLength(2);
-    await expect(queued).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('head was #0, now #2') });
+    await queuedRefused;
     expect((await engine.call('ledger.history', {})).edits.filter((e) => e.active)).toHaveLength(2);
   });
 
   it('a queued revert can be cancelled from the job list before its turn', async () => {
     const { queue } = await engine.call('queue.create', { name: 'two', method: 'rome', profile: fastProfile('gpt2-world-a'), requests: worldEdits(1, 32) });
     const run = engine.call('queue.run', { queueId: queue.id });
+    run.catch(() => {}); // awaited below (see the first test)
     const queued = engine.call('ledger.revert', { seq: 0, whenBusy: 'queue' });
+    // the engine answers the cancelled revert before it answers jobs.cancel: the expectation must be attached first
+    const queuedCancelled = expect(queued).rejects.toMatchObject({ code: 'cancelled', message: expect.stringContaining('cancelled before it started') });
     const rv = (await engine.call('jobs.list', {})).jobs.filter((j) => j.kind === 'revert').pop()!;
     expect(rv.state).toBe('queued');
     expect((await engine.call('jobs.cancel', { jobId: rv.id })).cancelled).toBe(true);
-    await expect(queued).rejects.toMatchObject({ code: 'cancelled' });
+    await queuedCancelled;
     await run;
     expect((await engine.call('ledger.history', {})).edits.filter((e) => e.active)).toHaveLength(3);
   });
