@@ -217,4 +217,20 @@ describe('export safety', () => {
     // no export was recorded for it
     expect(ws.ledger.events(ws.modelId, 'export').length).toBe(exportsBefore);
   });
+
+  // the model card is read whole (it is rewritten with the edits): a bounded read, refused by size before reading
+  it('a model card above 16 MiB in the model folder fails the export (file_too_large, naming it), leaving nothing behind', async () => {
+    const card = path.join(model, 'README.md');
+    fs.writeFileSync(card, '');
+    fs.truncateSync(card, (16 << 20) + 1); // sparse: costs no disk
+    try {
+      const out = path.join(root, 'big-card-out');
+      const e = await refused(out, 'file_too_large', false);
+      expect(e.message).toContain(`${card}: the model card is 16.0 MiB, more than the 16.0 MiB`);
+      expect(fs.existsSync(out)).toBe(false);
+      expect(fs.readdirSync(root).filter((n) => n.includes('big-card-out'))).toEqual([]);
+    } finally {
+      fs.rmSync(card);
+    }
+  });
 });

@@ -14,6 +14,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Checkpoint } from './checkpoint';
+import { CheckpointError } from './errors';
+import { FILE_LIMITS, readTextFile } from '../fs-safe';
 
 /** Size of each sampled window. */
 export const SAMPLE_WINDOW = 1 << 20;
@@ -118,13 +120,22 @@ export function sidecarPath(cacheDir: string): string {
 }
 
 function readSidecar(cacheDir: string): Sidecar {
+  const fresh: Sidecar = { version: SIDECAR_VERSION, files: {} };
+  let text: string;
   try {
-    const j = JSON.parse(fs.readFileSync(sidecarPath(cacheDir), 'utf8'));
+    text = readTextFile(sidecarPath(cacheDir), FILE_LIMITS.index, 'the model hash records');
+  } catch (e) {
+    // a FIFO, a directory or an oversized file under the name is not ours: refused at once (never blocks)
+    if (e instanceof CheckpointError && (e.code === 'not_regular_file' || e.code === 'file_too_large')) throw e;
+    return fresh; // missing or unreadable: start afresh (files get hashed once)
+  }
+  try {
+    const j = JSON.parse(text);
     if (j && j.version === SIDECAR_VERSION && j.files && typeof j.files === 'object') return j as Sidecar;
   } catch {
-    /* missing, corrupt or an older version: start afresh (files get hashed once) */
+    /* corrupt */
   }
-  return { version: SIDECAR_VERSION, files: {} };
+  return fresh; // corrupt or an older version
 }
 
 function writeSidecar(cacheDir: string, updates: Record<string, FileRecord>): void {

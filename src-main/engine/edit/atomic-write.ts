@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { openRegularFile } from '../fs-safe';
 
 /**
  * Write a file so that readers see either the old content or the new, never a part: the parts are
@@ -45,14 +46,23 @@ export function bytesOf(a: Float64Array | Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** The size of `file` without reading it; it must be a regular file (see readFileInto). */
+export function regularFileSize(file: string, what = 'the file'): number {
+  const { fd, size } = openRegularFile(file, what);
+  fs.closeSync(fd);
+  return size;
+}
+
 /**
  * Reads `file` into `into` (exactly its byte length; a different file size is an error) in 64 MiB
- * reads, returning the sha256 of the bytes read. Peak memory is `into` itself.
+ * reads, returning the sha256 of the bytes read. Peak memory is `into` itself. The file must be a
+ * regular file (engine/fs-safe openRegularFile: a FIFO or directory under its name fails at once
+ * with CheckpointError 'not_regular_file'); its size is checked on the open descriptor before any
+ * read, so the expected length is the cap.
  */
-export function readFileInto(file: string, into: Uint8Array): string {
-  const fd = fs.openSync(file, 'r');
+export function readFileInto(file: string, into: Uint8Array, what = 'the file'): string {
+  const { fd, size } = openRegularFile(file, what);
   try {
-    const size = fs.fstatSync(fd).size;
     if (size !== into.length) throw new RangeError(`${file} is ${size} bytes, expected ${into.length}`);
     const h = crypto.createHash('sha256');
     for (let off = 0; off < size; ) {

@@ -6,13 +6,12 @@
 //
 // A SolveCache is an instance, not a module global: whoever owns the loaded model owns its cache
 // and drops it with the model.
-import fs from 'node:fs';
 import path from 'node:path';
 import { Alloc, defaultAlloc } from './alloc';
-import { bytesOf, readFileInto, writeFileAtomic } from './atomic-write';
+import { bytesOf, readFileInto, regularFileSize, writeFileAtomic } from './atomic-write';
 import { choleskyBlockedInPlace } from './cholesky-ort';
 import { choleskyInPlace, choleskySolve, NotPositiveDefiniteError } from './linalg';
-import { sha256, statsPaths, type StatsMeta } from './stats/cache';
+import { isForeignCacheFile, readCacheMeta, sha256, statsPaths, type StatsMeta } from './stats/cache';
 import { StatsError } from './stats-npz';
 
 /** Key of a regularised matrix in a SolveCache, e.g. solveKey(stats.key, 'ridge=0.0001'). */
@@ -89,11 +88,7 @@ function factorPaths(cacheDir: string, statsKeyValue: string, ridge: number) {
 }
 
 function statsSha(cacheDir: string, statsKeyValue: string): string | null {
-  try {
-    return (JSON.parse(fs.readFileSync(statsPaths(cacheDir, statsKeyValue).meta, 'utf8')) as StatsMeta).sha256 ?? null;
-  } catch {
-    return null;
-  }
+  return readCacheMeta<StatsMeta>(statsPaths(cacheDir, statsKeyValue).meta)?.sha256 ?? null;
 }
 
 /** Packed lower triangle of L, row by row (what goes on disk: half of n²). */
@@ -108,7 +103,7 @@ function* packedRows(L: Float64Array, n: number): Iterable<Uint8Array> {
  */
 function readPacked(file: string, L: Float64Array, n: number): string {
   const packed = (n * (n + 1)) / 2;
-  const digest = readFileInto(file, bytesOf(L.subarray(0, packed)));
+  const digest = readFileInto(file, bytesOf(L.subarray(0, packed)), 'the persisted Cholesky factor');
   for (let i = n - 1; i >= 1; i--) {
     const src = (i * (i + 1)) / 2;
     L.copyWithin(i * n, src, src + i + 1);
@@ -289,18 +284,20 @@ export class SolveCache {
   }
 
   private loadFactor(paths: ReturnType<typeof factorPaths>, statsKeyValue: string, statsSha256: string, ridge: number, n: number): Float64Array | null {
-    let meta: FactorMeta;
+    // missing or not intact: null (factorised again); a foreign file (stats/cache.ts) throws
+    const meta = readCacheMeta<FactorMeta>(paths.meta, 'the Cholesky factor meta');
+    if (!meta || meta.format !== FACTOR_FORMAT || meta.statsKey !== statsKeyValue || meta.statsSha256 !== statsSha256 || meta.ridge !== ridge || meta.dim !== n) return null;
     try {
-      meta = JSON.parse(fs.readFileSync(paths.meta, 'utf8')) as FactorMeta;
-      if (meta.format !== FACTOR_FORMAT || meta.statsKey !== statsKeyValue || meta.statsSha256 !== statsSha256 || meta.ridge !== ridge || meta.dim !== n) return null;
-      if (fs.statSync(paths.bin).size !== ((n * (n + 1)) / 2) * 8) return null;
-    } catch {
+      if (regularFileSize(paths.bin, 'the persisted Cholesky factor') !== ((n * (n + 1)) / 2) * 8) return null;
+    } catch (e) {
+      if (isForeignCacheFile(e)) throw e;
       return null;
     }
     const L = this.alloc.f64(n * n, 'Cholesky factor (persisted)');
     try {
       if (readPacked(paths.bin, L, n) !== meta.sha256) return null;
-    } catch {
+    } catch (e) {
+      if (isForeignCacheFile(e)) throw e;
       return null;
     }
     return L;

@@ -2,8 +2,9 @@
 // ROME saves `CombinedStat.state_dict()`: 'mom2.mom2' = Σ k kᵀ (a SUM, [d_ff, d_ff]), 'mom2.count'
 // = number of tokens, 'mom2.constructor' (a string array, ignored). E[k kᵀ] = sum / count.
 import { EacError, type EacErrorOptions } from '../errors';
-import fs from 'node:fs';
+import crypto from 'node:crypto';
 import zlib from 'node:zlib';
+import { readRegularFile } from '../fs-safe';
 
 export type StatsErrorCode =
   | 'not-zip'
@@ -224,12 +225,26 @@ export function readNpz(buf: Buffer, label = 'file'): Map<string, () => NpyArray
 }
 
 /**
- * ROME/EasyEdit layer statistics: E[k kᵀ] = 'mom2.mom2' / 'mom2.count' as a [dim, dim] float64
- * matrix. Throws StatsError with code not-zip | missing-key (lists the keys found) | bad-shape
- * (dim expected vs found) | unsupported-dtype | bad-npy | corrupt-zip | bad-count.
+ * The most bytes a layer-statistics .npz for MLP width `dim` may have: its one big array, 'mom2.mom2'
+ * (dim² float64: 328 MB for GPT-2 XL's 6400, 1.6 GB for LLaMA-3-8B's 14336), twice over (room for
+ * a second array of the same size) plus 64 MiB for headers and small arrays. The file is read whole,
+ * so anything larger is refused before a byte is read.
  */
-export function importNpzStats(file: string, dim: number): { mom2: Float64Array; count: number } {
-  const buf = fs.readFileSync(file);
+export function npzByteLimit(dim: number): number {
+  return 2 * dim * dim * 8 + 64 * 1024 * 1024;
+}
+
+/**
+ * ROME/EasyEdit layer statistics: E[k kᵀ] = 'mom2.mom2' / 'mom2.count' as a [dim, dim] float64
+ * matrix, and the sha256 of the file as read. Throws StatsError with code not-zip | missing-key
+ * (lists the keys found) | bad-shape (dim expected vs found) | unsupported-dtype | bad-npy |
+ * corrupt-zip | bad-count; and CheckpointError (engine/fs-safe) 'not_regular_file' for a FIFO,
+ * directory or device under the name (at once, never blocking), 'file_too_large' above npzByteLimit,
+ * 'not_found'.
+ */
+export function importNpzStats(file: string, dim: number): { mom2: Float64Array; count: number; sha256: string } {
+  const buf = readRegularFile(file, npzByteLimit(dim), 'the statistics .npz');
+  const digest = crypto.createHash('sha256').update(buf).digest('hex');
   const arrays = readNpz(buf, file);
   const need = (key: string): NpyArray => {
     const get = arrays.get(key);
@@ -254,5 +269,5 @@ export function importNpzStats(file: string, dim: number): { mom2: Float64Array;
   if (!(count > 0) || !Number.isFinite(count)) throw new StatsError('bad-count', `${file}: 'mom2.count' is ${count}, expected a positive token count`);
   const mom2 = sum.data;
   for (let i = 0; i < mom2.length; i++) mom2[i] /= count;
-  return { mom2, count };
+  return { mom2, count, sha256: digest };
 }

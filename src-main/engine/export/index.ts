@@ -29,6 +29,7 @@ import { canonicalTensorName, WEIGHTS_INDEX, type Checkpoint } from '../checkpoi
 import { readSafetensorsHeader, type SafetensorsTensor } from '../checkpoint/safetensors';
 import { denseDelta } from '../edit/live';
 import { mkdirsOnce } from '../paths';
+import { FILE_LIMITS, openRegularFile, readJsonFile, readTextFile } from '../fs-safe';
 import { exportModelCard } from './model-card';
 import type { EditMethod, LayerDelta } from '../edit/types';
 
@@ -98,6 +99,9 @@ export class ExportError extends EacError {
 const CARD = 'README.md';
 const WEIGHT_RE = /(\.safetensors$|^pytorch_model.*\.bin$|\.pt$|\.pth$|\.ckpt$|\.bin\.index\.json$)/i;
 const CHUNK = 4 << 20;
+/** Cap on a manifest (edits.json of a previous export) and on the model card read whole. */
+const MANIFEST_LIMIT = 64 << 20;
+const CARD_LIMIT = 16 << 20;
 
 function writeAll(fd: number, buf: Uint8Array, hash?: Hash): void {
   let off = 0;
@@ -226,8 +230,9 @@ function notOurs(dir: string, ck: Checkpoint): string | null {
   let manifest: { format?: unknown; files?: unknown };
   try {
     const st = fs.lstatSync(path.join(dir, 'edits.json'));
-    if (!st.isFile() || st.size > 64 << 20) return 'its edits.json is not a regular file of a sensible size';
-    manifest = JSON.parse(fs.readFileSync(path.join(dir, 'edits.json'), 'utf8'));
+    if (!st.isFile() || st.size > MANIFEST_LIMIT) return 'its edits.json is not a regular file of a sensible size';
+    // through the safe opener as well: a FIFO swapped in after the lstat fails at once instead of blocking
+    manifest = JSON.parse(readTextFile(path.join(dir, 'edits.json'), MANIFEST_LIMIT, 'the existing edits.json'));
   } catch (e) {
     return `its edits.json is not readable JSON (${(e as Error).message})`;
   }
@@ -336,6 +341,31 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       }
       return { name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
     };
+    /**
+     * copy a file of the model folder unchanged (0600, fsynced, listed with its hash): opened as a regular file
+     * only (a FIFO swapped in after the listing fails at once) and streamed in CHUNK pieces, so no size cap is
+     * needed for memory (a folder may carry e.g. a multi-GB tf_model.h5 beside its safetensors)
+     */
+    const copyAsIs = (name: string) => {
+      const srcPath = path.join(ck.dir, name);
+      const src = openRegularFile(srcPath, 'a file of the model folder');
+      const hash = createHash('sha256');
+      let out: number | null = null;
+      try {
+        out = fs.openSync(path.join(work, name), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+        const buf = new Uint8Array(Math.min(CHUNK, Math.max(1, src.size)));
+        for (let off = 0; off < src.size; off += buf.byteLength) {
+          const view = buf.subarray(0, Math.min(buf.byteLength, src.size - off));
+          readAt(src.fd, view, off, srcPath);
+          writeAll(out, view, hash);
+        }
+        fs.fsyncSync(out);
+      } finally {
+        if (out !== null) fs.closeSync(out);
+        fs.closeSync(src.fd);
+      }
+      return { name, bytes: src.size, sha256: hash.digest('hex') };
+    };
 
     for (let fi = 0; fi < ck.files.length; fi++) {
       const file = ck.files[fi];
@@ -347,7 +377,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       let src: number | null = null;
       let bytes = 0;
       try {
-        src = fs.openSync(path.join(ck.dir, file), 'r');
+        // a regular file only (a FIFO swapped in since the header was read fails at once)
+        src = openRegularFile(path.join(ck.dir, file), 'the weight file').fd;
         const hb = headerBytes(tensors, { ...h.metadata, ...prov });
         writeAll(out, hb, hash);
         bytes += hb.byteLength;
@@ -392,7 +423,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     // the index (same name, same weight_map), with provenance in its metadata
     const indexSrc = path.join(ck.dir, WEIGHTS_INDEX);
     if (fs.existsSync(indexSrc) && ck.files.length > 0 && !ck.files.includes('model.safetensors')) {
-      const idx = JSON.parse(fs.readFileSync(indexSrc, 'utf8')) as { metadata?: Record<string, unknown>; weight_map: Record<string, string> };
+      const idx = readJsonFile(indexSrc, FILE_LIMITS.index, 'the weight index', 'bad_index') as { metadata?: Record<string, unknown>; weight_map: Record<string, string> };
       idx.metadata = { ...(idx.metadata ?? {}), ...prov };
       files.push(writeSmall(WEIGHTS_INDEX, Buffer.from(JSON.stringify(idx, null, 2) + '\n')));
     }
@@ -402,12 +433,12 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       if (e.name === CARD) continue; // written below: the export's own card
       const p = path.join(ck.dir, e.name);
       const st = fs.statSync(p);
-      if (!st.isFile()) continue;
-      files.push(writeSmall(e.name, fs.readFileSync(p)));
+      if (!st.isFile()) continue; // sub-folders (LLaMA-3's original/), FIFOs, sockets: not part of the checkpoint
+      files.push(copyAsIs(e.name));
     }
     const createdAt = new Date().toISOString();
     const cardSrc = path.join(ck.dir, CARD);
-    const baseCard = fs.existsSync(cardSrc) && fs.statSync(cardSrc).isFile() ? fs.readFileSync(cardSrc, 'utf8') : null;
+    const baseCard = fs.existsSync(cardSrc) && fs.statSync(cardSrc).isFile() ? readTextFile(cardSrc, CARD_LIMIT, 'the model card') : null;
     const card = exportModelCard({ baseName: path.basename(ck.dir), arch, baseCard, edits, editedTensors: editedTensors.slice().sort(), createdAt });
     files.push(writeSmall(CARD, Buffer.from(card)));
     files.sort((a, b) => a.name.localeCompare(b.name));
@@ -447,6 +478,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     // only this run's own scratch folder (it no longer exists once renamed into place)
     fs.rmSync(work, { recursive: true, force: true });
     if (e instanceof ExportError) throw e;
+    // a refused input file (engine/fs-safe: not a regular file, too large, bad JSON) keeps its code
+    if (e instanceof EacError) throw new ExportError(e.code, `export to ${outDir} failed: ${e.message}`, { cause: e });
     throw ioError(`export to ${outDir} failed`, e);
   }
   o.onProgress?.(total, total, 'done');

@@ -6,11 +6,16 @@
 //   stats/<key>.chol-<r>.json  its meta
 // Files are written to a temp name, fsynced and renamed, so a crash never leaves a half file under
 // the real name; a .bin that does not match its meta (size, sha256) is ignored and recomputed.
+// Every cache file is opened as a regular file only (engine/fs-safe): something we never write
+// there — a FIFO, a directory, a meta far larger than ours — is refused at once with its
+// CheckpointError ('not_regular_file', 'file_too_large') instead of blocking or being written over.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CheckpointError } from '../../checkpoint/errors';
+import { readTextFile } from '../../fs-safe';
 import { Alloc, defaultAlloc } from '../alloc';
-import { bytesOf, readFileInto, writeFileAtomic } from '../atomic-write';
+import { bytesOf, readFileInto, regularFileSize, writeFileAtomic } from '../atomic-write';
 
 export const STATS_FORMAT = 'eac-keystats-v1';
 
@@ -55,21 +60,50 @@ export function statsPaths(cacheDir: string, key: string) {
   return { dir, bin: path.join(dir, `${key}.bin`), meta: path.join(dir, `${key}.json`) };
 }
 
+/** Cap on a cache meta .json: ours are under 1 KiB. */
+export const CACHE_META_LIMIT = 1 << 20;
+
+/** A cache file we did not write (see the top of this file): refused, not ignored. */
+export function isForeignCacheFile(e: unknown): boolean {
+  return e instanceof CheckpointError && (e.code === 'not_regular_file' || e.code === 'file_too_large');
+}
+
+/**
+ * A cache meta .json, parsed; null when it is missing, unreadable or not JSON (the entry is then
+ * recomputed). Throws the CheckpointError of a foreign file (isForeignCacheFile).
+ */
+export function readCacheMeta<T>(file: string, what = 'the statistics cache meta'): T | null {
+  let text: string;
+  try {
+    text = readTextFile(file, CACHE_META_LIMIT, what);
+  } catch (e) {
+    if (isForeignCacheFile(e)) throw e;
+    return null;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A cached entry, or null when missing or not intact (size, sha256, meta fields). The .bin is read
- * straight into the returned matrix: one n² buffer.
+ * straight into the returned matrix: one n² buffer, its expected size (dim²·8 bytes) checked before
+ * the allocation. A foreign file under the entry's names throws (see readCacheMeta).
  */
 export function readCachedStats(cacheDir: string, key: string, dim: number, alloc: Alloc = defaultAlloc): { mom2: Float64Array; meta: StatsMeta } | null {
   const p = statsPaths(cacheDir, key);
+  const meta = readCacheMeta<StatsMeta>(p.meta);
+  if (!meta || meta.format !== STATS_FORMAT || meta.key !== key || meta.dim !== dim || !(meta.count > 0)) return null;
   try {
-    const meta = JSON.parse(fs.readFileSync(p.meta, 'utf8')) as StatsMeta;
-    if (meta.format !== STATS_FORMAT || meta.key !== key || meta.dim !== dim || !(meta.count > 0)) return null;
-    if (fs.statSync(p.bin).size !== dim * dim * 8) return null;
+    if (regularFileSize(p.bin, 'the statistics cache .bin') !== dim * dim * 8) return null;
     const mom2 = alloc.f64(dim * dim, 'C (cached)');
     // little-endian hosts only (every platform ORT ships for)
-    if (readFileInto(p.bin, bytesOf(mom2)) !== meta.sha256) return null;
+    if (readFileInto(p.bin, bytesOf(mom2), 'the statistics cache .bin') !== meta.sha256) return null;
     return { mom2, meta };
-  } catch {
+  } catch (e) {
+    if (isForeignCacheFile(e)) throw e;
     return null;
   }
 }
@@ -81,19 +115,23 @@ export function writeCachedStats(cacheDir: string, mom2: Float64Array, meta: Omi
   writeFileAtomic(p.meta, JSON.stringify(full, null, 1));
 }
 
-/** Metas of every intact-looking entry in cacheDir/stats (the .bin is not verified here). */
+/**
+ * Metas of every intact-looking entry in cacheDir/stats (the .bin is not verified here). A foreign
+ * file is left out of the list without being read (using that entry reports it: readCachedStats).
+ */
 export function listCachedStats(cacheDir: string): StatsMeta[] {
   const dir = path.join(cacheDir, 'stats');
   if (!fs.existsSync(dir)) return [];
   const out: StatsMeta[] = [];
   for (const f of fs.readdirSync(dir)) {
     if (!f.endsWith('.json')) continue;
+    let m: StatsMeta | null;
     try {
-      const m = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as StatsMeta;
-      if (m.format === STATS_FORMAT) out.push(m);
+      m = readCacheMeta<StatsMeta>(path.join(dir, f));
     } catch {
-      /* skip */
+      continue;
     }
+    if (m?.format === STATS_FORMAT) out.push(m);
   }
   return out;
 }

@@ -1,5 +1,4 @@
 // keyStats: E[k kᵀ] at chosen layers over a corpus, cached; importStatsIntoCache: ROME's .npz.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
@@ -169,7 +168,7 @@ export async function importStatsIntoCache(
 ): Promise<KeyStats> {
   checkLayers(model, [layer]);
   const dim = model.cfg.ffn;
-  const { mom2, count } = importNpzStats(npzFile, dim);
+  const { mom2, count, sha256: npzSha256 } = importNpzStats(npzFile, dim);
   for (let i = 0; i < mom2.length; i++)
     if (!Number.isFinite(mom2[i])) throw new StatsError('bad-npy', `${npzFile}: 'mom2.mom2' contains non-finite values`);
   const modelHash = await modelContentHash(model, cacheDir);
@@ -181,7 +180,8 @@ export async function importStatsIntoCache(
     count,
     origin: 'npz',
     model: modelHash,
-    corpus: { path: path.resolve(npzFile), sha256: sha256(fs.readFileSync(npzFile)) },
+    // the hash of the bytes that were parsed (the file is not read a second time)
+    corpus: { path: path.resolve(npzFile), sha256: npzSha256 },
     samples: String(samplesLabel),
   });
   return { layer, dim, count, mom2, key, source: 'npz', cacheDir };
