@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeShapeCheckpoint } from './shape-checkpoint';
+import { makeShapeCheckpoint, tensorBytes } from '../../scripts/make-shape-checkpoint';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(HERE, 'child-generate.ts');
@@ -28,7 +28,9 @@ describe.skipIf(!!tooSmall)(`peak memory at LLaMA-3 width${tooSmall ? ` (skipped
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('a 2-layer BF16 checkpoint generates with peak RSS ≤ 1.3× its weight bytes', async () => {
-    const { weightBytes } = writeShapeCheckpoint(dir, { arch: 'llama', layers: 2, dtype: 'BF16' });
+    // the scale benchmark's writer (Meta-Llama-3-8B's names, shapes, BF16 and config; its tokenizer), 2 layers: one file
+    const spec = makeShapeCheckpoint('llama3-8b', dir, { layers: 2 });
+    const weightBytes = spec.tensors.reduce((a, t) => a + tensorBytes(t), 0);
     expect(weightBytes).toBeGreaterThan(2.7 * GiB);
     const out = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, ['--import', 'tsx', CHILD, dir, '4'], { maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
