@@ -2,91 +2,106 @@
 // re-apply (redo of reverted / removed edits), export. Destructive ones carry the head the user
 // confirmed against (expectHeadSeq) and the head when asked (a queued one is refused if it moved).
 import path from 'node:path';
-import type { ExportParams, ExportResult, LedgerReapplyParams, LedgerReapplyResult, LedgerRemoveParams, LedgerRemoveResult, LedgerRevertParams, LedgerRevertResult } from '../../api/contract';
+import type {
+  ExportParams,
+  ExportResult,
+  JobKind,
+  LedgerReapplyParams,
+  LedgerReapplyResult,
+  LedgerRemoveParams,
+  LedgerRemoveResult,
+  LedgerRevertParams,
+  LedgerRevertResult,
+  StudioEventBody,
+  WhenBusy,
+} from '../../api/contract';
 import type { HandlerContext, HandlerRegistry } from '../worker';
 import { checked, emit, JOB_STARTERS, requireHead, requireWorkspace, studio } from './context';
 import { exportWorkspace, reapplyInWorkspace, removeFromWorkspace, revertWorkspace } from './ops';
-import { CODES, studioError } from './workspace';
+import { CODES, studioError, type Workspace } from './workspace';
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
+type LedgerChange = Extract<StudioEventBody, { type: 'ledger.changed' }>;
+type OpHooks = { signal: AbortSignal; onProgress: (phase: string, fraction: number, message?: string) => void };
+
+/** A destructive ledger job: revert, remove (drop | replay), re-apply. */
+interface LedgerJob<R extends { liveEdits: number; headSeq: number }> {
+  kind: JobKind;
+  title: string;
+  params: { whenBusy?: WhenBusy; expectHeadSeq?: number | null };
+  reason: LedgerChange['reason'];
+  /** the ledger operation (ops.ts), with the job's signal and progress */
+  work(o: OpHooks): Promise<R> | R;
+  /** the job's log lines for its result */
+  logLines(r: R): string[];
+}
+
+/**
+ * Starts (or queues, or refuses) a destructive ledger job. It is confirmed against the head the user
+ * saw (expectHeadSeq, else the head now), checked again when a queued job's turn comes; its result is
+ * logged and every window gets a ledger.changed event.
+ */
+function startLedgerJob<R extends { liveEdits: number; headSeq: number }>(ctx: HandlerContext, ws: Workspace, retryOf: number | null, j: LedgerJob<R>) {
+  const head = ws.headSeq();
+  return studio(ctx).jobs.start<R>({
+    kind: j.kind,
+    title: j.title,
+    params: j.params,
+    headSeq: head,
+    retryOf,
+    whenBusy: j.params.whenBusy,
+    precheck: () => requireHead(ws, j.params.expectHeadSeq ?? head, j.title),
+    run: async (job) => {
+      const r = await j.work({ signal: job.signal, onProgress: (phase, f, m) => job.progress({ phase, fraction: f, ...(m ? { message: m } : {}) }) });
+      for (const line of j.logLines(r)) job.log('info', line);
+      job.emit({ type: 'ledger.changed', reason: j.reason, liveEdits: r.liveEdits, headSeq: r.headSeq });
+      return r;
+    },
+  });
+}
+
 export function startRevert(ctx: HandlerContext, p: LedgerRevertParams, retryOf: number | null) {
   const { ws } = requireWorkspace(ctx);
-  const head = ws.headSeq();
   const goes = ws.ledger.liveEdits(ws.modelId).filter((e) => e.seq > p.seq).length;
-  const precheck = () => {
-    requireHead(ws, p.expectHeadSeq ?? head, `Revert to #${p.seq}`);
-  };
-  return studio(ctx).jobs.start<LedgerRevertResult>({
+  return startLedgerJob<LedgerRevertResult>(ctx, ws, retryOf, {
     kind: 'revert',
     title: p.seq === 0 ? `Revert to the base model (${plural(goes, 'edit')} go)` : `Revert to #${p.seq} (${plural(goes, 'edit')} go)`,
     params: p,
-    headSeq: head,
-    retryOf,
-    whenBusy: p.whenBusy,
-    precheck,
-    run: async (job) => {
-      const r = revertWorkspace(ws, p.seq, p.note);
-      job.log('info', `reverted to #${p.seq}: took out ${r.deactivated.length} edit(s) (${r.deactivated.join(', ') || 'none'}); ${r.liveEdits} live`);
-      job.emit({ type: 'ledger.changed', reason: 'revert', liveEdits: r.liveEdits, headSeq: r.headSeq });
-      return r;
-    },
+    reason: 'revert',
+    work: () => revertWorkspace(ws, p.seq, p.note),
+    logLines: (r) => [`reverted to #${p.seq}: took out ${r.deactivated.length} edit(s) (${r.deactivated.join(', ') || 'none'}); ${r.liveEdits} live`],
   });
 }
 
 export function startRemove(ctx: HandlerContext, p: LedgerRemoveParams, retryOf: number | null) {
   const { ws } = requireWorkspace(ctx);
-  const head = ws.headSeq();
   const e = ws.ledger.editDetail(p.editId);
   if (!e || e.modelId !== ws.modelId) throw studioError(`no edit ${p.editId} for this model`, CODES.notFound);
   const later = ws.ledger.liveEdits(ws.modelId).filter((x) => x.seq > e.seq).length;
-  const title =
-    p.mode === 'drop'
-      ? `Remove edit #${e.seq} (approximate${later ? `; ${plural(later, 'later edit')} stay` : ''})`
-      : `Remove edit #${e.seq} and replay ${plural(later, 'later edit')}`;
-  return studio(ctx).jobs.start<LedgerRemoveResult>({
+  return startLedgerJob<LedgerRemoveResult>(ctx, ws, retryOf, {
     kind: p.mode === 'replay' ? 'replay' : 'remove',
-    title,
+    title:
+      p.mode === 'drop'
+        ? `Remove edit #${e.seq} (approximate${later ? `; ${plural(later, 'later edit')} stay` : ''})`
+        : `Remove edit #${e.seq} and replay ${plural(later, 'later edit')}`,
     params: p,
-    headSeq: head,
-    retryOf,
-    whenBusy: p.whenBusy,
-    precheck: () => requireHead(ws, p.expectHeadSeq ?? head, title),
-    run: async (job) => {
-      const r = await removeFromWorkspace(ws, p.editId, p.mode, {
-        note: p.note,
-        signal: job.signal,
-        onProgress: (phase, f, m) => job.progress({ phase, fraction: f, ...(m ? { message: m } : {}) }),
-      });
-      job.log('info', `removed edit ${p.editId} (${p.mode}): took out ${r.deactivated.join(', ')}${r.replayed.length ? `; replayed as ${r.replayed.join(', ')}` : ''}`);
-      job.emit({ type: 'ledger.changed', reason: p.mode === 'replay' ? 'replay' : 'remove', liveEdits: r.liveEdits, headSeq: r.headSeq });
-      return r;
-    },
+    reason: p.mode === 'replay' ? 'replay' : 'remove',
+    work: (o) => removeFromWorkspace(ws, p.editId, p.mode, { note: p.note, ...o }),
+    logLines: (r) => [`removed edit ${p.editId} (${p.mode}): took out ${r.deactivated.join(', ')}${r.replayed.length ? `; replayed as ${r.replayed.join(', ')}` : ''}`],
   });
 }
 
 export function startReapply(ctx: HandlerContext, p: LedgerReapplyParams, retryOf: number | null) {
   const { ws } = requireWorkspace(ctx);
-  const head = ws.headSeq();
   const seqs = p.editIds.map((id) => ws.ledger.editDetail(id)?.seq ?? id);
-  const title = `Re-apply ${plural(p.editIds.length, 'edit')} (${seqs.map((s) => `#${s}`).join(', ')})`;
-  return studio(ctx).jobs.start<LedgerReapplyResult>({
+  return startLedgerJob<LedgerReapplyResult>(ctx, ws, retryOf, {
     kind: 'reapply',
-    title,
+    title: `Re-apply ${plural(p.editIds.length, 'edit')} (${seqs.map((s) => `#${s}`).join(', ')})`,
     params: p,
-    headSeq: head,
-    retryOf,
-    whenBusy: p.whenBusy,
-    precheck: () => requireHead(ws, p.expectHeadSeq ?? head, title),
-    run: async (job) => {
-      const r = await reapplyInWorkspace(ws, p.editIds, {
-        signal: job.signal,
-        onProgress: (phase, f, m) => job.progress({ phase, fraction: f, ...(m ? { message: m } : {}) }),
-      });
-      for (const x of r.reapplied) job.log('info', `edit ${x.from} re-applied as edit ${x.editId}`);
-      job.emit({ type: 'ledger.changed', reason: 'reapply', liveEdits: r.liveEdits, headSeq: r.headSeq });
-      return r;
-    },
+    reason: 'reapply',
+    work: (o) => reapplyInWorkspace(ws, p.editIds, o),
+    logLines: (r) => r.reapplied.map((x) => `edit ${x.from} re-applied as edit ${x.editId}`),
   });
 }
 
