@@ -3,52 +3,16 @@
 // client would), see them in the ledger view; SIGKILL the engine child by pid; the page says the
 // engine restarted and reopened the model from its ledger, the ledger view still shows the two
 // edits, and a reload (fresh reads from the new engine process) shows them too.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import type { ServerFrame } from '../src-main/host/wire';
 import { DEMO_MODEL, FACTS, fastProfile, ROOT, Steps } from './flow';
-import { CHROMIUM } from './headless.spec';
+import { CHROMIUM, launchChromium, saveServerLog, startServer, stopServer, type HeadlessServer as Server } from './server';
 
 const SHOTS = path.join(ROOT, 'test-results', 'e2e', 'engine-recovery');
-
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  port: number;
-  token: string;
-  log: () => string;
-}
-
-function startServer(dataDir: string): Promise<Server> {
-  const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const proc = spawn(process.execPath, [tsx, path.join(ROOT, 'src-main', 'server', 'main.ts'), '--port', '0', '--data', dataDir, '--no-model'], {
-    cwd: ROOT,
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not print its URL in 60 s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /Open: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([\w-]+))/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1], port: Number(m[2]), token: m[3], log: () => out });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before it was ready:\n${out}`));
-    });
-  });
-}
 
 /** Processes below `root` (Linux /proc) whose command line contains `marker`. */
 function descendantsWith(root: number, marker: string): number[] {
@@ -121,7 +85,7 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
       server = await startServer(path.join(tmp, 'data'));
     });
     const s = server!;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--no-first-run'] });
+    browser = await launchChromium();
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     page.setDefaultTimeout(30_000);
     const tid = (id: string) => page.locator(`[data-testid="${id}"]`);
@@ -180,17 +144,12 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
       if (errors.length) throw new Error(`the page threw:\n${errors.join('\n')}`);
     });
   } catch (e) {
-    if (server) fs.writeFileSync(path.join(ROOT, 'test-results', 'e2e', 'engine-recovery-server.log'), (server as Server).log());
+    saveServerLog(server, 'engine-recovery');
     throw e;
   } finally {
     (api as { close(): void } | null)?.close();
     await (browser as Browser | null)?.close().catch(() => {});
-    const proc = (server as Server | null)?.proc;
-    if (proc && proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    }
+    await stopServer(server);
     if (!process.env.EAC_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
   }
   return { name: 'engine-recovery', steps };

@@ -1,42 +1,14 @@
 // Headless mode in Debian Chromium: starts `src-main/server/main.ts` on a random port with a temp
 // data dir, checks the access control, then drives the whole user flow (see ./flow).
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { jobsFlow, ROOT, Steps, userFlow } from './flow';
+import { CHROMIUM, launchChromium, saveServerLog, startServer, stopServer, type HeadlessServer } from './server';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results', 'e2e', 'headless');
-
-function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string; port: number; token: string; log: () => string }> {
-  const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const proc = spawn(process.execPath, [tsx, path.join(ROOT, 'src-main', 'server', 'main.ts'), '--port', '0', '--data', dataDir, '--no-model'], {
-    cwd: ROOT,
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not print its URL in 60 s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /Open: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([\w-]+))/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1], port: Number(m[2]), token: m[3], log: () => out });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before it was ready:\n${out}`));
-    });
-  });
-}
 
 function wsStatus(url: string, origin: string): Promise<number> {
   return new Promise((resolve) => {
@@ -55,7 +27,7 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
   if (!fs.existsSync(CHROMIUM)) return { name: 'headless', steps, skipped: `no Chromium at ${CHROMIUM}` };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-e2e-'));
   const dataDir = path.join(tmp, 'data');
-  let server: Awaited<ReturnType<typeof startServer>> | null = null;
+  let server: HeadlessServer | null = null;
   let browser: Browser | null = null;
   try {
     await steps.run('start headless mode (random port, temp data dir)', async () => {
@@ -87,11 +59,7 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
     });
 
     await steps.run('launch Debian Chromium', async () => {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
+      browser = await launchChromium();
     });
     const context = await browser!.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
@@ -121,16 +89,11 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
     };
     await jobsFlow({ page, page2, steps, shotsDir: SHOTS, tmpDir: tmp, restart });
   } catch (e) {
-    if (server) fs.writeFileSync(path.join(ROOT, 'test-results', 'e2e', 'headless-server.log'), (server as { log: () => string }).log());
+    saveServerLog(server, 'headless');
     throw e;
   } finally {
     await (browser as Browser | null)?.close().catch(() => {});
-    const proc = (server as { proc: ChildProcess } | null)?.proc;
-    if (proc && proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    }
+    await stopServer(server);
     if (!process.env.EAC_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
   }
   return { name: 'headless', steps };
