@@ -62,3 +62,29 @@ describe('whole ∂L/∂z and ∂L/∂dW graphs match float64 central difference
     await model.release();
   });
 });
+
+describe('the evaluation at z = 0 kept from the KL-reference run', () => {
+  it.each(['gpt2-world-a', 'llama-world-a'])('%s: equals a fresh evaluation at (effectively) zero, and KL still counts elsewhere', async (fixture) => {
+    const model = LoadedModel.open(`${FIXTURES}/${fixture}`);
+    const set = buildEditPrompts(model, request, ['{}', 'The city is old. {}']);
+    const p = await LossProblem.create(model, 2, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), { dtype: 'float64', klFactor: 0.5 });
+    const kept = await p.evaluate(new Float64Array(model.cfg.hidden));
+    // 1e-300 is not zero for the cache but adds nothing to a float64 residual: a real run at zero
+    // with the true KL reference
+    const tiny = new Float64Array(model.cfg.hidden);
+    tiny[0] = 1e-300;
+    const fresh = await p.evaluate(tiny);
+    expect(kept.kl).toBe(0);
+    expect(Math.abs(fresh.kl)).toBeLessThan(1e-12);
+    expect(kept.nll).toBeCloseTo(fresh.nll, 12);
+    expect(kept.loss).toBeCloseTo(fresh.loss, 12);
+    let worst = 0;
+    for (let i = 0; i < kept.grad.length; i++) worst = Math.max(worst, Math.abs(kept.grad[i] - fresh.grad[i]));
+    expect(worst).toBeLessThan(1e-10);
+    expect(Math.max(...kept.grad.map(Math.abs))).toBeGreaterThan(1e-6);
+    // the KL weight was restored after the reference run
+    const z = Float64Array.from({ length: model.cfg.hidden }, (_, i) => Math.sin(i) * 2);
+    expect((await p.evaluate(z)).kl).toBeGreaterThan(0);
+    await model.release();
+  });
+});
