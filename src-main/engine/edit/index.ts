@@ -28,9 +28,10 @@ export interface StatsSettings {
 
 /** Key statistics per the profile (sample count, tokens per sample), cached on disk. */
 export function statsProvider(model: LoadedModel, profile: EditProfile, s: StatsSettings = {}): StatsProvider {
-  return async (layers) => {
+  const cacheDir = s.cacheDir ?? defaultCacheDir();
+  const provider = async (layers: number[]) => {
     const m = await keyStats(model, layers, {
-      cacheDir: s.cacheDir ?? defaultCacheDir(),
+      cacheDir,
       corpusPath: s.corpusPath ?? profile.stats.corpus,
       samples: s.samples ?? profile.stats.samples,
       maxTokensPerSample: profile.stats.maxTokensPerSample,
@@ -40,4 +41,5 @@ export function statsProvider(model: LoadedModel, profile: EditProfile, s: Stats
     });
     return new Map([...m].map(([l, k]) => [l, { mom2: k.mom2, key: k.key, count: k.count, cacheDir: k.cacheDir }]));
   };
+  return Object.assign(provider, { cacheDir });
 }

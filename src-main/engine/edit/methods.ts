@@ -15,6 +15,8 @@ import { adamStep, AdamState, contextTemplates, contextTypeWeights, eacRun, opti
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
   (layers: number[]): Promise<Map<number, { mom2: Float64Array; key: string; count?: number; cacheDir?: string }>>;
+  /** the cache folder the statistics live in; other per-model caches (context templates) go beside them */
+  readonly cacheDir?: string;
 }
 
 export interface MethodContext {
@@ -156,7 +158,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   // so a singular C fails here and not at the update step after all the optimisation
   const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solvesOf(model), [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed);
+  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
   ctx.phase('update', 0);
   const F = model.cfg.ffn;
@@ -199,7 +201,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
   const stats = await preparedStats(ctx, solvesOf(model), layers, 0);
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed);
+  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
   // target residuals at the z layer, one per request (MEMIT compute_z)
   const targets: Float64Array[] = [];
   const perRequest: Record<string, unknown>[] = [];

@@ -7,29 +7,39 @@ import { seededRandom } from '../runtime/model';
 import { cancelledError } from '../errors';
 import type { AnchorRule, EacMethodParams, EacParams, ElasticNetForm, VStarParams, WeightDecayForm } from './profile';
 import type { LossProblem } from './problem';
+import { readTemplates, templatesPath, writeTemplates } from './templates-cache';
 
 
 /**
  * ROME's context templates: "{}" plus short texts the model itself generates from a few seed
- * words (top-k 5 sampling, fixed seed so runs are reproducible).
+ * words (top-k 5 sampling, fixed seed so runs are reproducible). Kept on the model for this
+ * process and, with `cacheDir`, on disk for later ones (templates-cache.ts).
  */
-export async function contextTemplates(model: LoadedModel, lengths: [number, number][], seed: number): Promise<string[]> {
+export async function contextTemplates(model: LoadedModel, lengths: [number, number][], seed: number, opts: { cacheDir?: string } = {}): Promise<string[]> {
   const key = JSON.stringify([lengths, seed]);
   // owned by the model (freed with it), not a module-level map
   const cache = model.caches.getOrCreate('vstar.contextTemplates', () => new Map<string, string[]>());
   const hit = cache.get(key);
   if (hit) return hit;
+  const disk = opts.cacheDir ? await templatesPath(model, opts.cacheDir, lengths, seed) : null;
+  const stored = disk && readTemplates(disk.file, disk.key, lengths);
+  if (stored) {
+    cache.set(key, stored);
+    return stored;
+  }
   // always from the unedited model, so an edit does not depend on how many edits came before it in
   // this process (a resumed queue must reproduce an uninterrupted one bit for bit)
   const live = new Map(model.factors);
   model.factors.clear();
+  let out: string[];
   try {
-    const out = await generateTemplates(model, lengths, seededRandom(seed));
-    cache.set(key, out);
-    return out;
+    out = await generateTemplates(model, lengths, seededRandom(seed));
   } finally {
     for (const [l, f] of live) model.factors.set(l, f);
   }
+  cache.set(key, out);
+  if (disk) writeTemplates(disk.file, disk.key, lengths, seed, out);
+  return out;
 }
 
 async function generateTemplates(model: LoadedModel, lengths: [number, number][], rand: () => number): Promise<string[]> {
