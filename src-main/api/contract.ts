@@ -399,6 +399,11 @@ export interface ExportParams {
 export interface ExportResult {
   outDir: string;
   files: { name: string; bytes: number }[];
+  /**
+   * what of the model folder was not copied, and why: weights in another format (pytorch_model.bin, tf_model.h5,
+   * *.gguf, ...: they hold the unedited model) and sub-folders (name ending in "/"); also in edits.json and README.md
+   */
+  omitted: { file: string; reason: string }[];
   /** tensors materialised as W0 + ΔW */
   editedTensors: string[];
   editIds: number[];

@@ -39,5 +39,28 @@ describe('export model card', () => {
     expect(card).not.toContain("base model's card");
     expect(card.startsWith('# m — edited with EAC Studio')).toBe(true);
     expect(card).toContain('Edited tensors: none.');
+    // nothing left out: no line about it
+    expect(card).not.toContain('Left out');
+  });
+
+  it('names every left-out file with its reason in one line', () => {
+    const card = exportModelCard({
+      baseName: 'm',
+      arch: 'gpt2',
+      baseCard: null,
+      edits: [],
+      editedTensors: [],
+      omitted: [
+        { file: 'tf_model.h5', reason: 'TensorFlow / Keras weights: unedited weights a loader could use instead of the edited safetensors' },
+        { file: 'original/', reason: 'a sub-folder: an export copies only the top-level files of the model folder' },
+      ],
+      createdAt: 't',
+    });
+    const lines = card.split('\n').filter((l) => l.includes('Left out'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('`tf_model.h5` (TensorFlow / Keras weights)');
+    expect(lines[0]).toContain('`original/` (a sub-folder)');
+    expect(lines[0]).toContain('unedited base model');
+    expect(lines[0]).toContain('only top-level files are copied');
   });
 });

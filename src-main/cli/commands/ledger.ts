@@ -110,11 +110,15 @@ export default defineCommand({
         result = await removeFromWorkspace(ws, num('EDIT_ID'), mode, { note: optionalString(values, 'note'), onProgress: (p, f, m) => !json && io.err(`${p} ${(f * 100).toFixed(0)}% ${m ?? ''}\n`) });
       } else {
         if (!arg) throw new UsageError('usage', 'ledger export: give OUT_DIR');
-        result = await exportWorkspace(ws, path.resolve(io.cwd, arg), {
+        const r = await exportWorkspace(ws, path.resolve(io.cwd, arg), {
           overwrite: !!values.overwrite,
           absolutePaths: !!values['absolute-paths'],
           onProgress: (f) => !json && io.err(`\rexport ${(f * 100).toFixed(0)}%${f >= 1 ? '\n' : ''}`),
         });
+        // weights in another format hold the unedited model: say plainly that they are not in the export
+        // (stderr, so stdout stays the JSON result, which lists them under "omitted" too)
+        if (!json) for (const f of r.omitted) io.err(`left out ${f.file}: ${f.reason}\n`);
+        result = r;
       }
       if (json) printJson(io, result);
       else io.out(JSON.stringify(result, null, 2) + '\n');

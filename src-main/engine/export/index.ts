@@ -2,6 +2,12 @@
 //
 // - config.json, tokenizer files and the other small files are copied; README.md is the export's own
 //   card (model-card.ts: the base's front matter, what was edited, then the base's card marked as such);
+// - weights in any other format (pytorch_model*.bin and its index, tf_model.h5, flax_model.msgpack,
+//   *.onnx / *.onnx_data, *.gguf, *.pt / *.pth / *.ckpt, rust_model.ot, a safetensors file or index that
+//   is not the set we edited) are never copied: they hold the UNEDITED weights, and a loader that
+//   prefers them (TF, Flax, llama.cpp, a `from_pt` load) would silently run the base model. Each one,
+//   and each sub-folder (only top-level files are copied), is listed in edits.json `omitted`
+//   ({ file, reason }) and in one line of the card;
 // - every weight file is rewritten with the same name, the same tensors in the same order, the same
 //   dtypes and the same sharding (index file with the same name and weight_map);
 // - edited tensors are materialised W0 + ΔW (ΔW = denseDelta of the live deltas, in the weight's own
@@ -75,10 +81,18 @@ export interface ExportedFile {
   sha256: string;
 }
 
+/** A file (or sub-folder, name ending in "/") of the model folder the export left out, and why. */
+export interface OmittedFile {
+  file: string;
+  reason: string;
+}
+
 export interface ExportSummary {
   outDir: string;
   /** every file of the export but edits.json, which lists them */
   files: ExportedFile[];
+  /** what of the model folder was not copied: weights in another format, sub-folders */
+  omitted: OmittedFile[];
   editedTensors: string[];
   bytes: number;
   ms: number;
@@ -97,7 +111,34 @@ export class ExportError extends EacError {
 
 /** The model card: the export writes its own (model-card.ts), never the base's as is. */
 const CARD = 'README.md';
-const WEIGHT_RE = /(\.safetensors$|^pytorch_model.*\.bin$|\.pt$|\.pth$|\.ckpt$|\.bin\.index\.json$)/i;
+const UNEDITED = 'unedited weights a loader could use instead of the edited safetensors';
+/**
+ * Weight formats other than the safetensors set we rewrite, by file name (case-insensitive), each with the reason
+ * written into the manifest and card. An index of a sharded set (`<name>.index.json`) is classified by `<name>`.
+ */
+const FOREIGN_WEIGHTS: [RegExp, string][] = [
+  // pytorch_model.bin, pytorch_model-00001-of-00002.bin, and any other .bin (OpenVINO, CTranslate2, adapters):
+  // a binary blob in a model folder is weights far more often than not, and a listed omission is visible
+  [/\.bin$/i, 'PyTorch / binary weights'],
+  [/\.(pt|pth|ckpt)$/i, 'PyTorch checkpoint'],
+  [/\.(h5|hdf5|keras)$/i, 'TensorFlow / Keras weights'],
+  [/\.msgpack$/i, 'Flax weights'],
+  [/\.(onnx|onnx_data|onnx\.data)$/i, 'ONNX model or weights'],
+  [/\.(gguf|ggml)$/i, 'GGUF / GGML (llama.cpp) weights'],
+  [/\.ot$/i, 'rust-bert (tch) weights'],
+  [/\.tflite$/i, 'TensorFlow Lite model'],
+  [/\.safetensors$/i, 'safetensors not in the edited weight set'],
+];
+
+/** Why `name` (a top-level file of the model folder) is weights the export must not copy, or null. */
+export function foreignWeightReason(name: string, ck: Pick<Checkpoint, 'files'>): string | null {
+  if (ck.files.includes(name)) return null; // the edited set itself: rewritten, not copied
+  const stem = /\.index\.json$/i.test(name) ? name.replace(/\.index\.json$/i, '') : null;
+  for (const [re, what] of FOREIGN_WEIGHTS) {
+    if (stem === null ? re.test(name) : re.test(stem)) return `${stem === null ? what : `index of ${what}`}: ${UNEDITED}`;
+  }
+  return null;
+}
 const CHUNK = 4 << 20;
 /** Cap on a manifest (edits.json of a previous export) and on the model card read whole. */
 const MANIFEST_LIMIT = 64 << 20;
@@ -214,7 +255,7 @@ function within(a: string, b: string): boolean {
 function plannedNames(ck: Checkpoint): Set<string> {
   const names = new Set([...ck.files, 'edits.json', CARD]);
   if (fs.existsSync(path.join(ck.dir, WEIGHTS_INDEX))) names.add(WEIGHTS_INDEX);
-  for (const e of fs.readdirSync(ck.dir)) if (!e.startsWith('.') && !WEIGHT_RE.test(e)) names.add(e);
+  for (const e of fs.readdirSync(ck.dir)) if (!e.startsWith('.') && !foreignWeightReason(e, ck)) names.add(e);
   return names;
 }
 
@@ -304,6 +345,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
   const show = (p: string | undefined | null) => (p ? (o.absolutePaths ? p : path.basename(p)) : null);
 
   const files: ExportedFile[] = [];
+  const omitted: OmittedFile[] = [];
   const editedTensors: string[] = [];
   try {
     // deltas per canonical tensor
@@ -344,7 +386,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     /**
      * copy a file of the model folder unchanged (0600, fsynced, listed with its hash): opened as a regular file
      * only (a FIFO swapped in after the listing fails at once) and streamed in CHUNK pieces, so no size cap is
-     * needed for memory (a folder may carry e.g. a multi-GB tf_model.h5 beside its safetensors)
+     * needed for memory (a large tokenizer, a vocabulary; weights of other formats are never copied)
      */
     const copyAsIs = (name: string) => {
       const srcPath = path.join(ck.dir, name);
@@ -422,24 +464,42 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
 
     // the index (same name, same weight_map), with provenance in its metadata
     const indexSrc = path.join(ck.dir, WEIGHTS_INDEX);
+    let indexWritten = false;
     if (fs.existsSync(indexSrc) && ck.files.length > 0 && !ck.files.includes('model.safetensors')) {
       const idx = readJsonFile(indexSrc, FILE_LIMITS.index, 'the weight index', 'bad_index') as { metadata?: Record<string, unknown>; weight_map: Record<string, string> };
       idx.metadata = { ...(idx.metadata ?? {}), ...prov };
       files.push(writeSmall(WEIGHTS_INDEX, Buffer.from(JSON.stringify(idx, null, 2) + '\n')));
+      indexWritten = true;
     }
-    // config, tokenizer and the other small files (regular files only)
+    // config, tokenizer and the other small files (regular files only); weights of any other format left out
     for (const e of fs.readdirSync(ck.dir, { withFileTypes: true })) {
-      if (e.name.startsWith('.') || WEIGHT_RE.test(e.name) || e.name === WEIGHTS_INDEX || ck.files.includes(e.name) || e.name === 'edits.json') continue;
+      if (e.name.startsWith('.') || ck.files.includes(e.name) || e.name === 'edits.json') continue;
+      if (e.name === WEIGHTS_INDEX) {
+        // beside model.safetensors (which the loader takes), the index describes a second, unedited set
+        if (!indexWritten) omitted.push({ file: e.name, reason: `index of safetensors not in the edited weight set: ${UNEDITED}` });
+        continue;
+      }
       if (e.name === CARD) continue; // written below: the export's own card
       const p = path.join(ck.dir, e.name);
       const st = fs.statSync(p);
-      if (!st.isFile()) continue; // sub-folders (LLaMA-3's original/), FIFOs, sockets: not part of the checkpoint
+      if (st.isDirectory()) {
+        // LLaMA-3's original/ (consolidated.00.pth), an onnx/ export: nothing below the top level is copied
+        omitted.push({ file: `${e.name}/`, reason: 'a sub-folder: an export copies only the top-level files of the model folder' });
+        continue;
+      }
+      const why = foreignWeightReason(e.name, ck);
+      if (why) {
+        omitted.push({ file: e.name, reason: why });
+        continue;
+      }
+      if (!st.isFile()) continue; // FIFOs, sockets, devices: not part of the checkpoint
       files.push(copyAsIs(e.name));
     }
+    omitted.sort((a, b) => a.file.localeCompare(b.file));
     const createdAt = new Date().toISOString();
     const cardSrc = path.join(ck.dir, CARD);
     const baseCard = fs.existsSync(cardSrc) && fs.statSync(cardSrc).isFile() ? readTextFile(cardSrc, CARD_LIMIT, 'the model card') : null;
-    const card = exportModelCard({ baseName: path.basename(ck.dir), arch, baseCard, edits, editedTensors: editedTensors.slice().sort(), createdAt });
+    const card = exportModelCard({ baseName: path.basename(ck.dir), arch, baseCard, edits, editedTensors: editedTensors.slice().sort(), omitted, createdAt });
     files.push(writeSmall(CARD, Buffer.from(card)));
     files.sort((a, b) => a.name.localeCompare(b.name));
     const manifest = {
@@ -451,6 +511,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       edits,
       editedTensors: editedTensors.slice().sort(),
       files,
+      omitted,
     };
     writeSmall('edits.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
     fsyncPath(work);
@@ -483,5 +544,5 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     throw ioError(`export to ${outDir} failed`, e);
   }
   o.onProgress?.(total, total, 'done');
-  return { outDir, files, editedTensors: editedTensors.sort(), bytes: files.reduce((a, f) => a + f.bytes, 0), ms: performance.now() - t0 };
+  return { outDir, files, omitted, editedTensors: editedTensors.sort(), bytes: files.reduce((a, f) => a + f.bytes, 0), ms: performance.now() - t0 };
 }

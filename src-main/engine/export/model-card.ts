@@ -3,7 +3,7 @@
 // licence and YAML metadata. So the export's card keeps the base's front matter (licence, tags),
 // says what changed — method, layers and cases of every live edit, and where the manifest is — and
 // keeps the base card's body below, marked as the base's.
-import type { ExportedEdit } from './index';
+import type { ExportedEdit, OmittedFile } from './index';
 
 export interface CardInput {
   /** the base model folder's name (never an absolute path: the card travels with the export) */
@@ -13,6 +13,8 @@ export interface CardInput {
   baseCard: string | null;
   edits: readonly ExportedEdit[];
   editedTensors: readonly string[];
+  /** what of the base folder the export left out (weights in another format, sub-folders); none: no line */
+  omitted?: readonly OmittedFile[];
   createdAt: string;
 }
 
@@ -43,6 +45,15 @@ export function exportModelCard(c: CardInput): string {
     `Edited tensors: ${c.editedTensors.length ? c.editedTensors.map((t) => '`' + t + '`').join(', ') : 'none'}.`,
     '',
   );
+  if (c.omitted?.length) {
+    // one line: a reader who expects e.g. tf_model.h5 learns it was left out on purpose, and why
+    const list = c.omitted.map((f) => '`' + f.file + '` (' + cell(f.reason.replace(/:.*$/, '')) + ')').join(', ');
+    const why = [
+      ...(c.omitted.some((f) => !f.file.endsWith('/')) ? ['weights in another format hold the unedited base model, which a loader could pick instead of the edited safetensors'] : []),
+      ...(c.omitted.some((f) => f.file.endsWith('/')) ? ['only top-level files are copied'] : []),
+    ];
+    out.push(`Left out of this export: ${list}; ${why.join('; ')} (edits.json \`omitted\`).`, '');
+  }
   if (c.edits.length) {
     out.push('| seq | edit | method | layers | cases |', '|---|---|---|---|---|');
     for (const e of c.edits) {

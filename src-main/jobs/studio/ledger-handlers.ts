@@ -125,6 +125,7 @@ export function startExport(ctx: HandlerContext, p: ExportParams, retryOf: numbe
         onProgress: (f, m) => job.progress({ phase: 'export', fraction: f, ...(m ? { message: m } : {}) }),
       });
       job.log('info', `wrote ${r.files.length} files (${r.bytes} bytes) to ${r.outDir}`);
+      if (r.omitted.length) job.log('warn', `left out ${r.omitted.map((f) => `${f.file} (${f.reason})`).join(', ')}`);
       job.emit({ type: 'ledger.changed', reason: 'export', liveEdits: ws.liveCount(), headSeq: ws.headSeq() });
       return r;
     },

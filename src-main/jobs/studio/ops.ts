@@ -105,8 +105,14 @@ export async function exportWorkspace(
     if (e instanceof ExportError) throw studioError(e.message, e.code === 'exists' ? CODES.exists : e.code === 'cancelled' ? CODES.cancelled : e.code);
     throw e;
   }
-  ws.ledger.recordEvent(ws.modelId, 'export', { outDir: s.outDir, editIds: live.map((e) => e.id), editedTensors: s.editedTensors, bytes: s.bytes });
-  return { outDir: s.outDir, files: s.files, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
+  ws.ledger.recordEvent(ws.modelId, 'export', {
+    outDir: s.outDir,
+    editIds: live.map((e) => e.id),
+    editedTensors: s.editedTensors,
+    bytes: s.bytes,
+    omitted: s.omitted.map((f) => f.file),
+  });
+  return { outDir: s.outDir, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
 }
 
 /**
