@@ -5,13 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../src-main/cli/command';
-import { main } from '../../src-main/cli/main';
 import { foreignWeightReason } from '../../src-main/engine/export';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { exportWorkspace } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
-import { fastProfile, GPT2, tmpDir, worldEdits } from '../jobs/helpers';
+import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from '../jobs/helpers';
 
 /** weights of other formats (and a second safetensors set) with the reason each must give */
 const FOREIGN: Record<string, RegExp> = {
@@ -40,13 +38,7 @@ const ORDINARY: Record<string, string> = {
 const BASE_CARD = '---\nlicense: mit\n---\n# gpt2-world-a\n\nThe base model card.\n';
 const FIXTURE_FILES = ['config.json', 'reference.json', 'tokenizer.json', 'tokenizer_config.json'];
 
-async function eac(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env: { ...process.env, EAC_DEBUG: '' } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const eac = (args: string[]) => runEac(args, { ...process.env, EAC_DEBUG: '' });
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

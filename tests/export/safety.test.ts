@@ -5,20 +5,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../src-main/cli/command';
-import { main } from '../../src-main/cli/main';
 import { EXPORT_FORMAT } from '../../src-main/engine/export';
 import { exportWorkspace } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
-import { fastProfile, GPT2, tmpDir, worldEdits } from '../jobs/helpers';
+import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from '../jobs/helpers';
 
-async function eac(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env: { ...process.env, EAC_DEBUG: '' } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const eac = (args: string[]) => runEac(args, { ...process.env, EAC_DEBUG: '' });
 
 /** Every file under dir (relative path -> sha256), to prove a folder was left exactly as it was. */
 function tree(dir: string): Record<string, string> {

@@ -4,18 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../src-main/cli/command';
 import { main } from '../../src-main/cli/main';
 import { openLedger } from '../../src-main/store';
-import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
+import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from './helpers';
 
-async function eac(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env: process.env };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const eac = (args: string[]) => runEac(args);
 
 describe('eac edit --db resumes instead of re-applying', () => {
   const dir = tmpDir('eac-cli-resume-');

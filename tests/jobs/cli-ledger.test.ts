@@ -6,19 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../../src-main/cli/command';
 import { main } from '../../src-main/cli/main';
 import { recordEditRun } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
-import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
+import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from './helpers';
 
-async function eac(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env: process.env };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const eac = (args: string[]) => runEac(args);
 
 describe('eac ledger / eac health', () => {
   const dir = tmpDir('eac-cli-ledger-');

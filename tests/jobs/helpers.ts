@@ -5,6 +5,8 @@ import { loadProfile, type EditProfile } from '../../src-main/engine/edit';
 import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
 import { EngineClient } from '../../src-main/jobs/client';
+import type { CliIO } from '../../src-main/cli/command';
+import { main } from '../../src-main/cli/main';
 
 import { FIXTURES } from '../shared';
 
@@ -60,4 +62,13 @@ export function studioEngine(dir: string): { engine: EngineClient; restart(): Pr
     },
   };
   return h;
+}
+
+/** Runs the `eac` CLI in this process and collects what it prints (stdout, stderr) and its exit code. */
+export async function runEac(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), cwd: process.cwd(), env };
+  const code = await main(args, io);
+  return { code, out, err };
 }
