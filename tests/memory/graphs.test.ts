@@ -67,6 +67,28 @@ describe('constant folding of weights', () => {
   });
 });
 
+describe('folding of non-weight constants (small models)', () => {
+  const ck = loadCheckpoint(LLAMA);
+  it('foldNonWeights folds a graph in which no weight can be folded, and leaves a weight Cast alone', async () => {
+    const h = new Graph('small_constants');
+    h.output(h.add(h.input('x', 'float32', [1]), h.op('Neg', [h.constF(2)])), 'y');
+    expect(foldableWeightNodes(h)).toEqual([]);
+    expect(await optimisedOps(h, sessionOptions(h, ck.dir, 'cpu'))).toContain('Neg');
+    expect(await optimisedOps(h, sessionOptions(h, ck.dir, 'cpu', { foldNonWeights: true }))).not.toContain('Neg');
+    const g = castGraph(ck);
+    expect(await optimisedOps(g, sessionOptions(g, ck.dir, 'cpu', { foldNonWeights: true }))).toContain('Cast');
+  });
+  it('a loaded model asks for it only where prepacking is on (small models), never for big ones', async () => {
+    const { LoadedModel } = await import('../../src-main/engine/runtime/model');
+    const small = LoadedModel.open(GPT2);
+    expect(small.sessionSettings()).toMatchObject({ prepack: true, foldNonWeights: true });
+    const asBig = LoadedModel.open(GPT2, { prepack: false });
+    expect(asBig.sessionSettings()).toMatchObject({ prepack: false, foldNonWeights: false });
+    await small.release();
+    await asBig.release();
+  });
+});
+
 /** Every graph a loaded model builds: the forward specs LoadedModel / statistics / taps use and the loss graphs. */
 function engineGraphs(ck: Checkpoint): { name: string; graph: Graph }[] {
   const all = [...Array(ck.config.layers).keys()];

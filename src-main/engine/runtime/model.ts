@@ -152,7 +152,7 @@ export class LoadedModel implements SessionHost {
   }
 
   sessionSettings(): SessionSettings {
-    return { prepack: this.prepack, arena: this.arena };
+    return { prepack: this.prepack, arena: this.arena, foldNonWeights: this.prepack };
   }
 
   expectedSessionBytes(): number {
