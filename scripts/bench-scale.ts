@@ -217,7 +217,7 @@ async function childMain(a: ChildArgs): Promise<Record<string, number | string>>
       const disk = await templatesPath(model, a.cacheDir, lengths, seed);
       writeTemplates(disk.file, disk.key, lengths, seed, templates);
       t = performance.now();
-      const again = readTemplates((await templatesPath(model, a.cacheDir, lengths, seed)).file, disk.key, lengths);
+      const again = readTemplates((await templatesPath(model, a.cacheDir, lengths, seed)).file, disk.key, templates.length);
       out.context_templates_cached_ms = performance.now() - t;
       if (JSON.stringify(again) !== JSON.stringify(templates)) throw new Error('the context templates read back differ from the ones written');
       const set = buildEditPrompts(model, req, templates);

@@ -30,11 +30,10 @@ export async function templatesPath(model: Pick<LoadedModel, 'ck'>, cacheDir: st
   return { file: path.join(cacheDir, 'templates', `${key}.json`), key };
 }
 
-/** The cached templates, or null when there are none usable (never a partial list). */
-export function readTemplates(file: string, key: string, lengths: [number, number][]): string[] | null {
+/** The cached templates, or null when there are none usable (never a partial list: `expected` is the count the generator makes). */
+export function readTemplates(file: string, key: string, expected: number): string[] | null {
   const e = readCacheMeta<TemplatesEntry>(file, 'the context templates cache');
   if (!e || e.format !== TEMPLATES_FORMAT || e.key !== key || !Array.isArray(e.templates)) return null;
-  const expected = 1 + lengths.reduce((a, [, n]) => a + Math.max(1, Math.floor(n / 5)) * 5, 0);
   if (e.templates.length !== expected || !e.templates.every((t) => typeof t === 'string' && t.endsWith('{}'))) return null;
   return e.templates;
 }

@@ -22,7 +22,7 @@ export async function contextTemplates(model: LoadedModel, lengths: [number, num
   const hit = cache.get(key);
   if (hit) return hit;
   const disk = opts.cacheDir ? await templatesPath(model, opts.cacheDir, lengths, seed) : null;
-  const stored = disk && readTemplates(disk.file, disk.key, lengths);
+  const stored = disk && readTemplates(disk.file, disk.key, 1 + typeSizes(lengths).reduce((a, b) => a + b, 0));
   if (stored) {
     cache.set(key, stored);
     return stored;
@@ -42,11 +42,24 @@ export async function contextTemplates(model: LoadedModel, lengths: [number, num
   return out;
 }
 
+/** ROME's seed words (rome/rome_main.py get_context_templates). */
+const SEED_WORDS = ['The', 'Therefore', 'Because', 'I', 'You'];
+
+/** Generated rows per seed word for a [length, n] entry: n spread over the seed words, at least one. */
+function rowsPerSeedWord(n: number): number {
+  return Math.max(1, Math.floor(n / SEED_WORDS.length));
+}
+
+/** Templates each [length, n] entry yields (one context type each), in generation order. */
+function typeSizes(lengths: [number, number][]): number[] {
+  return lengths.map(([, n]) => rowsPerSeedWord(n) * SEED_WORDS.length);
+}
+
 async function generateTemplates(model: LoadedModel, lengths: [number, number][], rand: () => number): Promise<string[]> {
-  const starts = ['The', 'Therefore', 'Because', 'I', 'You'];
+  const starts = SEED_WORDS;
   const out = ['{}'];
   for (const [len, n] of lengths) {
-    const per = Math.max(1, Math.floor(n / starts.length));
+    const per = rowsPerSeedWord(n);
     // One batched generation per length (all seed words at once: on GPT-2 XL 15 decoding steps
     // instead of 75). The draws are taken in the order a call per seed word took them (seed word,
     // then step, then row) and handed to each (row, step), so the templates do not depend on the
@@ -74,7 +87,7 @@ async function generateTemplates(model: LoadedModel, lengths: [number, number][]
  * one type per [length, n] entry, in the order generateTemplates emits them.
  */
 export function contextTypeWeights(lengths: [number, number][]): number[] {
-  const sizes = [1, ...lengths.map(([, n]) => Math.max(1, Math.floor(n / 5)) * 5)];
+  const sizes = [1, ...typeSizes(lengths)];
   return sizes.flatMap((s) => Array.from({ length: s }, () => 1 / (sizes.length * s)));
 }
 

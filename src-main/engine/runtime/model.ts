@@ -337,6 +337,7 @@ export class LoadedModel implements SessionHost {
     const out: number[][] = rows.map(() => []);
     const done = rows.map(() => maxNewTokens === 0);
     const V = cfg.vocabSize;
+    const sample = opts.sample;
     for (let step = 0; step < maxNewTokens && done.some((d) => !d); step++) {
       if (opts.signal?.aborted) throw cancelledError('generation cancelled', opts.signal.reason);
       const res = await s.run({
@@ -352,7 +353,6 @@ export class LoadedModel implements SessionHost {
       const nextPositions = new BigInt64Array(B);
       for (let b = 0; b < B; b++) {
         const row = logits.subarray(b * V, (b + 1) * V);
-        const sample = opts.sample;
         const best = sample ? sampleTopK(row, sample.topK, () => sample.rand(b, step)) : argmax(row);
         if (!done[b]) {
           out[b].push(best);

@@ -52,9 +52,8 @@ export interface SessionSettings {
    * Keep constant folding and common-subexpression elimination for a graph in which they can touch
    * no weight (foldableWeightNodes is empty): they then fold shapes and small constants and merge
    * the work layers repeat (npm run bench: llama fixture decoding 355 → 667 tok/s, GPT-2 fixture
-   * unchanged at ≈ 490). Set for
-   * small models only, where prepacking already keeps per-session copies; big models keep both off,
-   * the configuration their memory figures were measured with.
+   * unchanged at ≈ 490). Set for small models only, where prepacking already keeps per-session
+   * copies; big models keep both off, the configuration their memory figures were measured with.
    */
   foldNonWeights?: boolean;
 }
