@@ -14,6 +14,20 @@ import { openLedger, type Ledger } from '../../src-main/store';
 import { tmpDir } from './helpers';
 
 /** A job body the test finishes by hand. */
+/** Starts an export job that throws, and waits for it to fail. */
+async function failedExport(jm: JobManager) {
+  const a = jm.start({
+    kind: 'export',
+    title: 'Export',
+    params: {},
+    run: async () => {
+      throw new EngineError('export_failed', 'cannot create /proc/nope: ENOENT');
+    },
+  });
+  await expect(a.done).rejects.toThrow(/proc\/nope/);
+  return a;
+}
+
 function gate<T>() {
   let open!: (v: T) => void;
   let fail!: (e: unknown) => void;
@@ -214,15 +228,7 @@ describe('JobManager', () => {
   });
 
   it('a job that throws ends failed with the error on its record and in its log', async () => {
-    const a = jm.start({
-      kind: 'export',
-      title: 'Export',
-      params: {},
-      run: async () => {
-        throw new EngineError('export_failed', 'cannot create /proc/nope: ENOENT');
-      },
-    });
-    await expect(a.done).rejects.toThrow(/proc\/nope/);
+    const a = await failedExport(jm);
     const rec = store.get(a.job.id)!;
     expect(rec.state).toBe('failed');
     expect(rec.error).toEqual({ message: 'cannot create /proc/nope: ENOENT', code: 'export_failed' });
@@ -230,15 +236,7 @@ describe('JobManager', () => {
   });
 
   it('the error history is read from the job table: failures and error log lines survive a new manager on the same ledger', async () => {
-    const a = jm.start({
-      kind: 'export',
-      title: 'Export',
-      params: {},
-      run: async () => {
-        throw new EngineError('export_failed', 'cannot create /proc/nope: ENOENT');
-      },
-    });
-    await expect(a.done).rejects.toThrow(/proc\/nope/);
+    const a = await failedExport(jm);
     const b = jm.start({
       kind: 'queue',
       title: 'Run queue #1',
