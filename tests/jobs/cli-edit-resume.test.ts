@@ -14,6 +14,27 @@ describe('eac edit --db resumes instead of re-applying', () => {
   const dir = tmpDir('eac-cli-resume-');
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  it('text mode: the statistics bar counts samples only, and a run that edits nothing reports no mean', async () => {
+    process.env.EAC_CACHE_DIR = path.join(dir, 'cache-text');
+    const db = path.join(dir, 'ledger-text.sqlite');
+    const facts = path.join(dir, 'facts-text.json');
+    const [r] = worldEdits(1, 80);
+    fs.writeFileSync(facts, JSON.stringify({ case_id: r.caseId, prompt: r.prompt, subject: r.subject, target_new: r.targetNew }));
+    const profile = path.join(dir, 'profile-text.json');
+    fs.writeFileSync(profile, JSON.stringify(fastProfile('gpt2-world-a')));
+    const args = ['edit', '--model', GPT2, '--facts', facts, '--method', 'rome', '--profile', profile, '--db', db];
+    const first = await eac(args);
+    expect(first.code).toBe(0);
+    // statistics were computed (fresh cache): the bar ran to its end, and no phase event without a
+    // count was printed as one ("statistics 0/undefined samples")
+    expect(first.err).toMatch(/statistics (\d+)\/\1 samples\n/);
+    expect(first.err + first.out).not.toMatch(/undefined|NaN/);
+    expect(first.out).toMatch(/done: 1 edits, 0 skipped(, 1 did not take)?; mean reliability \d\.\d{3}/);
+    const second = await eac(args);
+    expect(second.code).toBe(0);
+    expect(second.out).toMatch(/done: 0 edits, 0 skipped\s*$/);
+  });
+
   it('a second run with the same cases edits nothing again; --no-resume queues them anew', async () => {
     process.env.EAC_CACHE_DIR = path.join(dir, 'cache');
     const db = path.join(dir, 'ledger.sqlite');

@@ -199,7 +199,11 @@ export default defineCommand({
           healthAtEnd: !!tasks,
           progress: (p) => {
             if (p.phase !== 'statistics' || json) return;
-            const [d, t] = (p.message ?? '').replace('key statistics ', '').split('/').map(Number);
+            // only the statistics counter ("key statistics d/t"); the editor's own 'statistics'
+            // phase events carry no count (they printed "statistics 0/undefined samples")
+            const m = /^key statistics (\d+)\/(\d+)$/.exec(p.message ?? '');
+            if (!m) return;
+            const [d, t] = [Number(m[1]), Number(m[2])];
             if (d === t && !computing) return;
             computing = d < t;
             io.err(`\rstatistics ${d}/${t} samples${d === t ? '\n' : ''}`);
@@ -252,7 +256,7 @@ export default defineCommand({
           health,
           ...(dbArg ? { queue_id: queueId } : {}),
         },
-        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}; mean reliability ${immediate.reliability.toFixed(3)}`,
+        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}${edits ? `; mean reliability ${immediate.reliability.toFixed(3)}` : ''}`,
       );
     } finally {
       await ws.close();
