@@ -79,6 +79,8 @@ export const ERROR_CODES = {
   non_finite: input('weights hold NaN / Inf, or an edit computed from them'),
   weight_copy: input('a session would hold a private copy of a weight (memory model)'),
   memory_budget: input('an operation cannot fit the memory budget'),
+  device_memory: input('the weights and working set do not fit the GPU (the message names both numbers)'),
+  device_dtype: input('a weight cannot be held in the dtype the GPU computes with'),
   io_error: failure('reading or writing a file failed'),
   // ----- health task files (engine/eval/tasks) -----
   bad_task: input('a health task file is invalid (detail.issues lists every problem)'),

@@ -45,7 +45,11 @@ export type CheckpointErrorCode =
   // memory model (README "How memory is used"): a session would hold a private copy of a weight,
   // or an operation cannot fit the memory budget
   | 'weight_copy'
-  | 'memory_budget';
+  | 'memory_budget'
+  // GPU memory model (README "How memory is used on a GPU"): the weights + working set exceed the
+  // device, or a weight cannot be represented in the device dtype (bf16 beyond f16's range)
+  | 'device_memory'
+  | 'device_dtype';
 
 export class CheckpointError extends EacError {
   declare readonly code: CheckpointErrorCode;

@@ -1,6 +1,6 @@
 // Serialise the graph IR to an ONNX ModelProto. Field numbers follow onnx/onnx.proto.
 import { PbWriter } from './protobuf';
-import { Attr, Graph, Initializer, Node, ONNX_OF_DTYPE, Value } from '../graph/ir';
+import { Attr, DType, Graph, Initializer, Node, ONNX_OF_DTYPE, Value } from '../graph/ir';
 
 export const IR_VERSION = 10;
 export const OPSET = 21;
@@ -57,8 +57,19 @@ function writeValueInfo(w: PbWriter, v: Value): void {
   );
 }
 
-export function serializeModel(g: Graph): Uint8Array {
+export interface SerializeOptions {
+  /**
+   * External initializers written as graph inputs instead (name -> the dtype they are fed in): the
+   * weights a device session takes from the device-resident copy (runtime/device-weights.ts) rather
+   * than uploading its own. Consumers are dtype-agnostic (Cast, Gather, the Reshape of Graph.after),
+   * so a bfloat16 weight fed as float16 needs no other change to the graph.
+   */
+  weightInputs?: ReadonlyMap<string, DType>;
+}
+
+export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Array {
   const { nodes, used } = prune(g);
+  const asInput = opts.weightInputs ?? new Map<string, DType>();
   const w = new PbWriter();
   w.int(1, IR_VERSION);
   w.string(2, 'eac-studio');
@@ -74,9 +85,14 @@ export function serializeModel(g: Graph): Uint8Array {
       });
     }
     gw.string(2, g.name);
-    for (const [name, init] of g.initializers) if (used.has(name)) gw.message(5, (tw) => writeTensor(tw, name, init));
+    for (const [name, init] of g.initializers) if (used.has(name) && !asInput.has(name)) gw.message(5, (tw) => writeTensor(tw, name, init));
     // every declared input stays in the signature so callers can feed a stable set
     for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v));
+    for (const [name, dtype] of asInput) {
+      const init = g.initializers.get(name);
+      if (!init || init.kind !== 'external') throw new Error(`weight input ${name} is not an external initializer of graph ${g.name}`);
+      if (used.has(name)) gw.message(11, (vw) => writeValueInfo(vw, { name, dtype, shape: init.dims }));
+    }
     for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v));
   });
   return w.finish();

@@ -10,6 +10,7 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import type { Graph } from '../graph/ir';
+import type { DeviceWeights, UploadProgress } from './device-weights';
 import { createSession, mappedWeightBytes, releaseSession, type Device, type DeviceReport, type SessionSettings } from './session';
 
 /** Resident set size of this process (bytes); mapped weight pages that were touched count too. */
@@ -85,6 +86,15 @@ export class MemoryManager {
     this.items.delete(e);
   }
 
+  /** Releases every idle session but `keep` (a device that must hold one session's weights at a time). */
+  async evictSessions(keep: unknown): Promise<void> {
+    for (const e of [...this.items]) {
+      if (e === keep || !(e instanceof ManagedSession) || !e.evictable()) continue;
+      await e.evict();
+      this.events.push({ kind: 'evict', label: e.label, bytes: e.bytes, rss: this.rss() });
+    }
+  }
+
   /**
    * Release idle sessions and sized cache entries, least recently used first, until the resident
    * size plus `need` bytes fits the budget or nothing idle is left (`keep` is never released).
@@ -114,6 +124,19 @@ export interface SessionHost {
   /** bytes a new session is expected to take (for makeRoom before it is built) */
   expectedSessionBytes(): number;
   onSessionCreated(report: DeviceReport, bytes: number): void;
+  /**
+   * The device-resident weights sessions take their weights from (runtime/device-weights.ts), when
+   * sessions run on a GPU provider that can share them; null on the CPU (weights are mapped).
+   */
+  deviceWeights?(): DeviceWeights | null;
+  /**
+   * one weight-holding session on the device at a time (CUDA: the Node binding cannot share device
+   * tensors between sessions, so each session owns an upload of its weights; keeping one alive keeps
+   * the weights on the device once)
+   */
+  exclusiveSessions?(): boolean;
+  /** progress of a weight upload a session build started (the first session on a device uploads all it needs) */
+  onUploadProgress?: (p: UploadProgress) => void;
 }
 
 /**
@@ -122,6 +145,8 @@ export interface SessionHost {
  */
 export class ManagedSession implements Evictable {
   private session: Promise<ort.InferenceSession> | null = null;
+  /** the weight feeds of a session that takes its weights from the device copy */
+  private weightFeeds: Record<string, ort.Tensor> = {};
   private busy = 0;
   /** mapped weight bytes + overhead: what releasing it is expected to give back */
   bytes = 0;
@@ -152,13 +177,26 @@ export class ManagedSession implements Evictable {
     if (!this.session) {
       const p = (async () => {
         const graph = this.build();
+        const dw = this.host.deviceWeights?.() ?? null;
         // what it will hold once it has run: the weight pages it maps (counted per session, see
-        // defaultMemoryBudget) and what sessions have needed beside them so far
-        const mapped = mappedWeightBytes(graph);
+        // defaultMemoryBudget) and what sessions have needed beside them so far; on a device the
+        // weights are the model's one device copy, uploaded (once) by feedsFor, not the session's
+        const mapped = dw ? 0 : mappedWeightBytes(graph);
         await this.host.memory.makeRoom(mapped + this.host.expectedSessionBytes(), this);
+        if (this.host.exclusiveSessions?.()) await this.host.memory.evictSessions(this);
         const before = processRss();
-        const { session, report } = await createSession(graph, this.host.weightsDir, this.host.sessionDevice(), this.host.sessionSettings());
-        this.overhead = Math.max(0, processRss() - before);
+        const weightFeeds = dw ? await dw.feedsFor(graph, this.host.onUploadProgress) : {};
+        const afterUpload = processRss();
+        const { session, report } = await createSession(
+          graph,
+          this.host.weightsDir,
+          this.host.sessionDevice(),
+          this.host.sessionSettings(),
+          dw ? dw.inputsOf(graph) : undefined,
+        );
+        // a CPU fallback maps the files itself and takes no device tensors
+        this.weightFeeds = report.used === this.host.sessionDevice() ? weightFeeds : {};
+        this.overhead = Math.max(0, processRss() - (dw ? afterUpload : before));
         this.bytes = mapped + this.overhead;
         this.builds++;
         this.host.onSessionCreated(report, this.bytes);
@@ -187,7 +225,8 @@ export class ManagedSession implements Evictable {
     try {
       const s = await this.open();
       this.lastUse = this.host.memory.tick();
-      const out = fetches ? await s.run(feeds, fetches) : await s.run(feeds);
+      const all = { ...this.weightFeeds, ...feeds };
+      const out = fetches ? await s.run(all, fetches) : await s.run(all);
       // a run grows the resident size (weight pages touched, the arena's temporaries): if that took
       // the process over the budget, release idle sessions now rather than at the next build
       if (processRss() > this.host.memory.budget) await this.host.memory.makeRoom(0, this);
@@ -201,6 +240,7 @@ export class ManagedSession implements Evictable {
     const p = this.session;
     this.session = null;
     const s = p && (await p.catch(() => null));
+    this.weightFeeds = {};
     if (s) await releaseSession(s);
   }
 

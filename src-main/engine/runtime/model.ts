@@ -7,6 +7,8 @@ import { buildForward, ForwardSpec } from '../models/forward';
 import { loadTokenizer, TextCodec } from '../tokenizer';
 import { defaultMemoryBudget, ManagedSession, MemoryManager, ModelCaches, type SessionHost } from './memory';
 import { Device, DeviceReport, probeDevice, type SessionSettings } from './session';
+import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './device-weights';
+import { checkDeviceFits, deviceWeightBytes } from './device-limits';
 import { cancelledError } from '../errors';
 
 export const NEG_INF = -1e9;
@@ -103,6 +105,10 @@ export class LoadedModel implements SessionHost {
   /** bytes of tensor data in the checkpoint (mapped, never copied) */
   readonly weightBytes: number;
   private released = false;
+  /** the one device copy of the weights every session takes its weights from (WebGPU) */
+  private dw: DeviceWeights | null = null;
+  /** progress of weight uploads (the first session on a GPU uploads what it needs; CLI/jobs set it) */
+  onUploadProgress?: (p: UploadProgress) => void;
 
   private constructor(
     readonly ck: Checkpoint,
@@ -137,6 +143,8 @@ export class LoadedModel implements SessionHost {
     if (this.device === 'cpu' || this.probed) return this.deviceReport;
     this.deviceReport = await probeDevice(this.device);
     this.probed = true;
+    // refuse before anything is uploaded when the weights and the working set cannot fit
+    if (this.deviceReport.used !== 'cpu') checkDeviceFits(this.ck, this.deviceReport.used);
     return this.deviceReport;
   }
 
@@ -163,7 +171,39 @@ export class LoadedModel implements SessionHost {
 
   onSessionCreated(report: DeviceReport): void {
     // the first fallback decides the device for every later session (no retry per session)
-    if (report.used !== this.deviceReport.used) this.deviceReport = { ...report, requested: this.device };
+    if (report.used !== this.deviceReport.used) {
+      this.deviceReport = { ...report, requested: this.device };
+      const dw = this.dw;
+      this.dw = null;
+      void dw?.release();
+    }
+  }
+
+  deviceWeights(): DeviceWeights | null {
+    // only WebGPU can keep a tensor on the device between runs from Node (DESIGN §4a): CUDA outputs
+    // come back to the host, so CUDA sessions keep their weights as initializers and run one at a
+    // time instead (exclusiveSessions)
+    if (this.deviceReport.used !== 'webgpu' || this.released) return null;
+    if (!this.dw)
+      this.dw = new DeviceWeights('webgpu', this.ck.dir, async (bytes) => {
+        await this.memory.makeRoom(bytes);
+      });
+    return this.dw;
+  }
+
+  /** CUDA: one weight-holding session on the device at a time, so its memory holds the weights once. */
+  exclusiveSessions(): boolean {
+    return this.deviceReport.used === 'cuda';
+  }
+
+  /** What the model holds on its device: resident weights, their bytes, dtype conversions made at upload. */
+  deviceWeightsReport(): DeviceWeightsReport | null {
+    return this.dw?.report() ?? null;
+  }
+
+  /** Bytes the checkpoint's weights take on `device` (f16 for bf16 on WebGPU). */
+  deviceWeightBytes(device: Device = this.deviceReport.used): number {
+    return deviceWeightBytes(this.ck, device);
   }
 
   get cfg() {
@@ -387,6 +427,10 @@ export class LoadedModel implements SessionHost {
     this.sessions.clear();
     for (const s of all) await s.dispose().catch(() => {});
     this.caches.clear();
+    // after the sessions that took them as inputs
+    const dw = this.dw;
+    this.dw = null;
+    await dw?.release();
   }
 }
 

@@ -10,7 +10,7 @@
 import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import { serializeModel, prune } from '../onnx/writer';
-import { Graph } from '../graph/ir';
+import { Graph, type DType } from '../graph/ir';
 
 export type Device = 'cpu' | 'webgpu' | 'cuda';
 
@@ -130,6 +130,11 @@ export async function createSession(
   weightsDir: string,
   device: Device,
   settings: SessionSettings = {},
+  /**
+   * weights fed as graph inputs from their device-resident copy (runtime/device-weights.ts), by
+   * initializer name; applies on `device` only — the CPU fallback maps the files as usual
+   */
+  weightInputs?: ReadonlyMap<string, DType>,
 ): Promise<{ session: ort.InferenceSession; report: DeviceReport }> {
   if (settings.allowConstantFolding) {
     const folded = foldableWeightNodes(graph);
@@ -141,15 +146,14 @@ export async function createSession(
       );
     }
   }
-  const bytes = serializeModel(graph);
-  const create = async (ep: Device) => {
-    const s = await ort.InferenceSession.create(bytes, sessionOptions(graph, weightsDir, ep, settings));
+  const create = async (ep: Device, inputs?: ReadonlyMap<string, DType>) => {
+    const s = await ort.InferenceSession.create(serializeModel(graph, { weightInputs: inputs }), sessionOptions(graph, weightsDir, ep, settings));
     sessionCounters.created++;
     return s;
   };
   if (device === 'cpu') return { session: await create('cpu'), report: { requested: device, used: 'cpu' } };
   try {
-    return { session: await create(device), report: { requested: device, used: device } };
+    return { session: await create(device, weightInputs), report: { requested: device, used: device } };
   } catch (e) {
     return { session: await create('cpu'), report: fallbackReport(device, e) };
   }
