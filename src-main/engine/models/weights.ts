@@ -19,6 +19,16 @@ const ST_TO_DTYPE: Partial<Record<StDType, DType>> = {
  */
 export const CAST_BLOCK_BYTES = 128 * 1024 ** 2;
 
+/**
+ * Weights larger than this (file bytes) are only ever used through row blocks of at most
+ * CAST_BLOCK_BYTES of f32 (the embedding's gather and the head's matmul), never whole: on a GPU each
+ * block is a device buffer of its own, so no single buffer approaches a provider's limit, and the
+ * upload of one block (host staging + driver staging + device copy) stays small — uploading
+ * LLaMA-3's 1 GiB embedding whole peaked at 4× its size on lavapipe. On the CPU a block is a byte
+ * range of the mapped file, so splitting copies nothing there either.
+ */
+export const SPLIT_WEIGHT_BYTES = 256 * 1024 ** 2;
+
 export class GraphWeights {
   private cache = new Map<string, string>();
   constructor(
@@ -76,7 +86,40 @@ export class GraphWeights {
 
   /** Rows `ids` of an embedding matrix: gathered in the file dtype, then cast (never the whole matrix). */
   rows(name: string, ids: string): string {
-    return this.g.cast(this.g.gather(this.raw(name), ids), this.g.fdt);
+    const g = this.g;
+    const blocks = this.blocks(name);
+    if (!blocks) return g.cast(g.gather(this.raw(name), ids), g.fdt);
+    // Σ over blocks of where(r0 <= id < r1, block[id - r0], 0): each id lands in exactly one block;
+    // ids outside a block gather its row 0 and are masked out
+    const rank = g.shape(ids).length;
+    const zero = g.constF(0);
+    let sum = '';
+    for (const [r0, r1] of blocks) {
+      const below = g.op('Less', [ids, g.constI([r0])]);
+      const inRange = g.op('Less', [ids, g.constI([r1])]);
+      const local = g.op('Where', [below, g.constI([0]), g.op('Where', [inRange, g.sub(ids, g.constI([r0])), g.constI([0])])]);
+      const picked = g.cast(g.gather(this.rowBlock(name, r0, r1), local), g.fdt);
+      const part = g.op('Where', [g.unsqueeze(below, [rank]), zero, g.op('Where', [g.unsqueeze(inRange, [rank]), picked, zero])]);
+      sum = sum ? g.add(sum, part) : part;
+    }
+    return sum;
+  }
+
+  /**
+   * Row ranges of a vocab-sized weight used in blocks, or null for one used whole: blocks above
+   * SPLIT_WEIGHT_BYTES, and wherever a cast to the compute dtype would exceed CAST_BLOCK_BYTES. The
+   * embedding's gather and the head use the same blocks, so a tied matrix is one set of initializers
+   * (one device copy).
+   */
+  private blocks(name: string): [number, number][] | null {
+    const e = tensorEntry(this.ck, name);
+    if (e.shape.length !== 2) return null;
+    const [V, d] = e.shape;
+    const per = Math.max(1, Math.floor(CAST_BLOCK_BYTES / (d * (this.g.fdt === 'float64' ? 8 : 4))));
+    if (e.byteLength <= SPLIT_WEIGHT_BYTES && (this.native(name) || per >= V)) return null;
+    const out: [number, number][] = [];
+    for (let r0 = 0; r0 < V; r0 += per) out.push([r0, Math.min(V, r0 + per)]);
+    return out;
   }
 
   /** x [..., d_in] · W for W stored [d_in, d_out] (GPT-2 Conv1D). */
@@ -90,18 +133,18 @@ export class GraphWeights {
   }
 
   /**
-   * x [N, d] · Wᵀ for a vocab-sized W stored [V, d]. A weight in the compute dtype is used in place;
-   * otherwise it is sliced, cast and multiplied in row blocks of at most CAST_BLOCK_BYTES of f32, so
-   * the cast never holds the whole matrix.
+   * x [N, d] · Wᵀ for a vocab-sized W stored [V, d]. A weight above SPLIT_WEIGHT_BYTES is multiplied
+   * in row blocks of at most CAST_BLOCK_BYTES of f32 (cast per block when not in the compute dtype, so
+   * the cast never holds the whole matrix); a smaller one whole.
    */
   head(x: string, name: string): string {
     const g = this.g;
-    if (this.native(name)) return g.gemm(x, this.raw(name), false, true);
-    const [V, d] = tensorEntry(this.ck, name).shape;
-    const per = Math.max(1, Math.floor(CAST_BLOCK_BYTES / (d * (g.fdt === 'float64' ? 8 : 4))));
-    if (per >= V) return g.gemm(x, this.view(this.raw(name), x), false, true);
-    const parts: string[] = [];
-    for (let r0 = 0; r0 < V; r0 += per) parts.push(g.gemm(x, this.view(this.rowBlock(name, r0, Math.min(V, r0 + per)), x), false, true));
+    const blocks = this.blocks(name);
+    if (!blocks) return this.native(name) ? g.gemm(x, this.raw(name), false, true) : g.gemm(x, this.view(this.raw(name), x), false, true);
+    const parts = blocks.map(([r0, r1]) => {
+      const b = this.rowBlock(name, r0, r1);
+      return g.gemm(x, this.native(name) ? b : this.view(b, x), false, true);
+    });
     return g.concat(parts, 1);
   }
 

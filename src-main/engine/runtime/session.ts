@@ -121,6 +121,8 @@ export function sessionOptions(graph: Graph, weightsDir: string, ep: Device, set
     // fused kernels (QuickGelu, LayerNorm…) are float32-only: float64 check graphs stay unfused
     graphOptimizationLevel: graph.fdt === 'float64' ? 'basic' : 'all',
     enableCpuMemArena: settings.arena ?? true,
+    // EAC_ORT_VERBOSE=1: onnxruntime's verbose log, which lists every node's execution provider
+    ...(process.env.EAC_ORT_VERBOSE ? { logSeverityLevel: 0 as const, logVerbosityLevel: 0 } : {}),
     extra,
   };
 }
