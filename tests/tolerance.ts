@@ -96,3 +96,58 @@ export function f32Bound(maxMagnitude: number, depth: number, routes: 1 | 2 = 2)
 export function oneRounding(exact: number, u: number, f64Err = 0): number {
   return u * Math.abs(exact) + (1 + u) * f64Err;
 }
+
+/**
+ * κ₂(A) = λmax / λmin of a symmetric positive definite n × n matrix (row-major), given its Cholesky factor L
+ * (lower triangle, row-major): power iteration on A for λmax and on A⁻¹ = L⁻ᵀL⁻¹ (two triangular solves) for
+ * 1/λmin. Power iteration approaches both from below, so the estimate is scaled by 1.5 to stay above κ₂.
+ */
+export function spdCondition(A: Float64Array, L: Float64Array, n: number, iters = 60): number {
+  const power = (apply: (x: Float64Array) => Float64Array): number => {
+    let x = Float64Array.from({ length: n }, (_, i) => 1 + Math.sin(i + 1) / 2);
+    let lambda = 0;
+    for (let it = 0; it < iters; it++) {
+      const norm = Math.hypot(...x);
+      x = x.map((v) => v / norm);
+      const y = apply(x);
+      lambda = y.reduce((a, v, i) => a + v * x[i], 0);
+      x = y;
+    }
+    return lambda;
+  };
+  const mulA = (x: Float64Array) => {
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += A[i * n + j] * x[j];
+      y[i] = s;
+    }
+    return y;
+  };
+  const solveA = (b: Float64Array) => {
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = b[i];
+      for (let k = 0; k < i; k++) s -= L[i * n + k] * y[k];
+      y[i] = s / L[i * n + i];
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      let s = y[i];
+      for (let k = i + 1; k < n; k++) s -= L[k * n + i] * y[k];
+      y[i] = s / L[i * n + i];
+    }
+    return y;
+  };
+  return 1.5 * power(mulA) * power(solveA);
+}
+
+/**
+ * Bound on max |L₁ − L₂| / max |L| for two float64 Cholesky factors of the same SPD A computed in different
+ * orders (the JS loops, onnxruntime's DGEMM panels: FMA3 or AVX-512 by CPU). Each computed factor is the
+ * exact factor of A + ΔA with |ΔA| ≲ √n·u·|L||Lᵀ| (Higham Thm 10.3, probabilistic form as in rule 3), and a
+ * perturbation of relative size ε moves the factor by at most κ₂(A)·ε relative (Sun's first-order
+ * perturbation bound for the Cholesky factor), so two routes differ by at most 2·κ₂(A)·√n·u.
+ */
+export function choleskyBound(kappa: number, n: number): number {
+  return 2 * kappa * Math.sqrt(n) * F64_U;
+}
