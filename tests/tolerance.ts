@@ -69,12 +69,15 @@ export type ForwardPoint = 'logits' | { layer: number; tap: 'key' | 'mlp_out' };
  * projections (d), q·k (head_dim), the softmax sum and the weighted sum of values (T each), the output
  * projection (d), the MLP norm, the up (and gate) projection (d), the down projection (d_ff), and
  * ELEMENTWISE_PER_LAYER single roundings; then the final norm and the LM head (d).
+ * `elementwiseUlps`: the accuracy of the elementwise functions in ulp (1 for the CPU EP); an error of k ulp
+ * enters the quadrature sum as k² roundings.
  */
-export function forwardDepth(cfg: ForwardShape, T: number, at: ForwardPoint = 'logits'): number {
+export function forwardDepth(cfg: ForwardShape, T: number, at: ForwardPoint = 'logits', elementwiseUlps = 1): number {
   const d = cfg.hidden;
   const norm = cfg.arch === 'gpt2' ? 2 * d : d;
+  const elementwise = ELEMENTWISE_PER_LAYER * elementwiseUlps ** 2;
   const attention = norm + d + cfg.headDim + 2 * T + d;
-  const key = norm + d + ELEMENTWISE_PER_LAYER;
+  const key = norm + d + elementwise;
   const layer = attention + key + cfg.ffn;
   const n = at === 'logits' ? cfg.layers * layer + norm + d : at.layer * layer + attention + key + (at.tap === 'mlp_out' ? cfg.ffn : 0);
   return Math.sqrt(n);
