@@ -24,8 +24,9 @@
 //     of reductions of lengths nᵢ (`forwardDepth`). Every rounding is charged at the magnitude of the
 //     LARGEST compared value (`f32Bound`), which intermediate values (hidden states of size 1–3 against
 //     logits of 10–20) never reach: that is the safety factor, not a tuned constant. Measured on the
-//     fixtures: errors against the float64 reference use 5–15 % of this budget (AVX-512 here); the AVX2
-//     failure of issue 21 (1.43e-5 between two float32 routes, max |logit| ≈ 13) would use ≈ 10 %.
+//     fixtures (AVX-512 here): logits against the float64 reference use 7–14 % of this budget, the MLP
+//     taps up to 24 %, two float32 routes 4–8 %; the AVX2 failure of issue 21 (1.43e-5 between two
+//     float32 routes where the bound is now 1.8e-4) used 8 %.
 //  4. Two float32 routes to the same exact value each lie within the bound of it, so they lie within twice
 //     the bound of each other (`routes = 2`); against a float64 reference, `routes = 1`.
 import type { ModelConfig } from '../src-main/engine/checkpoint/config';
