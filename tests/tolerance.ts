@@ -108,7 +108,7 @@ export function oneRounding(exact: number, u: number, f64Err = 0): number {
  */
 export function spdCondition(A: Float64Array, L: Float64Array, n: number, iters = 60): number {
   const power = (apply: (x: Float64Array) => Float64Array): number => {
-    let x = Float64Array.from({ length: n }, (_, i) => 1 + Math.sin(i + 1) / 2);
+    let x: Float64Array = Float64Array.from({ length: n }, (_, i) => 1 + Math.sin(i + 1) / 2);
     let lambda = 0;
     for (let it = 0; it < iters; it++) {
       const norm = Math.hypot(...x);

@@ -36,15 +36,15 @@ async function mlpAtSubject(model: LoadedModel, req: EditRequest, layer: number)
   return data.slice(row.subjectLast * D, row.subjectLast * D + D);
 }
 
-/** MLP key (down-projection input) of `layer` at the subject's last token of the plain prompt. */
-async function keyAtSubject(model: LoadedModel, req: EditRequest, layer: number): Promise<Float32Array> {
+/** MLP key (down-projection input) of `layer` at the subject's last token of the plain prompt, and the prompt's length. */
+async function keyAtSubject(model: LoadedModel, req: EditRequest, layer: number): Promise<{ key: Float32Array; T: number }> {
   const set = buildEditPrompts(model, req, ['{}']);
   const row = set.rewrite[0];
-  const T = model.encode(set.plainPrompt).length;
-  const { out } = await model.run([model.encode(set.plainPrompt)], { logits: 'none', tapKeys: [layer] });
+  const ids = model.encode(set.plainPrompt);
+  const { out } = await model.run([ids], { logits: 'none', tapKeys: [layer] });
   const F = model.cfg.ffn;
   const data = out[`key_${layer}`].data as Float32Array;
-  return Object.assign(data.slice(row.subjectLast * F, row.subjectLast * F + F), { T });
+  return { key: data.slice(row.subjectLast * F, row.subjectLast * F + F), T: ids.length };
 }
 
 describe.each(['gpt2-world-a', 'llama-world-a'])('ROME on %s', (fixture) => {
@@ -68,7 +68,7 @@ describe.each(['gpt2-world-a', 'llama-world-a'])('ROME on %s', (fixture) => {
     // pass, a second float32 route to this key: it differs by ≤ 2η·max|k| per element, η = u·forwardDepth,
     // which moves Vt·k by ≤ 2η·max|k|·‖Vt‖₁ (tests/tolerance.ts).
     const layer = profile.rome.layer;
-    const k = await keyAtSubject(model, req, layer);
+    const { key: k, T } = await keyAtSubject(model, req, layer);
     const Vt = r.deltas[0].Vt;
     let vk = 0;
     let vkAbs = 0;
@@ -79,7 +79,7 @@ describe.each(['gpt2-world-a', 'llama-world-a'])('ROME on %s', (fixture) => {
       vt1 += Math.abs(Vt[i]);
     }
     const zNorm = r.details.zNorm as number;
-    const eta = F32_U * forwardDepth(model.cfg, k.T, { layer, tap: 'key' });
+    const eta = F32_U * forwardDepth(model.cfg, T, { layer, tap: 'key' });
     const bound = gamma(k.length + 3) * (vkAbs / Math.abs(vk) + 2) + (2 * eta * maxAbs(k) * vt1) / Math.abs(vk) + (F32_U * Math.hypot(...after)) / zNorm;
     report(`${fixture} ROME |moved / ‖z‖ − 1| / derived bound`, Math.abs(moved / zNorm - 1) / bound);
     expect(Math.abs(moved / zNorm - 1)).toBeLessThan(bound);
