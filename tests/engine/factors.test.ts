@@ -140,7 +140,7 @@ for (const name of FIXTURE_NAMES) {
       }
       report(`${name} rank-2 factor: max |mlp_out' - (out + Ut^T Vt k)|`, tapErr);
       report(`${name} rank-2 factor: tap error / gamma bound`, tapRatio);
-      // the factor really changes the layer: by far more than the rounding bound above
+      // the factor really changes the layer: by 100× the rounding bound above, which rounding never explains
       expect(change).toBeGreaterThan(100 * tapBound);
 
       // 2) a checkpoint with the weight materialised, run plainly
@@ -170,6 +170,7 @@ for (const name of FIXTURE_NAMES) {
       report(`${name} rank-2 factor vs materialised W0+UV^T logits`, err);
       report(`${name} rank-2 factor vs materialised logits / derived bound`, ratio);
       report(`${name} rank-2 factor moves logits by`, moved);
+      // and the logits, by 100× the rounding bound
       expect(moved).toBeGreaterThan(100 * minBound);
       expect(await hand.generate(rows(), 10, { stopIds: [] })).toEqual(editedGen);
     });

@@ -88,6 +88,7 @@ describe('export (gpt2, f32)', () => {
       const ids = ws.model.encode(PROMPTS[0]);
       const [base] = await ws.withBase(() => ws.model.lastLogits([ids]));
       const [exp] = await exported.lastLogits([ids]);
+      // (100× the rounding bound: a difference rounding could never explain)
       expect(maxAbsDiff(base, exp)).toBeGreaterThan(100 * bound);
     } finally {
       await exported.release();

@@ -142,7 +142,7 @@ describe('export with weights of other formats in the model folder', () => {
       const bound = f32Bound(maxAbs(live), forwardDepth(ws.model.cfg, ids.length), 2);
       report('export (foreign files) max |live - exported| logits / derived bound', `${maxAbsDiff(live, exp).toExponential(2)} / ${bound.toExponential(2)}`);
       expect(maxAbsDiff(live, exp)).toBeLessThan(bound);
-      // and the edit moved them by more than rounding can: the exported model is not the base
+      // and the edit moved them by 100× what rounding can: the exported model is not the base
       const [base] = await ws.withBase(() => ws.model.lastLogits([ids]));
       expect(maxAbsDiff(base, exp)).toBeGreaterThan(100 * bound);
     } finally {
