@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '../../src-main/engine/checkpoint';
+import { f32Bound, forwardDepth, maxAbs } from '../tolerance';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export { FIXTURES } from '../shared';
@@ -48,6 +50,14 @@ export function findFixture(name: FixtureName): Fixture | null {
 
 export function fixtureMissingReason(name: FixtureName): string {
   return `fixture ${name} not found under ${FIXTURES} (set EAC_FIXTURES)`;
+}
+
+/**
+ * Bound on |float32 last logits − reference| for a reference case: one float32 forward route against the
+ * float64 reference, at the case's length and the fixture's shape (tests/tolerance.ts).
+ */
+export function referenceLogitBound(fx: Fixture, c: RefCase): number {
+  return f32Bound(maxAbs(c.last_logits), forwardDepth(loadCheckpoint(fx.dir).config, c.ids.length), 1);
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,5 +1,7 @@
-// Export of the edited checkpoint: the folder opens as a plain checkpoint and reproduces the live
-// edited model (f32: logits within 1e-5; bf16: within bf16 rounding and the same greedy tokens).
+// Export of the edited checkpoint: the folder opens as a plain checkpoint, its edited tensors are exactly
+// W0 + Σ U Vᵀ of the ledger's factors rounded once to the file's dtype (checked in float64, exact-weights.ts),
+// and it reproduces the live edited model (logits within bounds derived in tests/tolerance.ts: float32
+// rounding of two forward routes; bf16 adds one rounding of the edited weight) with the same greedy tokens.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,9 @@ import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { exportWorkspace } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { fastProfile, GPT2, LLAMA, tmpDir, worldEdits } from '../jobs/helpers';
+import { report } from '../engine/helpers';
+import { BF16_U, f32Bound, forwardDepth, maxAbs } from '../tolerance';
+import { checkExportedWeights } from './exact-weights';
 
 const PROMPTS = ['Touthbes Sundslyvshux plays the sport of', 'The capital of', 'Bomjoust Saikthi works for'];
 
@@ -41,7 +46,7 @@ describe('export (gpt2, f32)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes a loadable folder whose logits equal the live edited model within 1e-5', async () => {
+  it('writes a loadable folder whose edited tensor is exactly W0 + ΣUVᵀ and whose logits equal the live model within float32 rounding', async () => {
     const progress: number[] = [];
     const r = await exportWorkspace(ws, out, { onProgress: (f) => progress.push(f) });
     expect(fs.existsSync(out + '.partial')).toBe(false);
@@ -56,19 +61,35 @@ describe('export (gpt2, f32)', () => {
     expect(card).toContain('`h.2.mlp.c_proj.weight`');
     for (const id of r.editIds) expect(card).toMatch(new RegExp(`\\| \\d+ \\| ${id} \\| rome \\| 2 \\|`));
 
+    // the exactness claim where it is exact: the stored float32 tensor against float64 W0 + Σ U Vᵀ
+    const exact = checkExportedWeights(out, GPT2, ws.ledger.liveEdits(ws.modelId).flatMap((e) => e.factors));
+    expect(exact.tensors).toEqual(r.editedTensors);
+    expect(exact.maxDelta).toBeGreaterThan(0);
+    report('export gpt2 f32: worst |stored - exact| / one-rounding bound', exact.worstRatio);
+    expect(exact.over, `worst |stored − exact| / bound = ${exact.worstRatio}`).toBe(0);
+
     const exported = LoadedModel.open(out);
     try {
+      let worst = 0;
+      let bound = Infinity;
       for (const p of PROMPTS) {
         const ids = ws.model.encode(p);
         const [live] = await ws.model.lastLogits([ids]);
         const [exp] = await exported.lastLogits([ids]);
-        expect(maxAbsDiff(live, exp)).toBeLessThan(1e-5);
+        // two float32 routes to the same logits (live W0·k + U(Vᵀk), exported fl32(W0 + UVᵀ)·k): each within
+        // the forward-pass bound of the exact value, whatever kernels this CPU gets (tests/tolerance.ts)
+        const b = f32Bound(maxAbs(live), forwardDepth(ws.model.cfg, ids.length), 2);
+        expect(maxAbsDiff(live, exp)).toBeLessThan(b);
+        worst = Math.max(worst, maxAbsDiff(live, exp) / b);
+        bound = Math.min(bound, b);
       }
-      // the edit is really in the weights: the base model differs
+      report('export gpt2 f32: worst |live - exported| logits / derived bound', worst);
+      // the edit is really in the weights: the base model differs by far more than rounding
       const ids = ws.model.encode(PROMPTS[0]);
       const [base] = await ws.withBase(() => ws.model.lastLogits([ids]));
       const [exp] = await exported.lastLogits([ids]);
-      expect(maxAbsDiff(base, exp)).toBeGreaterThan(1e-3);
+      // (100× the rounding bound: a difference rounding could never explain)
+      expect(maxAbsDiff(base, exp)).toBeGreaterThan(100 * bound);
     } finally {
       await exported.release();
     }
@@ -132,17 +153,34 @@ describe('export (llama, bf16, sharded)', () => {
     expect(readTensorBytes(ck, `model.layers.${l}.mlp.down_proj.weight`).equals(readTensorBytes(base, `model.layers.${l}.mlp.down_proj.weight`))).toBe(false);
     expect(readTensorBytes(ck, 'model.layers.0.mlp.down_proj.weight').equals(readTensorBytes(base, 'model.layers.0.mlp.down_proj.weight'))).toBe(true);
 
+    // stored bf16 tensors: W0 + Σ U Vᵀ rounded once (float64 → float32 → bf16) per element
+    const exact = checkExportedWeights(out, LLAMA, ws.ledger.liveEdits(ws.modelId).flatMap((e) => e.factors));
+    expect(exact.tensors).toEqual([`model.layers.${l}.mlp.down_proj.weight`]);
+    report('export llama bf16: worst |stored - exact| / one-rounding bound', exact.worstRatio);
+    expect(exact.over, `worst |stored − exact| / bound = ${exact.worstRatio}`).toBe(0);
+
     const exported = LoadedModel.open(out);
     try {
+      let worst = 0;
       for (const p of PROMPTS) {
         const ids = ws.model.encode(p);
         const [live] = await ws.model.lastLogits([ids]);
         const [exp] = await exported.lastLogits([ids]);
-        expect(maxAbsDiff(live, exp)).toBeLessThan(2e-2);
+        // The exported model differs from the live one by the bf16 rounding of the edited weight: each element of
+        // W = W0 + ΔW moves by at most BF16_U·|W|, independently, so the edited layer's MLP output moves by about
+        // BF16_U of its own size (the same probabilistic model as tests/tolerance.ts: a sum of n terms each off
+        // by ≤ u relative is off by ~u·√n·rms, and the sum itself is ~√n·rms). A relative change ε of one
+        // layer's contribution to the residual stream moves the logits by at most ε of their size, charged at
+        // max |logit| as every other rounding; one edited layer, plus the two float32 routes.
+        const editedLayers = exact.tensors.length;
+        const b = maxAbs(live) * BF16_U * editedLayers + f32Bound(maxAbs(live), forwardDepth(ws.model.cfg, ids.length), 2);
+        expect(maxAbsDiff(live, exp)).toBeLessThan(b);
+        worst = Math.max(worst, maxAbsDiff(live, exp) / b);
         const [g1] = await ws.model.generate([ids], 8);
         const [g2] = await exported.generate([ids], 8);
         expect(g2).toEqual(g1);
       }
+      report('export llama bf16: worst |live - exported| logits / derived bound', worst);
     } finally {
       await exported.release();
     }

@@ -10,6 +10,9 @@ import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { exportWorkspace } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from '../jobs/helpers';
+import { f32Bound, forwardDepth, maxAbs } from '../tolerance';
+import { report } from '../engine/helpers';
+import { checkExportedWeights } from './exact-weights';
 
 /** weights of other formats (and a second safetensors set) with the reason each must give */
 const FOREIGN: Record<string, RegExp> = {
@@ -122,14 +125,26 @@ describe('export with weights of other formats in the model folder', () => {
     expect(card).toContain('gpt2-world-a — edited with EAC Studio');
     expect(card).toContain('The base model card.');
 
+    // the edited safetensors hold W0 + Σ U Vᵀ of the ledger's factors, rounded once to float32
+    const exact = checkExportedWeights(out, model, ws.ledger.liveEdits(ws.modelId).flatMap((e) => e.factors));
+    expect(exact.tensors).toEqual(r.editedTensors);
+    expect(exact.maxDelta).toBeGreaterThan(0);
+    report('export (foreign files) worst |stored - exact| / one-rounding bound', exact.worstRatio);
+    expect(exact.over, `worst |stored − exact| / bound = ${exact.worstRatio}`).toBe(0);
+
     const exported = LoadedModel.open(out);
     try {
       const ids = ws.model.encode('Touthbes Sundslyvshux plays the sport of');
       const [live] = await ws.model.lastLogits([ids]);
       const [exp] = await exported.lastLogits([ids]);
-      expect(maxAbsDiff(live, exp)).toBeLessThan(1e-5);
+      // the same function by two float32 routes (W0·k + U(Vᵀk) live, fl32(W0 + UVᵀ)·k exported): each within
+      // the forward-pass bound of the exact logits whatever kernels the CPU gets (tests/tolerance.ts)
+      const bound = f32Bound(maxAbs(live), forwardDepth(ws.model.cfg, ids.length), 2);
+      report('export (foreign files) max |live - exported| logits / derived bound', `${maxAbsDiff(live, exp).toExponential(2)} / ${bound.toExponential(2)}`);
+      expect(maxAbsDiff(live, exp)).toBeLessThan(bound);
+      // and the edit moved them by 100× what rounding can: the exported model is not the base
       const [base] = await ws.withBase(() => ws.model.lastLogits([ids]));
-      expect(maxAbsDiff(base, exp)).toBeGreaterThan(1e-3);
+      expect(maxAbsDiff(base, exp)).toBeGreaterThan(100 * bound);
     } finally {
       await exported.release();
     }
