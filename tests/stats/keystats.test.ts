@@ -17,7 +17,7 @@ import {
 } from '../../src-main/engine/edit/stats';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 const FIXTURE = `${FIXTURES}/gpt2-world-a`;
 const haveFixture = fs.existsSync(path.join(FIXTURE, 'model.safetensors'));
 const LAYERS = [1, 2];
@@ -49,7 +49,7 @@ function statsFiles(dir: string): string[] {
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
 }
 
-describe.skipIf(!haveFixture)('keyStats on gpt2-world-a', () => {
+describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2-world-a/model.safetensors')}`, () => {
   beforeAll(async () => {
     model = LoadedModel.open(FIXTURE);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-stats-'));
