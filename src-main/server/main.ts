@@ -1,10 +1,10 @@
 // `npm run serve [-- --port N] [--model DIR] [--data DIR] [--device cpu|webgpu|cuda] [--no-model]`
 // Starts headless mode and prints the URL (with its token) to open in a browser.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../engine/paths';
 import { ApiHost } from '../host/api-host';
+import { buildDecision, runBuild } from '../host/build-freshness';
 import { startServer, type RunningServer } from './server';
 
 export interface ServeArgs {
@@ -67,14 +67,16 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   return out;
 }
 
-/** Builds the renderer with electron-vite when out/renderer is missing. */
+/**
+ * Builds with electron-vite when out/renderer is missing or older than the sources (the renderer bundles
+ * src-renderer and the src-main modules it imports, so any source counts), and returns out/renderer.
+ */
 export function ensureRendererBuilt(root = packageRoot()): string {
   const dir = path.join(root, 'out', 'renderer');
-  if (fs.existsSync(path.join(dir, 'index.html'))) return dir;
-  console.log('eac-studio: no built renderer in out/renderer; building it (npm run build) ...');
-  const bin = path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
-  const r = spawnSync(process.execPath, [bin, 'build'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0 || !fs.existsSync(path.join(dir, 'index.html'))) throw new Error('building the renderer failed; run `npm run build` and look at its output');
+  const decision = buildDecision(root, ['out/renderer/index.html']);
+  if (!decision.build) return dir;
+  console.log(`eac-studio: building the renderer (npm run build): ${decision.reason} ...`);
+  if (!runBuild(root) || !fs.existsSync(path.join(dir, 'index.html'))) throw new Error('building the renderer failed; run `npm run build` and look at its output');
   return dir;
 }
 
