@@ -2,7 +2,7 @@
 // the engine worker. Load with EngineClient({ handlerModules: [studioHandlersUrl] }) or list
 // `studio` in worker.ts HANDLER_MODULES.
 import { IMMEDIATE_METHODS, type StudioMethods } from '../../api/contract';
-import type { HandlerRegistry } from '../worker';
+import type { HandlerRegistry } from '../registry';
 import { registerHandlers as health } from './health-handlers';
 import { registerHandlers as jobs } from './job-handlers';
 import { registerHandlers as ledger } from './ledger-handlers';
