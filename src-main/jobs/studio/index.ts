@@ -32,5 +32,5 @@ export function registerHandlers(r: HandlerRegistry): void {
 
 export { Workspace, defaultWorkspaceDir, dataRoot } from './workspace';
 export { QueueRunner, recordItems, batchSizeFor } from './runner';
-export { recordEditRun, exportWorkspace, revertWorkspace, removeFromWorkspace, reapplyInWorkspace } from './ops';
+export { exportWorkspace, revertWorkspace, removeFromWorkspace, reapplyInWorkspace } from './ops';
 export { runHealthCheck, pickTasks, loadTasks } from './health-core';
