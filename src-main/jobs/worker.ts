@@ -9,13 +9,13 @@
 // listed in ./studio/index.ts; a new group goes in HANDLER_MODULES below. Modules can also be loaded at
 // start-up without touching this file: EngineClient's `handlerModules` option (file URLs), used by tests and plugins.
 import { CheckpointError } from '../engine/checkpoint';
+import { DEVICES } from '../engine/devices';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
 import { describeModel } from './model-info';
 import {
   ENGINE_ERROR_CODES as CODES,
   EngineError,
-  type DeviceName,
   type ErrorInfo,
   type GenerateRow,
   type RequestMessage,
@@ -51,8 +51,6 @@ function cancelled(): EacError {
 }
 
 /** ----- core handlers ----- */
-
-const DEVICES: DeviceName[] = ['cpu', 'webgpu', 'cuda'];
 
 export function registerCoreHandlers(r: HandlerRegistry): void {
   r.add({

@@ -1,7 +1,8 @@
-// `npm run serve [-- --port N] [--model DIR] [--data DIR] [--device cpu|webgpu|cuda] [--no-model]`
+// `npm run serve [-- --port N] [--model DIR] [--data DIR] [--device D] [--no-model]`
 // Starts headless mode and prints the URL (with its token) to open in a browser.
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEVICES, isDevice, type DeviceName } from '../engine/devices';
 import { packageRoot } from '../engine/paths';
 import { ApiHost } from '../host/api-host';
 import { buildDecision, runBuild } from '../host/build-freshness';
@@ -11,11 +12,11 @@ export interface ServeArgs {
   port: number;
   modelDir: string | null;
   dataDir: string | null;
-  device?: 'cpu' | 'webgpu' | 'cuda';
+  device?: DeviceName;
   quiet: boolean;
 }
 
-const USAGE = `usage: npm run serve -- [--port N] [--model DIR | --no-model] [--data DIR] [--device cpu|webgpu|cuda] [--quiet]
+const USAGE = `usage: npm run serve -- [--port N] [--model DIR | --no-model] [--data DIR] [--device ${DEVICES.join('|')}] [--quiet]
   --port N      port on 127.0.0.1 (default 0: a free port)
   --model DIR   Hugging Face folder to open at start (default: the bundled demo model)
   --no-model    start without opening a model
@@ -50,7 +51,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         break;
       case '--device': {
         const d = value();
-        if (d !== 'cpu' && d !== 'webgpu' && d !== 'cuda') throw new Error(`--device must be cpu, webgpu or cuda\n${USAGE}`);
+        if (!isDevice(d)) throw new Error(`--device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(d)}\n${USAGE}`);
         out.device = d;
         break;
       }
