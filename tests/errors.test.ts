@@ -26,7 +26,8 @@ import { LedgerError } from '../src-main/store/ledger';
 import { MigrationError, SchemaTooNewError } from '../src-main/store/migrate';
 import { StatsError } from '../src-main/engine/edit/stats-npz';
 import { NotPositiveDefiniteError } from '../src-main/engine/edit/linalg';
-import { AbortError } from '../src-main/engine/eval/tasks/score';
+import { AbortError, runTask } from '../src-main/engine/eval/tasks/score';
+import { keyStats } from '../src-main/engine/edit/stats';
 import { TaskValidationError } from '../src-main/engine/eval/tasks/schema';
 import { ContractError } from '../src-main/api/contract';
 import { UsageError, defineCommand, type CliIO } from '../src-main/cli/command';
@@ -99,7 +100,7 @@ describe('error classes', () => {
 });
 
 describe('cancellation', () => {
-  it('has one shape: an AbortError with code cancelled, the signal reason as cause', () => {
+  it('has one shape: an AbortError with code cancelled, the signal reason as cause', async () => {
     const ac = new AbortController();
     expect(() => throwIfAborted(ac.signal)).not.toThrow();
     ac.abort('why');
@@ -110,7 +111,17 @@ describe('cancellation', () => {
       caught = e;
     }
     expect(caught).toBeInstanceOf(EacAbortError);
-    expect(AbortError).toBe(EacAbortError);
+    // the engine's own cancellations (the health runner, the statistics pass) throw that same class, not one of their own
+    const stopped = new AbortController();
+    stopped.abort('user');
+    const task = { id: 't', examples: [] } as unknown as Parameters<typeof runTask>[0];
+    const healthCancel = await runTask(task, async () => [], { signal: stopped.signal }).then(() => null, (e: unknown) => e);
+    expect(healthCancel).toBeInstanceOf(EacAbortError);
+    expect(healthCancel).toMatchObject({ name: 'AbortError', code: 'cancelled', cause: 'user' });
+    const model = { cfg: { layers: 2, ffn: 4, maxPositions: 8 } } as unknown as Parameters<typeof keyStats>[0];
+    const statsCancel = await keyStats(model, [0], { samples: 1, signal: stopped.signal } as Parameters<typeof keyStats>[2]).then(() => null, (e: unknown) => e);
+    expect(statsCancel).toBeInstanceOf(EacAbortError);
+    expect(statsCancel).toMatchObject({ name: 'AbortError', code: 'cancelled' });
     expect(caught).toMatchObject({ name: 'AbortError', code: 'cancelled', message: 'stopped', cause: 'why' });
     expect(isCancelled(cancelledError())).toBe(true);
     // DOM aborts from code that does not know EacError are cancellations too, and travel as 'cancelled'

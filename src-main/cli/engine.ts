@@ -5,7 +5,8 @@ import { EngineClient } from '../jobs/client';
 import { EngineError, type DeviceName, type ModelInfo } from '../jobs/protocol';
 import { UsageError, type CliIO } from './command';
 
-export const DEVICES: readonly DeviceName[] = ['cpu', 'webgpu', 'cuda'];
+/** the --device choices: the one list in engine/devices.ts */
+export { DEVICES } from '../engine/devices';
 
 /** Engine error codes that mean "the input was wrong" (exit 2) rather than "the engine failed". */
 const INPUT_CODES = new Set(['bad_params', 'bad_model', 'no_model']);

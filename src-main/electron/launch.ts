@@ -1,10 +1,9 @@
 // `npm start`: the Electron window where an Electron binary exists, headless mode where it does not
 // (Electron is an optional dependency; CI and GPU boxes install without its binary).
 //   npm start -- [--model DIR] [--data DIR] [--port N]   (--port applies to the headless fallback)
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { packageRoot } from '../engine/paths';
+import { buildDecision, runBuild } from '../host/build-freshness';
 import { findElectron } from './launch-helpers';
 
 async function run(argv: string[]): Promise<number> {
@@ -17,13 +16,10 @@ async function run(argv: string[]): Promise<number> {
     const passThrough = argv.filter((a) => a !== '--electron');
     return main(passThrough);
   }
-  if (!fs.existsSync(path.join(root, 'out', 'main', 'index.js')) || !fs.existsSync(path.join(root, 'out', 'renderer', 'index.html'))) {
-    console.log('EAC Studio: building (npm run build) ...');
-    const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], {
-      cwd: root,
-      stdio: 'inherit',
-    });
-    if (r.status !== 0) return 1;
+  const decision = buildDecision(root);
+  if (decision.build) {
+    console.log(`EAC Studio: building (npm run build): ${decision.reason} ...`);
+    if (!runBuild(root)) return 1;
   }
   const electronArgs = [root, ...argv.filter((a, i) => a !== '--port' && argv[i - 1] !== '--port')];
   // the engine process runs on this Node (whose ABI npm built the natives for), not on Electron

@@ -17,7 +17,7 @@ import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';
 
-/** What a running job can do. The one cancellation shape: `signal` aborts with an EngineError('cancelled'). */
+/** What a running job can do. `signal` aborts with errors.ts's AbortError (code 'cancelled'), or an EngineError('closed') when the engine closes. */
 export interface JobHandle {
   readonly id: number;
   readonly signal: AbortSignal;

@@ -5,11 +5,13 @@
 // Adding a method: add an entry to EngineMethods (here, or by module augmentation from the file
 // that implements it:
 //   declare module '../protocol' { interface EngineMethods { edit: { params: EditParams; result: EditResult } } }
-// ) and register a handler for it (see HandlerRegistry in ./worker).
+// ) and register a handler for it (see HandlerRegistry in ./registry).
 import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { ModelConfig } from '../engine/checkpoint';
+import type { DeviceName } from '../engine/devices';
 
-export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+/** the one device list's type (engine/devices.ts) */
+export type { DeviceName };
 
 /** ----- wire messages ----- */
 

@@ -2,166 +2,29 @@
 // runs on, so the engine lives in its own process — ./engine-process — and the UI/server/CLI event
 // loops stay free), progress events, and per-request cancellation through an AbortSignal.
 //
-// Adding methods: write src-main/jobs/handlers/<name>.ts exporting
+// Adding methods: write a handler module exporting
 //   export function registerHandlers(r: HandlerRegistry): void { r.add({ myMethod: async (params, ctx) => ... }) }
-// (import HandlerRegistry with `import type` only), declare the method in EngineMethods, and list
-// the module in HANDLER_MODULES below. Modules can also be loaded at start-up without touching this
-// file: EngineClient's `handlerModules` option (file URLs), used by tests and plugins.
-import fs from 'node:fs';
-import path from 'node:path';
+// (HandlerRegistry and HandlerContext come from ./registry, never from this file), declare the method in
+// EngineMethods (./protocol), and register the module: the studio's live in ./studio/*-handlers.ts and are
+// listed in ./studio/index.ts; a new group goes in HANDLER_MODULES below. Modules can also be loaded at
+// start-up without touching this file: EngineClient's `handlerModules` option (file URLs), used by tests and plugins.
 import { CheckpointError } from '../engine/checkpoint';
+import { DEVICES } from '../engine/devices';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
-import { registerHandlers as registerStudioHandlers } from './studio';
+import { describeModel } from './model-info';
 import {
-  CONTROL_METHODS,
   ENGINE_ERROR_CODES as CODES,
   EngineError,
-  type DeviceName,
   type ErrorInfo,
   type GenerateRow,
-  type MethodName,
-  type ModelInfo,
-  type ParamsOf,
   type RequestMessage,
-  type ResultOf,
   type WorkerToHost,
 } from './protocol';
-
-/** ----- handler registry ----- */
-
-export interface EngineState {
-  /** the resident model, or null before openModel */
-  model: LoadedModel | null;
-  /** free-form per-module state (ledgers, caches); key by module name */
-  extras: Map<string, unknown>;
-  /** sends an event to every client of the engine (EngineBroadcast), outside any request */
-  broadcast(body: unknown): void;
-}
-
-export interface HandlerContext {
-  /** request id */
-  id: number;
-  /** aborted by `cancel {id}` or when the engine closes; long handlers should check it between steps */
-  signal: AbortSignal;
-  /** emits a progress event for this request */
-  progress(phase: string, fraction: number, message?: string): void;
-  state: EngineState;
-  /** the resident model, or an EngineError('no_model') */
-  requireModel(): LoadedModel;
-  registry: HandlerRegistry;
-}
-
-export type Handler<M extends MethodName> = (params: ParamsOf<M>, ctx: HandlerContext) => Promise<ResultOf<M>> | ResultOf<M>;
-export type HandlerMap = { [M in MethodName]?: Handler<M> };
-export type ModelOpenedHook = (model: LoadedModel, ctx: HandlerContext) => void | Promise<void>;
-
-/** What a handler file exports. */
-export interface HandlerModule {
-  registerHandlers(registry: HandlerRegistry): void;
-}
-
-export class HandlerRegistry {
-  private handlers = new Map<string, Handler<MethodName>>();
-  private immediate = new Set<string>(CONTROL_METHODS);
-  readonly modelOpenedHooks: ModelOpenedHook[] = [];
-  /** run when the engine closes, before the model is released (stop jobs, close ledgers) */
-  readonly closeHooks: ((state: EngineState) => Promise<void>)[] = [];
-
-  /**
-   * Methods answered at once instead of waiting in the FIFO: controls (cancel, pause) and pure reads
-   * that must stay responsive while a long call (a queue run) holds the engine.
-   */
-  runImmediately(methods: readonly string[]): this {
-    for (const m of methods) this.immediate.add(m);
-    return this;
-  }
-
-  isImmediate(method: string): boolean {
-    return this.immediate.has(method);
-  }
-
-  /** Registers handlers; a method registered twice is an error (use `replace` to override on purpose). */
-  add(map: HandlerMap): this {
-    for (const [name, h] of Object.entries(map)) {
-      if (!h) continue;
-      if (this.handlers.has(name)) throw new Error(`engine method "${name}" is registered twice`);
-      this.handlers.set(name, h as Handler<MethodName>);
-    }
-    return this;
-  }
-
-  replace(map: HandlerMap): this {
-    for (const [name, h] of Object.entries(map)) if (h) this.handlers.set(name, h as Handler<MethodName>);
-    return this;
-  }
-
-  /** Runs after every successful openModel (e.g. to re-apply a ledger's factors). */
-  onModelOpened(hook: ModelOpenedHook): this {
-    this.modelOpenedHooks.push(hook);
-    return this;
-  }
-
-  onClose(hook: (state: EngineState) => Promise<void>): this {
-    this.closeHooks.push(hook);
-    return this;
-  }
-
-  get(method: string): Handler<MethodName> | undefined {
-    return this.handlers.get(method);
-  }
-
-  methods(): string[] {
-    return [...this.handlers.keys()].sort();
-  }
-}
+import { HandlerRegistry, type EngineState, type HandlerContext, type HandlerModule } from './registry';
+import { registerHandlers as registerStudioHandlers } from './studio';
 
 /** ----- helpers shared by handlers ----- */
-
-export function describeModel(model: LoadedModel): ModelInfo {
-  const ck = model.ck;
-  const cfg = ck.config;
-  const tensors = [...ck.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], file: t.file }));
-  const dtypes: Record<string, number> = {};
-  let parameters = 0;
-  for (const t of tensors) {
-    dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
-    parameters += t.shape.reduce((a, b) => a * b, 1);
-  }
-  const files = fs
-    .readdirSync(ck.dir, { withFileTypes: true })
-    .filter((e) => e.isFile() || e.isSymbolicLink())
-    .map((e) => ({ name: e.name, bytes: fs.statSync(path.join(ck.dir, e.name)).size }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  const raw = cfg.raw;
-  return {
-    dir: ck.dir,
-    arch: cfg.arch,
-    architectures: Array.isArray(raw.architectures) ? (raw.architectures as string[]) : [],
-    modelType: typeof raw.model_type === 'string' ? raw.model_type : undefined,
-    sizes: {
-      vocabSize: cfg.vocabSize,
-      hidden: cfg.hidden,
-      layers: cfg.layers,
-      heads: cfg.heads,
-      kvHeads: cfg.kvHeads,
-      headDim: cfg.headDim,
-      ffn: cfg.ffn,
-      maxPositions: cfg.maxPositions,
-    },
-    normEps: cfg.normEps,
-    ropeTheta: cfg.arch === 'llama' ? cfg.ropeTheta : undefined,
-    activation: cfg.activation,
-    tiedHead: cfg.tiedHead,
-    bosTokenId: cfg.bosTokenId,
-    eosTokenId: cfg.eosTokenId,
-    parameters,
-    dtypes,
-    tensorCount: tensors.length,
-    tensors,
-    files,
-  };
-}
 
 /** What a thrown value sends over the wire: code, message and detail unchanged (engine/errors.ts toWire). */
 export function toErrorInfo(e: unknown): ErrorInfo {
@@ -188,8 +51,6 @@ function cancelled(): EacError {
 }
 
 /** ----- core handlers ----- */
-
-const DEVICES: DeviceName[] = ['cpu', 'webgpu', 'cuda'];
 
 export function registerCoreHandlers(r: HandlerRegistry): void {
   r.add({

@@ -1,21 +1,22 @@
-// `npm run serve [-- --port N] [--model DIR] [--data DIR] [--device cpu|webgpu|cuda] [--no-model]`
+// `npm run serve [-- --port N] [--model DIR] [--data DIR] [--device D] [--no-model]`
 // Starts headless mode and prints the URL (with its token) to open in a browser.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEVICES, isDevice, type DeviceName } from '../engine/devices';
 import { packageRoot } from '../engine/paths';
 import { ApiHost } from '../host/api-host';
+import { buildDecision, runBuild } from '../host/build-freshness';
 import { startServer, type RunningServer } from './server';
 
 export interface ServeArgs {
   port: number;
   modelDir: string | null;
   dataDir: string | null;
-  device?: 'cpu' | 'webgpu' | 'cuda';
+  device?: DeviceName;
   quiet: boolean;
 }
 
-const USAGE = `usage: npm run serve -- [--port N] [--model DIR | --no-model] [--data DIR] [--device cpu|webgpu|cuda] [--quiet]
+const USAGE = `usage: npm run serve -- [--port N] [--model DIR | --no-model] [--data DIR] [--device ${DEVICES.join('|')}] [--quiet]
   --port N      port on 127.0.0.1 (default 0: a free port)
   --model DIR   Hugging Face folder to open at start (default: the bundled demo model)
   --no-model    start without opening a model
@@ -50,7 +51,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         break;
       case '--device': {
         const d = value();
-        if (d !== 'cpu' && d !== 'webgpu' && d !== 'cuda') throw new Error(`--device must be cpu, webgpu or cuda\n${USAGE}`);
+        if (!isDevice(d)) throw new Error(`--device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(d)}\n${USAGE}`);
         out.device = d;
         break;
       }
@@ -67,14 +68,16 @@ export function parseServeArgs(argv: string[]): ServeArgs {
   return out;
 }
 
-/** Builds the renderer with electron-vite when out/renderer is missing. */
+/**
+ * Builds with electron-vite when out/renderer is missing or older than the sources (the renderer bundles
+ * src-renderer and the src-main modules it imports, so any source counts), and returns out/renderer.
+ */
 export function ensureRendererBuilt(root = packageRoot()): string {
   const dir = path.join(root, 'out', 'renderer');
-  if (fs.existsSync(path.join(dir, 'index.html'))) return dir;
-  console.log('eac-studio: no built renderer in out/renderer; building it (npm run build) ...');
-  const bin = path.join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
-  const r = spawnSync(process.execPath, [bin, 'build'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0 || !fs.existsSync(path.join(dir, 'index.html'))) throw new Error('building the renderer failed; run `npm run build` and look at its output');
+  const decision = buildDecision(root, ['out/renderer/index.html']);
+  if (!decision.build) return dir;
+  console.log(`eac-studio: building the renderer (npm run build): ${decision.reason} ...`);
+  if (!runBuild(root) || !fs.existsSync(path.join(dir, 'index.html'))) throw new Error('building the renderer failed; run `npm run build` and look at its output');
   return dir;
 }
 

@@ -29,9 +29,12 @@ async function klOf(rev: number): Promise<number> {
 }
 
 describe('KL direction', () => {
-  it('hand values differ, so the test tells the directions apart', () => {
-    expect(klEO).toBeCloseTo(0.368064, 5);
-    expect(klOE).toBeCloseTo(0.510826, 5);
+  it('rev picks the direction: the graph gives different values for rev = 0 and rev = 1 on this toy', async () => {
+    // a klTerm that ignored rev (or summed both directions) would give one value for both
+    expect(Math.abs((await klOf(1)) - (await klOf(0)))).toBeGreaterThan(0.1);
+  });
+  it('rev = ½ is the even mix of the two hand-computed directions', async () => {
+    expect(await klOf(0.5)).toBeCloseTo((klEO + klOE) / 2, 12);
   });
   // 12 digits on onnxruntime float64: two log-ratios and products, ≤ 8 roundings of terms ≤ 1, so within
   // 8·2^-53 ≈ 1e-15 of the hand value whatever kernels the CPU gets; the directions differ by 0.14

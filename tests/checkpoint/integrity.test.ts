@@ -10,10 +10,11 @@ import { checkpointHashes, clearHashMemo, hashing, loadCheckpoint, sampleOffsets
 import { modelContentHash } from '../../src-main/engine/edit/stats';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { REPO } from '../engine/helpers';
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 
 const SRC = path.join(FIXTURES, 'gpt2-world-a');
 const have = fs.existsSync(path.join(SRC, 'model.safetensors'));
+const skipped = skipUnlessFixture('gpt2-world-a/model.safetensors');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-integrity-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -45,7 +46,7 @@ function fullReadsSpy() {
 beforeEach(() => clearHashMemo()); // each test starts like a fresh process: only the sidecar is known
 afterEach(() => vi.restoreAllMocks());
 
-describe.skipIf(!have)('import hash, then cheap re-checks', () => {
+describe.skipIf(!have)(`import hash, then cheap re-checks${skipped}`, () => {
   it('the fixture is big enough for sampled windows (not hashed whole)', () => {
     const size = fs.statSync(path.join(SRC, 'model.safetensors')).size;
     expect(size).toBeGreaterThan(5 * SAMPLE_WINDOW);
@@ -107,7 +108,7 @@ describe.skipIf(!have)('import hash, then cheap re-checks', () => {
   });
 });
 
-describe.skipIf(!have)('workspace open', () => {
+describe.skipIf(!have)(`workspace open${skipped}`, () => {
   it('hashes in full at import only, and refuses a changed weight file naming it', async () => {
     const dir = copyModel();
     const wsDir = path.join(tmp, 'ws');
@@ -143,7 +144,7 @@ function eac(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   });
 }
 
-describe.skipIf(!have)('eac verify (child process)', () => {
+describe.skipIf(!have)(`eac verify (child process)${skipped}`, () => {
   it('records new files, confirms them, and reports a changed one with exit code 1', async () => {
     const dir = copyModel();
     const env = { EAC_CACHE_DIR: path.join(tmp, 'verify-cache') };

@@ -158,6 +158,18 @@ describe('Adam', () => {
   });
 });
 
+/** ΔW[i][j] = Σ over deltas and rank rows k of Ut[k][i]·Vt[k][j], summed column-first (not live.ts's loop order). */
+function handDelta(ds: readonly { rank: number; Ut: ArrayLike<number>; Vt: ArrayLike<number> }[], d: number, f: number): Float64Array {
+  const out = new Float64Array(d * f);
+  for (let j = 0; j < f; j++)
+    for (let i = 0; i < d; i++) {
+      let s = 0;
+      for (const x of ds) for (let k = 0; k < x.rank; k++) s += x.Ut[k * d + i] * x.Vt[k * f + j];
+      out[i * f + j] = s;
+    }
+  return out;
+}
+
 describe('live factor stacking', () => {
   it('folds to the dense rank-d form exactly when the stacked rank exceeds d', () => {
     const r = rng(4);
@@ -165,14 +177,18 @@ describe('live factor stacking', () => {
     const F = 6;
     const ds = [3, 2].map((rank) => ({ layer: 1, tensor: 't', rank, Ut: Float32Array.from(vec(rank * D, r)), Vt: Float32Array.from(vec(rank * F, r)) }));
     const stacked = stackDeltas(ds, D, F);
+    // ΔW written out entry by entry from the five rank-one terms, not through the engine's accumulator
+    const want = handDelta(ds, D, F);
     expect(stacked.rank).toBe(D);
-    const want = denseDelta(ds, D, F);
-    const got = denseDelta([{ layer: 1, tensor: 't', ...stacked }], D, F);
+    expect([...stacked.Ut]).toEqual(Array.from({ length: D * D }, (_, k) => (Math.floor(k / D) === k % D ? 1 : 0)));
     // the dense form stores ΔW (float64) in float32 once, and Ut = I reads it back exactly: one rounding
-    got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(F32_U * Math.abs(want[i])));
-    const small = stackDeltas([ds[1]], D, F);
-    expect(small.rank).toBe(2);
-    expect([...small.Ut]).toEqual([...ds[1].Ut]);
+    handDelta([{ ...stacked }], D, F).forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(F32_U * Math.abs(want[i])));
+    // at or under rank d the rows are stacked as they are, and still give the same ΔW
+    const small = stackDeltas([ds[1], ds[1]], D, F);
+    expect(small.rank).toBe(4);
+    expect([...small.Ut]).toEqual([...ds[1].Ut, ...ds[1].Ut]);
+    const twice = handDelta([ds[1]], D, F).map((v) => 2 * v);
+    handDelta([{ ...small }], D, F).forEach((v, i) => expect(v).toBeCloseTo(twice[i], 5));
   });
 });
 

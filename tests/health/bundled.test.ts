@@ -1,4 +1,4 @@
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +96,7 @@ describe('world-a task file', () => {
   });
 
   const fixture = resolve(FIXTURES, 'world-a/tasks.jsonl');
-  it.skipIf(!existsSync(fixture))('matches fixtures/world-a/tasks.jsonl exactly', () => {
+  it.skipIf(!existsSync(fixture))(`matches fixtures/world-a/tasks.jsonl exactly${skipUnlessFixture('world-a/tasks.jsonl')}`, () => {
     const rows = readFileSync(fixture, 'utf8')
       .split('\n')
       .filter((l) => l.trim())

@@ -7,7 +7,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src-main/cli/main';
-import { recordEditRun } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { fastProfile, GPT2, tmpDir, worldEdits, runEac } from './helpers';
 
@@ -22,7 +21,8 @@ describe('eac ledger / eac health', () => {
     const ws = await Workspace.open({ modelDir: GPT2, dbFile: db, cacheDir: path.join(dir, 'cache') });
     const profile = fastProfile('gpt2-world-a');
     const editor = await ws.editorFor(profile);
-    for (const r of worldEdits(3, 60)) ids.push(recordEditRun(ws, editor, await editor.edit('rome', [r]), profile).editId);
+    // three applied edits recorded straight in the ledger: the fixture for the ledger commands below
+    for (const r of worldEdits(3, 60)) ids.push(ws.ledger.recordEdit(ws.modelId, await editor.edit('rome', [r]), { profile }).editId);
     await ws.close();
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

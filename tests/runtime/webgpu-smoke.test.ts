@@ -95,7 +95,7 @@ const skipReason = icd
     '(run `sudo scripts/setup-system.sh && source scripts/webgpu-env.sh`)';
 if (skipReason) console.warn(`[webgpu-smoke] skipped: ${skipReason}`);
 
-describe.skipIf(!icd)('onnxruntime-node WebGPU EP (Vulkan via lavapipe)', () => {
+describe.skipIf(!icd)(`onnxruntime-node WebGPU EP (Vulkan via lavapipe)${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   const A = Float32Array.from([1, 2, 3, 4, 5, 6].map((v) => v * 0.5 - 1.25));
   const B = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1) * 2);
   const C = Float32Array.from([0.1, -0.2, 0.3, -0.4]);

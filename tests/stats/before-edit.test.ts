@@ -11,14 +11,14 @@ import { keyStats, StatsError } from '../../src-main/engine/edit/stats';
 import type { StatsProvider } from '../../src-main/engine/edit/methods';
 import { parseFacts } from '../../src-main/engine/facts';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 
 const FIXTURE = path.join(FIXTURES, 'gpt2-world-a');
 const have = fs.existsSync(path.join(FIXTURE, 'model.safetensors'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-before-edit-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(!have)('statistics checks before editing (gpt2-world-a)', () => {
+describe.skipIf(!have)(`statistics checks before editing (gpt2-world-a)${skipUnlessFixture('gpt2-world-a/model.safetensors')}`, () => {
   const requests = have ? parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests : [];
 
   it('MEMIT with fewer statistics tokens than d_ff stops at the statistics phase with insufficient-samples', async () => {

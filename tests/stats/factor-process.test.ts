@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../engine/helpers';
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 
 const MODEL = path.join(FIXTURES, 'gpt2-world-a');
 const have = fs.existsSync(path.join(MODEL, 'model.safetensors'));
@@ -22,7 +22,7 @@ function eac(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-describe.skipIf(!have)('persisted factor across processes', () => {
+describe.skipIf(!have)(`persisted factor across processes${skipUnlessFixture('gpt2-world-a/model.safetensors')}`, () => {
   it('the first process factorises, the second reads the factor from disk', async () => {
     const args = ['stats', 'compute', '--model', MODEL, '--layers', '1', '--samples', '3', '--max-tokens', '16', '--ridge', '0.01', '--json'];
     const a = await eac(args);

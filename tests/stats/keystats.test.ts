@@ -19,7 +19,7 @@ import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { report } from '../engine/helpers';
 import { F32_U, forwardDepth, gamma, maxAbs } from '../tolerance';
 
-import { FIXTURES } from '../shared';
+import { FIXTURES, skipUnlessFixture } from '../shared';
 const FIXTURE = `${FIXTURES}/gpt2-world-a`;
 const haveFixture = fs.existsSync(path.join(FIXTURE, 'model.safetensors'));
 const LAYERS = [1, 2];
@@ -57,7 +57,7 @@ function statsFiles(dir: string): string[] {
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
 }
 
-describe.skipIf(!haveFixture)('keyStats on gpt2-world-a', () => {
+describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2-world-a/model.safetensors')}`, () => {
   beforeAll(async () => {
     model = LoadedModel.open(FIXTURE);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-stats-'));

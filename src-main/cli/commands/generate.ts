@@ -4,7 +4,7 @@ import { DEVICES, withModel } from '../engine';
 export default defineCommand({
   name: 'generate',
   summary: 'greedy generation from a prompt',
-  usage: 'generate --model DIR --prompt TEXT [--max-new-tokens N] [--json] [--device cpu|webgpu|cuda] [--ignore-eos]',
+  usage: `generate --model DIR --prompt TEXT [--max-new-tokens N] [--json] [--device ${DEVICES.join('|')}] [--ignore-eos]`,
   help: [
     'Options:',
     '  --model DIR            Hugging Face folder',

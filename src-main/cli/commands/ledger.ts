@@ -6,7 +6,8 @@ import path from 'node:path';
 import { openLedger, type Ledger, type ModelRecord } from '../../store';
 import { exportWorkspace, removeFromWorkspace, revertWorkspace } from '../../jobs/studio/ops';
 import { Workspace } from '../../jobs/studio/workspace';
-import { defineCommand, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
+import { choiceOption, defineCommand, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
+import { DEVICES } from '../engine';
 
 function pickModel(ledger: Ledger, modelDir: string | undefined, cwd: string): ModelRecord {
   const models = ledger.listModels();
@@ -60,6 +61,8 @@ export default defineCommand({
     const json = !!values.json;
     const subs = ['list', 'show', 'revert', 'remove', 'export'];
     if (!subs.includes(sub)) throw new UsageError('usage', `ledger: give a subcommand (${subs.join(', ')})`);
+    // checked before any file is read, so a mistyped device is named rather than handed to onnxruntime
+    const device = choiceOption(values, 'device', DEVICES, 'cpu');
     const num = (what: string) => {
       if (arg === undefined || !/^\d+$/.test(arg)) throw new UsageError('usage', `ledger ${sub}: ${what} must be a non-negative integer, got ${arg === undefined ? 'nothing' : `"${arg}"`}`);
       return Number(arg);
@@ -98,7 +101,6 @@ export default defineCommand({
     } finally {
       probe.close();
     }
-    const device = (optionalString(values, 'device') ?? 'cpu') as 'cpu' | 'webgpu' | 'cuda';
     // a broken model folder, a hash mismatch: bad input (exit 2); the writer lock held elsewhere, I/O: exit 1
     const ws = await Workspace.open({ modelDir, dbFile: db, device, onProgress: (p, f) => !json && p === 'hash' && io.err(`\rhashing ${(f * 100).toFixed(0)}%${f >= 1 ? '\n' : ''}`) });
     try {

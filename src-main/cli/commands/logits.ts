@@ -4,7 +4,7 @@ import { DEVICES, withModel } from '../engine';
 export default defineCommand({
   name: 'logits',
   summary: 'next-token logits after a prompt (last position)',
-  usage: 'logits --model DIR --prompt TEXT [--json] [--top K] [--device cpu|webgpu|cuda]',
+  usage: `logits --model DIR --prompt TEXT [--json] [--top K] [--device ${DEVICES.join('|')}]`,
   help: [
     'Options:',
     '  --model DIR      Hugging Face folder',

@@ -2,7 +2,7 @@
 // handler helpers.
 import { validateParams, type JobKind, type JobRecord, type StudioEventBody, type StudioMethod, type StudioParams } from '../../api/contract';
 import { JobManager } from '../manager';
-import type { HandlerContext } from '../worker';
+import type { HandlerContext } from '../registry';
 import { QueueRunner } from './runner';
 import { CODES, studioError, type Workspace } from './workspace';
 

@@ -1,6 +1,6 @@
 // health.*, charts.*
 import type { HealthRunParams, HealthRunResult } from '../../api/contract';
-import type { HandlerContext, HandlerRegistry } from '../worker';
+import type { HandlerContext, HandlerRegistry } from '../registry';
 import { checked, JOB_STARTERS, requireWorkspace, studio } from './context';
 import { chartRuns, DEFAULT_HEALTH_N, loadTasks, pickTasks, runHealthCheck, summarizeTask } from './health-core';
 import { assertInside } from '../../engine/fs-safe';

@@ -2,7 +2,7 @@
 // the engine worker. Load with EngineClient({ handlerModules: [studioHandlersUrl] }) or list
 // `studio` in worker.ts HANDLER_MODULES.
 import { IMMEDIATE_METHODS, type StudioMethods } from '../../api/contract';
-import type { HandlerRegistry } from '../worker';
+import type { HandlerRegistry } from '../registry';
 import { registerHandlers as health } from './health-handlers';
 import { registerHandlers as jobs } from './job-handlers';
 import { registerHandlers as ledger } from './ledger-handlers';
@@ -32,5 +32,5 @@ export function registerHandlers(r: HandlerRegistry): void {
 
 export { Workspace, defaultWorkspaceDir, dataRoot } from './workspace';
 export { QueueRunner, recordItems, batchSizeFor } from './runner';
-export { recordEditRun, exportWorkspace, revertWorkspace, removeFromWorkspace, reapplyInWorkspace } from './ops';
+export { exportWorkspace, revertWorkspace, removeFromWorkspace, reapplyInWorkspace } from './ops';
 export { runHealthCheck, pickTasks, loadTasks } from './health-core';

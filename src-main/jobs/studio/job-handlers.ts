@@ -1,6 +1,6 @@
 // jobs.*: the job list every window shows (jobs.list on connect, `job` events after), a job's log,
 // and the controls that work from any window: pause, cancel, retry (interrupted / failed / cancelled).
-import type { HandlerRegistry } from '../worker';
+import type { HandlerRegistry } from '../registry';
 import { checked, JOB_STARTERS, studio } from './context';
 import { CODES, studioError } from './workspace';
 

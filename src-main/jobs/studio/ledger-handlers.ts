@@ -15,7 +15,7 @@ import type {
   StudioEventBody,
   WhenBusy,
 } from '../../api/contract';
-import type { HandlerContext, HandlerRegistry } from '../worker';
+import type { HandlerContext, HandlerRegistry } from '../registry';
 import { checked, emit, JOB_STARTERS, requireHead, requireWorkspace, studio } from './context';
 import { exportWorkspace, reapplyInWorkspace, removeFromWorkspace, revertWorkspace } from './ops';
 import { CODES, studioError, type Workspace } from './workspace';

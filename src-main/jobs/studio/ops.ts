@@ -1,7 +1,6 @@
 // Ledger operations on a Workspace shared by the worker handlers and the CLI: revert, remove
-// (drop | replay), export, and recordEditRun for `eac edit --db`.
+// (drop | replay), reapply and export. Recording an edit is the queue runner's (runner.ts recordItems).
 import type { ExportResult, LedgerReapplyResult, LedgerRemoveResult, LedgerRevertResult } from '../../api/contract';
-import type { Editor, EditProfile, EditResult } from '../../engine/edit';
 import { exportCheckpoint, ExportError } from '../../engine/export';
 import { LedgerError } from '../../store';
 import { CODES, studioError, type Workspace } from './workspace';
@@ -113,23 +112,4 @@ export async function exportWorkspace(
     omitted: s.omitted.map((f) => f.file),
   });
   return { outDir: s.outDir, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
-}
-
-/**
- * For `eac edit --db FILE`: record one applied edit (EditResult from `editor.edit`) in the workspace's
- * ledger, in one transaction; when recording fails the deltas are withdrawn from the live model and
- * the error is rethrown.
- *
- *   const ws = await Workspace.open({ modelDir, dbFile, model });        // rebuilds the live set
- *   const editor = await ws.editorFor(profile, { samples, corpusPath }); // synced with the ledger, base-model templates
- *   await runSequence(editor, requests, { method, onEdit: (r) => { recordEditRun(ws, editor, r, profile); } });
- */
-export function recordEditRun(ws: Workspace, editor: Editor, result: EditResult, profile: EditProfile): { editId: number; seq: number } {
-  try {
-    const r = ws.ledger.recordEdit(ws.modelId, result, { profile });
-    return { editId: r.editId, seq: r.seq };
-  } catch (e) {
-    editor.unapply(result.deltas);
-    throw e;
-  }
 }

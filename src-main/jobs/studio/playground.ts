@@ -2,7 +2,7 @@
 // lifted for the call) and the edited model, side by side.
 import type { PlaygroundSide, TopKEntry } from '../../api/contract';
 import { topTokens, type LoadedModel } from '../../engine/runtime/model';
-import type { HandlerRegistry } from '../worker';
+import type { HandlerRegistry } from '../registry';
 import { checked, requireIdle, requireWorkspace } from './context';
 import { studioError } from './workspace';
 

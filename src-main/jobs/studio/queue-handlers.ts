@@ -2,7 +2,7 @@
 import { parseFacts } from '../../engine/facts';
 import type { JobRecord, JobState, QueueResumeParams, QueueRunParams, QueueRunResult } from '../../api/contract';
 import type { JobHandle, JobOutcome } from '../manager';
-import type { HandlerContext, HandlerRegistry } from '../worker';
+import type { HandlerContext, HandlerRegistry } from '../registry';
 import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
 import { lastQueueWithPending, type RunHooks } from './runner';
 import { queueSummaries } from './workspace-handlers';

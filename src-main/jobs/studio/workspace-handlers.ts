@@ -1,6 +1,7 @@
 // workspace.*, devices.list, profiles.*, stats.*
 import path from 'node:path';
 import type { DeviceAvailability, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
+import { DEVICES } from '../../engine/devices';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
@@ -8,7 +9,8 @@ import { LoadedModel } from '../../engine/runtime/model';
 import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session';
 import type { QueueItemStatus } from '../../store';
 import { EngineError } from '../protocol';
-import { describeModel, type HandlerContext, type HandlerRegistry } from '../worker';
+import { describeModel } from '../model-info';
+import type { HandlerContext, HandlerRegistry } from '../registry';
 import { JobStore } from '../job-store';
 import type { JobHandle } from '../manager';
 import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
@@ -217,7 +219,7 @@ export function registerHandlers(r: HandlerRegistry): void {
     'devices.list'(params, ctx) {
       checked('devices.list', params);
       const avail = new Map(availableDevices().map((d) => [d.device, d]));
-      const devices: DeviceAvailability[] = (['cpu', 'webgpu', 'cuda'] as const).map((name) => {
+      const devices: DeviceAvailability[] = DEVICES.map((name) => {
         if (avail.has(name)) return { name, available: true };
         return { name, available: false, reason: name === 'cuda' ? CUDA_SETUP_HINT : `onnxruntime-node has no ${name} backend on this machine` };
       });

@@ -1,6 +1,6 @@
 // Extra engine methods loaded into the worker by worker.test.ts through EngineClient's
 // `handlerModules` option: they exercise progress, cancellation, error codes and crashes.
-import type { HandlerRegistry } from '../../../src-main/jobs/worker';
+import type { HandlerRegistry } from '../../../src-main/jobs/registry';
 import { EngineError } from '../../../src-main/jobs/protocol';
 import type { ErrorCode } from '../../../src-main/engine/errors';
 
