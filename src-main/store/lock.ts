@@ -14,6 +14,17 @@
 // and two connections of one process on one ledger are kept consistent by the head check of Ledger.recordEdit.
 // The lock file is never deleted: deleting a file another process has open and locked would let a third process
 // create a new file and lock that one too.
+//
+// Which names reach one lock (issue 19): the lock belongs to the ledger's real path. A symlink is resolved
+// (realpath) before the lock file is named, and a bind mount of the ledger's folder shows the same `.lock` file under
+// both names, so both reach the one lock. A hard link does not: `ln ledger.sqlite other.sqlite` gives one file two
+// real paths. A ledger with more than one hard link is refused outright (refuseHardLinks), for readers and writers,
+// rather than keying the lock by the file's identity (st_dev + st_ino) in a per-user folder, because an identity lock
+// would still leave two histories: SQLite names its write-ahead log and shared-memory index after the path
+// (`<name>-wal`, `<name>-shm`), so commits made through one name are invisible through the other until a checkpoint,
+// and a checkpoint through one name overwrites pages the other's log still refers to. Only one name per file keeps
+// one history. The lock beside the ledger also keeps working across users and across hosts on a network folder,
+// which a lock in a per-user folder would not.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +62,27 @@ function realKey(file: string): string {
       return abs;
     }
   }
+}
+
+/**
+ * Refuse a ledger file with more than one hard link (see the top of this file for why): each name would get its own
+ * write-ahead log, and the writer lock of one name would not cover the other. Says how to get out: make a copy.
+ */
+export function refuseHardLinks(ledgerFile: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(ledgerFile);
+  } catch {
+    return; // a missing file has no other names; the open reports what is wrong with it
+  }
+  if (st.isFile() && st.nlink > 1)
+    throw new LedgerError(
+      'hard_linked',
+      `the ledger ${ledgerFile} has ${st.nlink} hard links (another name refers to the same file, e.g. made by \`ln\`); ` +
+        `SQLite keeps a separate log per name, so writing through two names would give one file two histories: ` +
+        `remove the other names, or make an independent copy (cp ${ledgerFile} NEW.sqlite, while no program has it open) and use that`,
+      { detail: { links: st.nlink } },
+    );
 }
 
 export function lockFileOf(ledgerFile: string): string {
@@ -101,6 +133,7 @@ function commandLine(): string {
  */
 export function acquireWriterLock(ledgerFile: string): WriterLock {
   const key = realKey(ledgerFile);
+  refuseHardLinks(key);
   const lockFile = lockFileOf(key);
   let h = held.get(key);
   if (!h) {
