@@ -89,6 +89,10 @@ export default defineCommand({
     '  --json              one JSON line per edit (metrics, norms, timings), then a summary line',
     '',
     'Invalid requests (subject not in prompt, empty target, over-long input) are reported and skipped.',
+    'An item whose edit fails (e.g. the statistics corpus cannot be read) is reported as "failed".',
+    'Exit code: 0 when every item was edited or skipped as invalid with at least one edit made;',
+    '1 when any item failed (the summary counts edits, skipped and failed; stderr names the first',
+    'failures); 2 when no item could be edited because every one was invalid.',
   ].join('\n'),
   options: {
     model: { type: 'string', multiple: true },
@@ -186,6 +190,8 @@ export default defineCommand({
       const results: EditResult[] = [];
       const health: { edits: number; scores: Record<string, number> }[] = [];
       let skipped = 0;
+      // items whose edit threw (the runner marks them 'failed' and goes on with the next one)
+      const failures: { caseId: string; reason: string }[] = [];
       let computing = false;
       const runner = new QueueRunner(ws);
       const res = await runner.run(
@@ -212,6 +218,12 @@ export default defineCommand({
             if (ev.type === 'queue.item' && ev.item.status === 'invalid' && ev.item.request) {
               skipped++;
               emit({ type: 'skip', case_id: ev.item.request.caseId, reason: ev.item.error }, `skip ${ev.item.request.caseId}: ${ev.item.error}`);
+            }
+            if (ev.type === 'queue.item' && ev.item.status === 'failed') {
+              const caseId = ev.item.request?.caseId ?? `item ${ev.item.id}`;
+              const reason = ev.item.error ?? 'failed';
+              failures.push({ caseId, reason });
+              emit({ type: 'failed', case_id: caseId, reason }, `failed ${caseId}: ${reason}`);
             }
           },
           onEdit: (r, rec) => {
@@ -249,15 +261,29 @@ export default defineCommand({
           profile: profile.name,
           edits,
           skipped: skipped + parsed.errors.length,
-          failed: res.failedItems.length - skipped,
+          failed: failures.length,
           not_taken: res.notTaken.length,
           immediate,
           final_norms: results[results.length - 1]?.norms ?? [],
           health,
           ...(dbArg ? { queue_id: queueId } : {}),
         },
-        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}${edits ? `; mean reliability ${immediate.reliability.toFixed(3)}` : ''}`,
+        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${failures.length ? `, ${failures.length} failed` : ''}` +
+          `${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}${edits ? `; mean reliability ${immediate.reliability.toFixed(3)}` : ''}`,
       );
+      // "done: 0 edits" with exit 0 hid runs in which every item failed (issue 19): a failed item makes the run fail
+      if (failures.length) {
+        const reasons = [...new Set(failures.map((f) => f.reason))];
+        io.err(
+          `eac edit: error: ${failures.length} of ${failures.length + edits + skipped} item(s) failed${edits ? ` (${edits} edited)` : ', nothing was edited'}: ` +
+            `${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? `; … ${reasons.length - 3} more` : ''}\n`,
+        );
+        return 1;
+      }
+      if (edits === 0 && skipped > 0 && !same) {
+        io.err(`eac edit: no request could be edited: all ${skipped} were skipped as invalid (see the skip lines)\n`);
+        return 2;
+      }
     } finally {
       await ws.close();
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
