@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadHealthTasks } from '../../engine/eval/health';
 import { bundledProfiles, EDIT_METHODS, loadProfile, type EditMethod, type EditResult } from '../../engine/edit';
-import type { EditRequest } from '../../engine/facts/types';
+import type { EditRequest, FactProgress } from '../../engine/facts/types';
 import { parseFacts, readFactsFile } from '../../engine/facts';
 import { packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
@@ -20,6 +20,9 @@ export function defaultProfileName(modelDir: string): string {
   if (path.resolve(modelDir) === path.join(packageRoot(), 'resources', 'demo-model')) return 'gpt2-world-a';
   throw new UsageError('usage', `no profile for "${base}": pass --profile NAME|FILE (bundled: ${bundledProfiles().join(', ')})`);
 }
+
+/** Fact files from this size on show reading / checking progress on stderr (smaller ones take well under a second). */
+const FACTS_PROGRESS_BYTES = 1 << 20;
 
 /** "all examples" for the health checks (a task scores min(n, its examples)). */
 const ALL_EXAMPLES = 1_000_000_000;
@@ -127,7 +130,18 @@ export default defineCommand({
     if (!fs.existsSync(factsFile)) throw new UsageError('usage', `facts file not found: ${factsFile}`);
     // read and parse the facts before the model loads: a FIFO or device fails at once (never blocks),
     // and a file without a single valid request (header only, empty array, every row invalid) is bad input
-    const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile));
+    // a large file takes seconds to read and check (a 248 MB CSV: tens of seconds): show how far it is, on stderr
+    let big = false;
+    const factsProgress = json
+      ? undefined
+      : (p: FactProgress) => {
+          if (p.phase === 'read') big = p.total >= FACTS_PROGRESS_BYTES;
+          if (!big) return;
+          const end = p.done === p.total ? '\n' : '';
+          if (p.unit === 'bytes') io.err(`\rreading facts ${Math.floor((100 * p.done) / Math.max(1, p.total))}% (${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB)${end}`);
+          else io.err(`\rchecking facts ${p.done}/${p.total} rows${end}`);
+        };
+    const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile, factsProgress), { onProgress: factsProgress });
     if (parsed.requests.length === 0) {
       const why = parsed.errors.length ? parsed.errors.slice(0, 3).map((e) => e.message).join('; ') + (parsed.errors.length > 3 ? `; … ${parsed.errors.length - 3} more` : '') : 'it holds no records';
       throw new UsageError('usage', `${factsFile}: no valid edit requests to run (${why})`);
