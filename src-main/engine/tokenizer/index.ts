@@ -165,7 +165,7 @@ function checkGrowth(file: string, json: Json, maxChars: number): { encode: Grow
   const refuse = (what: string, x: Growth, worst: string) =>
     new CheckpointError(
       'tokenizer_unsafe',
-      `${file}: its ${what} can make text ${formatFactor(x.mult)} longer (${describeSteps(x)}): ${worst}, ` +
+      `${file}: its ${what} can make text ${Number.isFinite(x.mult) ? `${formatFactor(x.mult)} longer` : 'grow without bound'} (${describeSteps(x)}): ${worst}, ` +
         `more than ${MAX_GROWTH}× the input, which would exhaust time and memory. The tokenizer is refused; ` +
         `fix tokenizer.json (a Replace should not put back more than it matched, and replacements should not be chained to ` +
         `multiply) or use the model's original tokenizer.json`,
