@@ -93,7 +93,7 @@ export const ERROR_CODES = {
   ledger: failure('the ledger refused an operation'),
   migration: failure('a ledger migration failed'),
   open_failed: failure('the ledger database could not be opened'),
-  hard_linked: input('the ledger file has more than one hard link (use an independent copy)'),
+  hard_linked: input('the ledger file has another name: a hard link or a bind mount of the file (use an independent copy)'),
   locked: failure('another process holds the ledger\'s writer lock'),
   read_only: failure('the ledger was opened read-only'),
   head_moved: failure('the ledger head moved during the operation'),
