@@ -127,12 +127,11 @@ describe('FiniteScanner on chunks split anywhere', () => {
     ['F64', 8, (b, at) => (b.writeUInt32LE(0, at), b.writeUInt32LE(0x7ff00000, at + 4))],
   ];
   for (const [dtype, unit, put] of cases) {
-    it(`${dtype}`, () => {
+    for (const [offset, bad] of [[13, 29], [16, 29], [16, 36]]) it(`${dtype}, tensor at byte ${offset}, bad element ${bad}`, () => {
       const count = 37;
-      const offset = 13;
       const file = Buffer.alloc(offset + count * unit + 5, 0x11);
-      // finite filler: 0x11 bytes are finite in every format; put the bad value at element 29
-      put(file, offset + 29 * unit);
+      // finite filler: 0x11 bytes are finite in every format; the bad value at element `bad` (36: the last, odd one)
+      put(file, offset + bad * unit);
       const t = { name: 'w', dtype, shape: [count], file: 'f', offset, byteLength: count * unit };
       for (const size of [1, 2, 3, 5, 7, 9, 1 << 20]) {
         const s = new FiniteScanner('f', [t]);
@@ -144,7 +143,7 @@ describe('FiniteScanner on chunks split anywhere', () => {
           err = e;
         }
         expect((err as CheckpointError)?.code, `${dtype} chunk ${size}`).toBe('non_finite');
-        expect((err as Error).message).toContain(`element 29 of ${count}`);
+        expect((err as Error).message).toContain(`element ${bad} of ${count}`);
       }
       // without the bad value every chunking passes
       const clean = Buffer.alloc(file.length, 0x11);
