@@ -1,10 +1,10 @@
 // workspace.*, devices.list, profiles.*, stats.*
-import { assertInside } from '../../engine/fs-safe';
 import path from 'node:path';
 import type { DeviceAvailability, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
+import { assertInside } from '../../engine/fs-safe';
 import { LoadedModel } from '../../engine/runtime/model';
 import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session';
 import type { QueueItemStatus } from '../../store';
