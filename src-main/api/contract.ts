@@ -894,6 +894,9 @@ export function validateParams(method: string, params: unknown): unknown {
       break;
     case 'stats.compute':
       c.only(['layers', 'corpusPath', 'samples', 'profile', 'whenBusy']).oneOf('whenBusy', WHEN_BUSY, true).intList('layers', true, 0, 1000).str('corpusPath', true).int('samples', true, 1, 10_000_000).str('profile', true);
+      // like health.run's task files: a text corpus file (the handler also keeps it inside the model folder or workspace)
+      if (p.corpusPath !== undefined && (!/\.(txt|jsonl?)$/i.test(p.corpusPath as string) || (p.corpusPath as string).length > 4096 || (p.corpusPath as string).includes('\0')))
+        fail(method, '"corpusPath" must be a .txt, .jsonl or .json corpus file path (inside the model folder or its workspace)');
       if (p.profile !== undefined) checkProfileName(method, 'profile', p.profile);
       break;
     case 'queue.import':

@@ -74,8 +74,11 @@ export function openRegularFile(file: string, what = 'the file'): { fd: number; 
   return { fd, size: st.size };
 }
 
-/** Reads a regular file of at most `maxBytes` bytes (see openRegularFile). */
-export function readRegularFile(file: string, maxBytes: number, what = 'the file'): Buffer {
+/**
+ * Reads a regular file of at most `maxBytes` bytes (see openRegularFile). `onProgress` (bytes read, total) is
+ * called after each read of at most 16 MiB.
+ */
+export function readRegularFile(file: string, maxBytes: number, what = 'the file', onProgress?: (done: number, total: number) => void): Buffer {
   const { fd, size } = openRegularFile(file, what);
   try {
     if (size > maxBytes) {
@@ -86,10 +89,12 @@ export function readRegularFile(file: string, maxBytes: number, what = 'the file
     }
     const buf = Buffer.allocUnsafe(size);
     let done = 0;
+    onProgress?.(0, size);
     while (done < size) {
-      const n = fs.readSync(fd, buf, done, size - done, done);
+      const n = fs.readSync(fd, buf, done, Math.min(size - done, 16 << 20), done);
       if (n === 0) break; // shrank while reading: use what is there
       done += n;
+      onProgress?.(done, size);
     }
     return done === size ? buf : buf.subarray(0, done);
   } finally {
@@ -176,6 +181,6 @@ export function assertInside(file: string, roots: string[], what: string): strin
   }
   throw new CheckpointError(
     'path_not_allowed',
-    `${what} ${abs} is outside the folders this call may read (${roots.map((r) => path.resolve(r)).join(', ')})`,
+    `${what} ${abs} is outside the folders this call may read (${roots.map((r) => path.resolve(r)).join(', ')}); copy the file into one of them`,
   );
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { mkdirsOnce } from '../engine/paths';
 import { Ledger, LedgerError, LedgerOptions } from './ledger';
-import { acquireWriterLock, type WriterLock } from './lock';
+import { acquireWriterLock, refuseAliases, type WriterLock } from './lock';
 import { checkLedgerHeader, findMigrationsDir, loadMigrations, migrate, MigrationReport } from './migrate';
 
 export interface OpenLedgerOptions extends LedgerOptions {
@@ -99,6 +99,7 @@ export function openDatabase(file: string, opts: { busyTimeoutMs?: number; migra
 function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new LedgerError('not_found', `the ledger ${abs} does not exist`);
+  refuseAliases(abs);
   let db: Database.Database;
   try {
     db = new Database(abs, { readonly: true, fileMustExist: true });
@@ -133,7 +134,9 @@ export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
   }
   const abs = path.resolve(file);
   const known = knownVersion(opts.migrationsDir);
-  // refuse a foreign or newer file before anything (not even the lock file beside it) is written
+  // refuse a foreign or newer file, or a second name of one (lock.ts), before anything (not even the lock file beside
+  // it) is written
+  refuseAliases(abs);
   if (fs.existsSync(abs)) {
     let probe: Database.Database;
     try {

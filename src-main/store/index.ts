@@ -3,7 +3,7 @@ export { openLedger, openDatabase } from './db';
 export type { OpenLedgerOptions } from './db';
 export { Ledger, LedgerError } from './ledger';
 export type { LedgerOptions } from './ledger';
-export { acquireWriterLock, writerLockHolder, lockFileOf } from './lock';
+export { acquireWriterLock, writerLockHolder, lockFileOf, mountPoints } from './lock';
 export type { LockHolder, WriterLock } from './lock';
 export { concatFactors, decodeF32, encodeF32, factorSha256 } from './factors';
 export {

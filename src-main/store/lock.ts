@@ -14,6 +14,19 @@
 // and two connections of one process on one ledger are kept consistent by the head check of Ledger.recordEdit.
 // The lock file is never deleted: deleting a file another process has open and locked would let a third process
 // create a new file and lock that one too.
+//
+// Which names reach one lock (issue 19): the lock belongs to the ledger's real path. A symlink is resolved
+// (realpath) before the lock file is named, and a bind mount of the ledger's folder shows the same `.lock` file under
+// both names, so both reach the one lock. A hard link does not: `ln ledger.sqlite other.sqlite` gives one file two
+// real paths. A ledger with more than one hard link is refused outright (refuseAliases), for readers and writers,
+// rather than keying the lock by the file's identity (st_dev + st_ino) in a per-user folder, because an identity lock
+// would still leave two histories: SQLite names its write-ahead log and shared-memory index after the path
+// (`<name>-wal`, `<name>-shm`), so commits made through one name are invisible through the other until a checkpoint,
+// and a checkpoint through one name overwrites pages the other's log still refers to. Only one name per file keeps
+// one history. The lock beside the ledger also keeps working across users and across hosts on a network folder,
+// which a lock in a per-user folder would not. The one alias a link count does not show is a bind mount of the file
+// itself (`mount --bind ledger.sqlite /elsewhere/other.sqlite`, link count 1): on Linux a ledger that is a mount
+// point in /proc/self/mountinfo is refused for the same reason.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +64,55 @@ function realKey(file: string): string {
       return abs;
     }
   }
+}
+
+/** Mount points listed in a /proc/self/mountinfo text (field 5, with its octal escapes such as \040 undone). */
+export function mountPoints(mountinfo: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4) out.add(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+function isMountPoint(realFile: string): boolean {
+  let info: string;
+  try {
+    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return false; // not Linux: no such file to ask
+  }
+  return mountPoints(info).has(realFile);
+}
+
+/**
+ * Refuse a ledger file that another name reaches (see the top of this file for why): more than one hard link, or a
+ * file bind-mounted on its own. Each name would get its own write-ahead log, and the writer lock of one name would
+ * not cover the other. Says how to get out: use an independent copy.
+ */
+export function refuseAliases(ledgerFile: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(ledgerFile);
+  } catch {
+    return; // a missing file has no other names; the open reports what is wrong with it
+  }
+  if (st.isFile() && isMountPoint(realKey(ledgerFile)))
+    throw new LedgerError(
+      'hard_linked',
+      `the ledger ${ledgerFile} is a file mounted on its own (a bind mount), so it has another name elsewhere; ` +
+        `SQLite keeps a separate log per name, so writing through two names would give one file two histories: ` +
+        `make an independent copy (cp ${ledgerFile} NEW.sqlite, while no program has it open) and use that`,
+    );
+  if (st.isFile() && st.nlink > 1)
+    throw new LedgerError(
+      'hard_linked',
+      `the ledger ${ledgerFile} has ${st.nlink} hard links (another name refers to the same file, e.g. made by \`ln\`); ` +
+        `SQLite keeps a separate log per name, so writing through two names would give one file two histories: ` +
+        `remove the other names, or make an independent copy (cp ${ledgerFile} NEW.sqlite, while no program has it open) and use that`,
+      { detail: { links: st.nlink } },
+    );
 }
 
 export function lockFileOf(ledgerFile: string): string {
@@ -101,6 +163,7 @@ function commandLine(): string {
  */
 export function acquireWriterLock(ledgerFile: string): WriterLock {
   const key = realKey(ledgerFile);
+  refuseAliases(key);
   const lockFile = lockFileOf(key);
   let h = held.get(key);
   if (!h) {

@@ -328,9 +328,9 @@ describe('folder rules', () => {
   });
 
   it('parseConfig gives specific errors', () => {
-    expectCkError(() => parseConfig({ model_type: 'llama', ...TINY_LLAMA, hidden_size: 190, num_attention_heads: 6, num_key_value_heads: 6 }), 'bad_config', 'hidden_size 190 not divisible by num_attention_heads 6');
-    expectCkError(() => parseConfig({ model_type: 'gpt2', ...TINY_GPT2, n_embd: 10, n_head: 3 }), 'bad_config', 'n_embd 10 not divisible by n_head 3');
-    expectCkError(() => parseConfig({ model_type: 'llama', ...TINY_LLAMA, num_key_value_heads: 3 }), 'bad_config', 'num_key_value_heads 3');
+    expectCkError(() => parseConfig({ model_type: 'llama', ...TINY_LLAMA, hidden_size: 190, num_attention_heads: 6, num_key_value_heads: 6 }), 'bad_config', 'num_attention_heads (6) must divide hidden_size (190)');
+    expectCkError(() => parseConfig({ model_type: 'gpt2', ...TINY_GPT2, n_embd: 10, n_head: 3 }), 'bad_config', 'n_head (3) must divide n_embd (10)');
+    expectCkError(() => parseConfig({ model_type: 'llama', ...TINY_LLAMA, num_key_value_heads: 3 }), 'bad_config', 'num_key_value_heads (3) must divide num_attention_heads (2)');
     expectCkError(() => parseConfig({ model_type: 'gpt2', ...TINY_GPT2, n_layer: undefined }), 'bad_config', 'n_layer');
     expectCkError(() => parseConfig({ model_type: 'gpt2', ...TINY_GPT2, vocab_size: '8' }), 'bad_config', 'vocab_size');
     expectCkError(() => parseConfig({ model_type: 'bert' }), 'unsupported_arch', 'bert');

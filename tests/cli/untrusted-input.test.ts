@@ -70,6 +70,30 @@ describe('eac on hostile input files', () => {
     expect(r.stderr).toMatch(/FIFO/);
   });
 
+  it('a 4 KB tokenizer.json whose 40 Replace normalizers each double every space is refused at open (tokenizer_unsafe), not a hang', async () => {
+    // issue 19: `generate` ran for > 100 s at 0.9 GB on this file; the watchdog of this file fails the test if it hangs
+    for (const shape of ['flat', 'nested'] as const) {
+      const d = modelCopy(`space-bomb-${shape}`);
+      const tok = JSON.parse(fs.readFileSync(path.join(d, 'tokenizer.json'), 'utf8'));
+      const double = { type: 'Replace', pattern: { String: ' ' }, content: '  ' };
+      if (shape === 'flat') tok.normalizer = { type: 'Sequence', normalizers: Array.from({ length: 40 }, () => double) };
+      else {
+        // 20 Sequences deep, two doublings each (deeper nesting is refused on its own, as too deep)
+        let node: unknown = { type: 'Sequence', normalizers: [double, double] };
+        for (let i = 1; i < 20; i++) node = { type: 'Sequence', normalizers: [double, node, double] };
+        tok.normalizer = node;
+      }
+      expect(JSON.stringify(tok.normalizer).length).toBeLessThan(4096);
+      fs.writeFileSync(path.join(d, 'tokenizer.json'), JSON.stringify(tok));
+      const r = await eac(['generate', '--model', d, '--prompt', 'a b c d', '--max-new-tokens', '2']);
+      expect(r.killed, `eac generate hung on the ${shape} space bomb`).toBe(false);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(path.join(d, 'tokenizer.json'));
+      expect(r.stderr).toMatch(/can make text 2\^42× longer \(Replace " " -> "  " ×2 \(40 times\), ByteLevel ×3\): a 100000-character input could become about 2\^58 characters/);
+      expect(r.stderr).toMatch(/fix tokenizer.json .* or use the model's original tokenizer.json/);
+    }
+  });
+
   it('config.json with n_layer 1e9 fails naming config.json and n_layer (bounded by the tensors present)', async () => {
     const d = modelCopy('huge-layers');
     const cfg = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));

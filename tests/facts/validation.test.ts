@@ -223,7 +223,7 @@ describe('row errors from parseFacts (row number + field in the text; other rows
       'Row 1: target_new must be a string, got a list of 2 items (only the fields a format defines as lists, like paraphrase_prompts, may be lists)',
     );
     expect(r.errors[5].message).toBe('Row 6: rephrase_prompt item 2 must be a string, got a list of 1 item');
-    expect(r.errors[6].message).toBe('Row 7: ground_truth item 3 must be a string (an accepted answer), got an object');
+    expect(r.errors[6].message).toBe('Row 7: ground_truth item 2 must be a string (an accepted answer), got number');
   });
 
   it('lists the formats define stay lists: zsRE answers, CounterFact paraphrase_prompts, EasyEdit accepted answers', () => {

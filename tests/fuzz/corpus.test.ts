@@ -104,6 +104,8 @@ describe('fuzz corpus', () => {
     expect(cases.length).toBeGreaterThanOrEqual(300);
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
     for (const t of ['checkpoint', 'tokenizer', 'facts'] as const) expect(cases.filter((c) => c.target === t).length).toBeGreaterThan(40);
+    // the import's full read (NaN / Inf deep inside a tensor, issue 19)
+    expect(cases.filter((c) => c.target === 'import').length).toBeGreaterThanOrEqual(3);
     expect(cases.filter((c) => Object.values(c.files).some((f) => f.kind === 'fifo')).length).toBeGreaterThanOrEqual(8);
     // the corpus is a function of its seed
     expect(JSON.stringify(buildCorpus().map((c) => [c.id, c.expect]))).toBe(JSON.stringify(cases.map((c) => [c.id, c.expect])));

@@ -26,8 +26,11 @@ export type Expected =
 
 export interface FuzzCase {
   id: string;
-  /** what is evaluated: loadCheckpoint(dir), loadTokenizer(dir) + encode, or parseFacts(readFactsFile(file)) */
-  target: 'checkpoint' | 'tokenizer' | 'facts';
+  /**
+   * what is evaluated: loadCheckpoint(dir), loadCheckpoint + the import's full hash (checkpointHashes, full), loadTokenizer(dir)
+   * + encode, or parseFacts(readFactsFile(file))
+   */
+  target: 'checkpoint' | 'import' | 'tokenizer' | 'facts';
   /** relative path -> spec; for facts the file evaluated is `factsFile` */
   files: Record<string, FileSpec>;
   factsFile?: string;
@@ -804,8 +807,81 @@ function factCases(r: Rng, n: number): FuzzCase[] {
   return out;
 }
 
+/**
+ * The hostile inputs of issue 19, each once: NaN deep inside a tensor (found only by the import's full read), config
+ * values that ran a different model, tokenizers whose replacements multiply text, and fact files with values that were
+ * coerced (numbers, duplicate keys, bytes that are not UTF-8, control characters). Their own PRNG, so adding them
+ * leaves every earlier case as it was.
+ */
+function issue19Cases(): FuzzCase[] {
+  const r = rng(19);
+  const out: FuzzCase[] = [];
+  // ---- NaN / Inf where the open-time sample does not look: wte [1024, 4] (16 KiB), values at 25 % and 30 %
+  const bigWte = gpt2Tensors().map((t) => (t.name === 'wte.weight' ? { ...t, shape: [1024, 4] } : t));
+  const cfg = { ...GPT2_CFG, vocab_size: 1024 };
+  for (const [frac, dtype, bits] of [[0.25, 'F32', 0x7fc00000], [0.3, 'F32', 0x7f800000], [0.3, 'BF16', 0x7fc0]] as const) {
+    const ts = dtype === 'F32' ? bigWte : bigWte.map((t) => (t.name === 'wte.weight' ? { ...t, dtype: 'BF16' } : t));
+    const { header, data } = layout(ts, r);
+    const at = (header['wte.weight'] as { data_offsets: number[] }).data_offsets[0];
+    const index = Math.floor(4096 * frac);
+    if (dtype === 'BF16') {
+      for (let k = 0; k < 4096; k++) data.writeUInt16LE(0x3f80, at + 2 * k); // 1.0: layout's f32 halves could hold NaN bits
+      data.writeUInt16LE(bits, at + 2 * index);
+    } else data.writeUInt32LE(bits, at + 4 * index);
+    out.push({
+      id: `i19-nan-${dtype}-${frac * 100}pct`,
+      target: 'import',
+      files: { 'config.json': json(cfg), 'model.safetensors': stFile(header, data) },
+      expect: { code: 'non_finite' },
+      mentions: ['model.safetensors', '"wte.weight"', `element ${index} of 4096`],
+    });
+  }
+  // ---- config.json values that silently ran a different model
+  const cfgCase = (id: string, change: Record<string, unknown>, expect: Expected, mentions: string[]) => {
+    const { header, data } = layout(gpt2Tensors(), r);
+    out.push({ id: `i19-config-${id}`, target: 'checkpoint', files: { 'config.json': json({ ...GPT2_CFG, ...change }), 'model.safetensors': stFile(header, data) }, expect, mentions: ['config.json', ...mentions] });
+  };
+  cfgCase('n-layer-below', { n_layer: 1 }, { code: 'bad_config' }, ['n_layer is 1', '2 layers']);
+  cfgCase('eps-huge', { layer_norm_epsilon: 1e308 }, { code: 'bad_config' }, ['layer_norm_epsilon']);
+  cfgCase('eps-one', { layer_norm_epsilon: 1 }, { code: 'bad_config' }, ['layer_norm_epsilon']);
+  cfgCase('activation-null', { activation_function: null }, { code: 'bad_config' }, ['activation_function']);
+  cfgCase('activation-unknown', { activation_function: 'relu' }, { code: 'unsupported_config' }, ['activation_function', 'relu']);
+  cfgCase('architectures-garbage', { architectures: ['GarbageForCausalLM'] }, { code: 'unsupported_arch' }, ['architectures']);
+  cfgCase('architectures-string', { architectures: 'GPT2LMHeadModel' }, { code: 'bad_config' }, ['architectures']);
+  cfgCase('architectures-foreign', { architectures: ['LlamaForCausalLM'] }, { code: 'bad_config' }, ['architectures', 'model_type is gpt2']);
+  // ---- tokenizers whose normalizer / decoder multiplies text
+  const base = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'gpt2-world-a', 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const tok = (id: string, change: Record<string, unknown>, expect: Expected, mentions?: string[]) =>
+    out.push({ id: `i19-tok-${id}`, target: 'tokenizer', files: { 'tokenizer.json': json({ ...base, ...change }) }, vocabSize: 1024, expect, mentions });
+  const double = { type: 'Replace', pattern: { String: ' ' }, content: '  ' };
+  tok('space-bomb-40', { normalizer: { type: 'Sequence', normalizers: Array.from({ length: 40 }, () => double) } }, { code: 'tokenizer_unsafe' }, ['tokenizer.json', '(40 times)']);
+  let nested: unknown = { type: 'Sequence', normalizers: [double, double] };
+  for (let k = 1; k < 20; k++) nested = { type: 'Sequence', normalizers: [double, nested, double] };
+  tok('space-bomb-nested', { normalizer: nested }, { code: 'tokenizer_unsafe' }, ['tokenizer.json']);
+  tok('replacement-pattern', { normalizer: { type: 'Replace', pattern: { String: 'a' }, content: '$`' } }, { code: 'tokenizer_unsafe' }, ['grow without bound', '$`']);
+  tok('empty-pattern', { normalizer: { type: 'Sequence', normalizers: Array.from({ length: 8 }, () => ({ type: 'Replace', pattern: { String: '' }, content: 'x' })) } }, { code: 'tokenizer_unsafe' });
+  tok('decoder-bomb', { decoder: { type: 'Sequence', decoders: Array.from({ length: 30 }, () => ({ type: 'Replace', pattern: { String: 'a' }, content: 'aa' })) } }, { code: 'tokenizer_unsafe' }, ['decoder']);
+  tok('pre-tokenizer-bomb', { pre_tokenizer: { type: 'Sequence', pretokenizers: [...Array.from({ length: 12 }, () => ({ type: 'Replace', pattern: { String: ' ' }, content: '   ' })), base.pre_tokenizer] } }, { code: 'tokenizer_unsafe' });
+  tok('mild-growth', { normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '  ' } }, { ok: true });
+  // ---- fact files: nothing coerced
+  const row = (k: number, o: Record<string, unknown> = {}) => ({ prompt: `Person ${k} was born in`, subject: `Person ${k}`, target_new: `City ${k}`, case_id: `i19-${k}`, ...o });
+  const facts = (id: string, name: string, data: Buffer | string, expect: Expected) =>
+    out.push({ id: `i19-facts-${id}`, target: 'facts', files: { [name]: bytes(data) }, factsFile: name, expect });
+  facts('number-target', 'n.json', JSON.stringify([row(1), row(2, { target_new: 1984 })]), { facts: { requests: 1, errors: 1, fields: ['target_new'] } });
+  facts('object-prompt', 'o.json', JSON.stringify([row(1, { prompt: { str: 'Person 1 was born in' } }), row(2)]), { facts: { requests: 1, errors: 1, fields: ['prompt'] } });
+  facts('bool-subject', 'b.jsonl', [row(1, { subject: false }), row(2)].map((x) => JSON.stringify(x)).join('\n'), { facts: { requests: 1, errors: 1, fields: ['subject'] } });
+  facts('duplicate-key', 'd.json', `[${JSON.stringify(row(1))}, {"prompt": "Person 2 was born in", "subject": "Person 2", "subject": "${SECRET}", "target_new": "x", "case_id": "i19-2"}]`, { facts: { requests: 1, errors: 1, fields: ['subject'] } });
+  facts('duplicate-top', 'dt.json', `{"requests": [${JSON.stringify(row(1))}], "requests": [${JSON.stringify(row(2))}]}`, { facts: { requests: 0, errors: 1, fileError: true } });
+  facts('latin1', 'l.csv', Buffer.concat([Buffer.from('prompt,subject,target_new\nPerson 1 was born in,Person 1,Z'), Buffer.from([0xfc]), Buffer.from('rich\nPerson 2 was born in,Person 2,Bern\n')]), { facts: { requests: 1, errors: 1, fields: ['target_new'] } });
+  facts('truncated-utf8', 't.jsonl', Buffer.concat([Buffer.from(JSON.stringify(row(1)) + '\n{\"prompt\": "Person 2 was born in", "subject": "Person 2", "target_new": "caf'), Buffer.from([0xc3]), Buffer.from('\"}\n')]), { facts: { requests: 1, errors: 1, fields: ['target_new'] } });
+  facts('control-csv', 'c.csv', 'prompt,subject,target_new\nPerson 1 was born in,Person\u00011,Oslo\nPerson 2 was born in,Person 2,Bern\n', { facts: { requests: 1, errors: 1, fields: ['subject'] } });
+  facts('control-json-escape', 'c.json', JSON.stringify([row(1, { target_new: 'Os\u001blo' }), row(2, { rephrase_prompt: ['ok', 'del\u007f'] })]), { facts: { requests: 0, errors: 2, fields: ['target_new', 'rephrase_prompt'] } });
+  facts('lone-surrogate-escape', 's.json', `[{"prompt": "Person 1 was born in", "subject": "Person 1", "target_new": "\\ud800x", "case_id": "a"}]`, { facts: { requests: 0, errors: 1, fields: ['target_new'] } });
+  return out;
+}
+
 /** The whole corpus for one seed (same seed, same cases, same files). */
 export function buildCorpus(seed = 20261127): FuzzCase[] {
   const r = rng(seed);
-  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 60), ...factCases(r, 76)];
+  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 60), ...factCases(r, 76), ...issue19Cases()];
 }

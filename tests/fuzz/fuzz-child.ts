@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { buildCorpus, type FileSpec, type FuzzCase } from './corpus';
-import { CheckpointError, loadCheckpoint } from '../../src-main/engine/checkpoint';
+import { CheckpointError, checkpointHashes, loadCheckpoint } from '../../src-main/engine/checkpoint';
 import { loadTokenizer } from '../../src-main/engine/tokenizer';
 import { parseFacts, readFactsFile } from '../../src-main/engine/facts';
 
@@ -29,10 +29,14 @@ function write(dir: string, rel: string, spec: FileSpec): void {
   }
 }
 
-function evaluate(c: FuzzCase, dir: string): Outcome {
+async function evaluate(c: FuzzCase, dir: string): Promise<Outcome> {
   try {
     if (c.target === 'checkpoint') {
       loadCheckpoint(dir);
+      return { ok: true };
+    }
+    if (c.target === 'import') {
+      await checkpointHashes(loadCheckpoint(dir), { full: true });
       return { ok: true };
     }
     if (c.target === 'tokenizer') {
@@ -59,13 +63,15 @@ function evaluate(c: FuzzCase, dir: string): Outcome {
 
 const [workdir, firstArg] = process.argv.slice(2);
 const cases = buildCorpus();
-for (let i = Number(firstArg); i < cases.length; i++) {
-  const c = cases[i];
-  const dir = path.join(workdir, c.id);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [rel, spec] of Object.entries(c.files)) write(dir, rel, spec);
-  process.stdout.write(JSON.stringify({ i, start: true }) + '\n');
-  const outcome = evaluate(c, dir);
-  process.stdout.write(JSON.stringify({ i, outcome }) + '\n');
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+void (async () => {
+  for (let i = Number(firstArg); i < cases.length; i++) {
+    const c = cases[i];
+    const dir = path.join(workdir, c.id);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [rel, spec] of Object.entries(c.files)) write(dir, rel, spec);
+    process.stdout.write(JSON.stringify({ i, start: true }) + '\n');
+    const outcome = await evaluate(c, dir);
+    process.stdout.write(JSON.stringify({ i, outcome }) + '\n');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+})();

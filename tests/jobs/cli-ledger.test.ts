@@ -106,6 +106,27 @@ describe('eac ledger / eac health', () => {
       expect(r.err).toContain(`pid ${child.pid}`);
       expect(r.err).toContain('holder-of-the-ledger');
       expect(r.err).toContain(db);
+      // the same file under a second name (issue 19): `ln ledger.sqlite other.sqlite` must not get around the lock
+      const other = path.join(dir, 'other.sqlite');
+      fs.linkSync(db, other);
+      try {
+        const viaLink = await eac(['ledger', 'revert', '0', '--db', other, '--json']);
+        expect(viaLink.code, viaLink.err).toBe(2);
+        expect(viaLink.err).toContain('2 hard links');
+        expect(viaLink.err).toMatch(/independent copy/);
+        const listViaLink = await eac(['ledger', 'list', '--db', other]);
+        expect(listViaLink.code).toBe(2);
+        expect(fs.readdirSync(dir).filter((n) => n.startsWith('other.sqlite'))).toEqual(['other.sqlite']);
+      } finally {
+        fs.unlinkSync(other);
+      }
+      // a symlink reaches the holder's lock
+      const sym = path.join(dir, 'sym.sqlite');
+      fs.symlinkSync(db, sym);
+      const viaSym = await eac(['ledger', 'revert', '0', '--db', sym, '--json']);
+      fs.unlinkSync(sym);
+      expect(viaSym.code, viaSym.err).toBe(1);
+      expect(viaSym.err).toContain(`pid ${child.pid}`);
       const l = await eac(['ledger', 'list', '--db', db, '--json']);
       expect(l.code).toBe(0);
       // nothing was reverted

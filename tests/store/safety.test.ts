@@ -2,7 +2,7 @@
 // write nothing, every factor row is checksummed (a flipped bit is caught and names the edit), one writer process
 // per ledger (a second one is refused, naming the holder; a SIGKILLed holder frees the lock), optimistic head checks,
 // a kill between the last statement and COMMIT leaves no trace, and files are private (0600 / 0700).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import {
   LedgerError,
   loadMigrations,
   lockFileOf,
+  mountPoints,
   openLedger,
   SchemaTooNewError,
   writerLockHolder,
@@ -413,6 +414,64 @@ describe('one writer per ledger', () => {
     expect(writerLockHolder(file)).toMatchObject({ pid: process.pid });
     b.close();
     expect(writerLockHolder(file)).toBeNull();
+  });
+});
+
+/** Whether this process may bind-mount a file (root in a container that allows it); tried once on scratch files. */
+function canBindMount(): boolean {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-bind-probe-'));
+  const [a, b] = [path.join(d, 'a'), path.join(d, 'b')];
+  fs.writeFileSync(a, '');
+  fs.writeFileSync(b, '');
+  try {
+    execFileSync('mount', ['--bind', a, b], { stdio: 'ignore' });
+    execFileSync('umount', [b], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+describe('a second name for the ledger file is refused (issue 19)', () => {
+  it('mountinfo mount points are read with their octal escapes undone', () => {
+    const info = [
+      '22 27 0:21 / /proc rw,relatime - proc proc rw',
+      '98 27 8:1 /home/u/l.sqlite /mnt/my\\040ledgers/other.sqlite rw,relatime - ext4 /dev/sda1 rw',
+    ].join('\n');
+    expect([...mountPoints(info)]).toEqual(['/proc', '/mnt/my ledgers/other.sqlite']);
+  });
+
+  it('a hard link is refused for writing and reading, naming the link count; removing it makes the file usable again', () => {
+    const file = path.join(dir, 'linked.sqlite');
+    newLedger(file).l.close();
+    const other = path.join(dir, 'other.sqlite');
+    fs.linkSync(file, other);
+    for (const f of [file, other]) {
+      const w = errorOf(() => openLedger(f));
+      expect(w.code).toBe('hard_linked');
+      expect(w.message).toContain('has 2 hard links');
+      expect(errorOf(() => openLedger(f, { readOnly: true })).code).toBe('hard_linked');
+    }
+    fs.unlinkSync(other);
+    openLedger(file).close();
+  });
+
+  it.skipIf(!canBindMount())('a ledger file bind-mounted under another name is refused through both names', () => {
+    const file = path.join(dir, 'mounted.sqlite');
+    newLedger(file).l.close();
+    const other = path.join(dir, 'bound.sqlite');
+    fs.writeFileSync(other, '');
+    execFileSync('mount', ['--bind', file, other]);
+    try {
+      const e = errorOf(() => openLedger(other));
+      expect(e.code).toBe('hard_linked');
+      expect(e.message).toMatch(/a file mounted on its own \(a bind mount\).*independent copy/);
+      expect(errorOf(() => openLedger(other, { readOnly: true })).code).toBe('hard_linked');
+    } finally {
+      execFileSync('umount', [other]);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadHealthTasks } from '../../engine/eval/health';
 import { bundledProfiles, EDIT_METHODS, loadProfile, type EditMethod, type EditResult } from '../../engine/edit';
-import type { EditRequest } from '../../engine/facts/types';
+import type { EditRequest, FactProgress } from '../../engine/facts/types';
 import { parseFacts, readFactsFile } from '../../engine/facts';
 import { packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
@@ -20,6 +20,9 @@ export function defaultProfileName(modelDir: string): string {
   if (path.resolve(modelDir) === path.join(packageRoot(), 'resources', 'demo-model')) return 'gpt2-world-a';
   throw new UsageError('usage', `no profile for "${base}": pass --profile NAME|FILE (bundled: ${bundledProfiles().join(', ')})`);
 }
+
+/** Fact files from this size on show reading / checking progress on stderr (smaller ones take well under a second). */
+const FACTS_PROGRESS_BYTES = 1 << 20;
 
 /** "all examples" for the health checks (a task scores min(n, its examples)). */
 const ALL_EXAMPLES = 1_000_000_000;
@@ -89,6 +92,10 @@ export default defineCommand({
     '  --json              one JSON line per edit (metrics, norms, timings), then a summary line',
     '',
     'Invalid requests (subject not in prompt, empty target, over-long input) are reported and skipped.',
+    'An item whose edit fails (e.g. the statistics corpus cannot be read) is reported as "failed".',
+    'Exit code: 0 when every item was edited or skipped as invalid with at least one edit made;',
+    '1 when any item failed (the summary counts edits, skipped and failed; stderr names the first',
+    'failures); 2 when no item could be edited because every one was invalid.',
   ].join('\n'),
   options: {
     model: { type: 'string', multiple: true },
@@ -123,7 +130,18 @@ export default defineCommand({
     if (!fs.existsSync(factsFile)) throw new UsageError('usage', `facts file not found: ${factsFile}`);
     // read and parse the facts before the model loads: a FIFO or device fails at once (never blocks),
     // and a file without a single valid request (header only, empty array, every row invalid) is bad input
-    const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile));
+    // a large file takes seconds to read and check (a 248 MB CSV: tens of seconds): show how far it is, on stderr
+    let big = false;
+    const factsProgress = json
+      ? undefined
+      : (p: FactProgress) => {
+          if (p.phase === 'read') big = p.total >= FACTS_PROGRESS_BYTES;
+          if (!big) return;
+          const end = p.done === p.total ? '\n' : '';
+          if (p.unit === 'bytes') io.err(`\rreading facts ${Math.floor((100 * p.done) / Math.max(1, p.total))}% (${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB)${end}`);
+          else io.err(`\rchecking facts ${p.done}/${p.total} rows${end}`);
+        };
+    const parsed = parseFacts(path.basename(factsFile), readFactsFile(factsFile, factsProgress), { onProgress: factsProgress });
     if (parsed.requests.length === 0) {
       const why = parsed.errors.length ? parsed.errors.slice(0, 3).map((e) => e.message).join('; ') + (parsed.errors.length > 3 ? `; … ${parsed.errors.length - 3} more` : '') : 'it holds no records';
       throw new UsageError('usage', `${factsFile}: no valid edit requests to run (${why})`);
@@ -186,6 +204,8 @@ export default defineCommand({
       const results: EditResult[] = [];
       const health: { edits: number; scores: Record<string, number> }[] = [];
       let skipped = 0;
+      // items whose edit threw (the runner marks them 'failed' and goes on with the next one)
+      const failures: { caseId: string; reason: string }[] = [];
       let computing = false;
       const runner = new QueueRunner(ws);
       const res = await runner.run(
@@ -212,6 +232,12 @@ export default defineCommand({
             if (ev.type === 'queue.item' && ev.item.status === 'invalid' && ev.item.request) {
               skipped++;
               emit({ type: 'skip', case_id: ev.item.request.caseId, reason: ev.item.error }, `skip ${ev.item.request.caseId}: ${ev.item.error}`);
+            }
+            if (ev.type === 'queue.item' && ev.item.status === 'failed') {
+              const caseId = ev.item.request?.caseId ?? `item ${ev.item.id}`;
+              const reason = ev.item.error ?? 'failed';
+              failures.push({ caseId, reason });
+              emit({ type: 'failed', case_id: caseId, reason }, `failed ${caseId}: ${reason}`);
             }
           },
           onEdit: (r, rec) => {
@@ -249,15 +275,29 @@ export default defineCommand({
           profile: profile.name,
           edits,
           skipped: skipped + parsed.errors.length,
-          failed: res.failedItems.length - skipped,
+          failed: failures.length,
           not_taken: res.notTaken.length,
           immediate,
           final_norms: results[results.length - 1]?.norms ?? [],
           health,
           ...(dbArg ? { queue_id: queueId } : {}),
         },
-        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}${edits ? `; mean reliability ${immediate.reliability.toFixed(3)}` : ''}`,
+        `done: ${edits} edits, ${skipped + parsed.errors.length} skipped${failures.length ? `, ${failures.length} failed` : ''}` +
+          `${res.notTaken.length ? `, ${res.notTaken.length} did not take` : ''}${edits ? `; mean reliability ${immediate.reliability.toFixed(3)}` : ''}`,
       );
+      // "done: 0 edits" with exit 0 hid runs in which every item failed (issue 19): a failed item makes the run fail
+      if (failures.length) {
+        const reasons = [...new Set(failures.map((f) => f.reason))];
+        io.err(
+          `eac edit: error: ${failures.length} of ${failures.length + edits + skipped} item(s) failed${edits ? ` (${edits} edited)` : ', nothing was edited'}: ` +
+            `${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? `; … ${reasons.length - 3} more` : ''}\n`,
+        );
+        return 1;
+      }
+      if (edits === 0 && skipped > 0 && !same) {
+        io.err(`eac edit: no request could be edited: all ${skipped} were skipped as invalid (see the skip lines)\n`);
+        return 2;
+      }
     } finally {
       await ws.close();
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });

@@ -181,6 +181,14 @@ function boundConfigByTensors(cfg: ModelConfig, tensors: Map<string, TensorEntry
       `is ${cfg.layers}, but the weight files hold tensors for ${layers.size} layer${layers.size === 1 ? '' : 's'}`,
     );
   }
+  // fewer layers than the weights hold: the forward pass would silently skip the rest, a different model
+  if (cfg.layers < layers.size) {
+    fail(
+      gpt2 ? 'n_layer' : 'num_hidden_layers',
+      `is ${cfg.layers}, but the weight files hold tensors for ${layers.size} layers; a config that leaves layers out ` +
+        `runs a different model: set it to ${layers.size} (or use the config.json that came with these weights)`,
+    );
+  }
   const dim = (name: string, axis: number): number | undefined => {
     const t = tensors.get(name);
     return t && t.shape.length === 2 ? t.shape[axis] : undefined;

@@ -30,6 +30,12 @@ const ARCH_BY_CLASS: Record<string, 'gpt2' | 'llama'> = {
   LlamaModel: 'llama',
 };
 
+/**
+ * The activations the forward pass implements (models/gpt2.ts, models/llama.ts): refused at open rather than when
+ * the first graph is built. gelu_pytorch_tanh and gelu_fast are the same tanh approximation as gelu_new.
+ */
+export const SUPPORTED_ACTIVATIONS = { gpt2: ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'], llama: ['silu'] } as const;
+
 function bad(msg: string): never {
   throw new CheckpointError('bad_config', msg);
 }
@@ -59,11 +65,52 @@ function posNum(raw: Record<string, unknown>, key: string, fallback: number): nu
   return v;
 }
 
-function str(raw: Record<string, unknown>, key: string, fallback: string): string {
+/**
+ * A normalization epsilon: added to a variance before its square root, so it must be positive and far below the
+ * variances it guards (1e308 makes every layer norm output ~0, a silently different model). (0, 1) excludes both.
+ */
+function epsilon(raw: Record<string, unknown>, key: string, fallback: number): number {
   if (!has(raw, key)) return fallback;
   const v = raw[key];
-  if (typeof v !== 'string' || v.length === 0) bad(`config field ${key} must be a non-empty string, got ${short(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v >= 1) {
+    bad(`config field ${key} must be a number between 0 and 1 (exclusive; models use about 1e-5 or 1e-6), got ${short(v)}`);
+  }
   return v;
+}
+
+/** The activation field: null is not "the default" (transformers itself fails on it), an unknown name is refused. */
+function activation(raw: Record<string, unknown>, key: string, arch: 'gpt2' | 'llama'): string {
+  const supported: readonly string[] = SUPPORTED_ACTIVATIONS[arch];
+  if (raw[key] === undefined) return supported[0];
+  const v = raw[key];
+  if (typeof v !== 'string' || v.length === 0) bad(`config field ${key} must name the activation function (${supported.join(' or ')}), got ${short(v)}`);
+  if (!supported.includes(v)) {
+    throw new CheckpointError('unsupported_config', `config field ${key} is ${short(v)}, which this engine does not implement (supported: ${supported.join(', ')})`);
+  }
+  return v;
+}
+
+/**
+ * `architectures`, when given, must be a list of class names this engine runs and agree with model_type: a garbage
+ * or foreign class name means the folder is not the model it claims to be.
+ */
+function checkArchitectures(raw: Record<string, unknown>, arch: 'gpt2' | 'llama'): void {
+  const a = raw.architectures;
+  if (a === undefined || a === null) return;
+  if (!Array.isArray(a) || a.length === 0 || !a.every((x) => typeof x === 'string' && x.length > 0)) {
+    bad(`config field architectures must be a non-empty list of class names (e.g. ["GPT2LMHeadModel"]), got ${short(a)}`);
+  }
+  const ours = Object.keys(ARCH_BY_CLASS).filter((c) => ARCH_BY_CLASS[c] === arch);
+  for (const c of a as string[]) {
+    const of = ARCH_BY_CLASS[c];
+    if (of && of !== arch) bad(`config field architectures names ${short(c)}, a ${of} class, but model_type is ${arch}`);
+    if (!of) {
+      throw new CheckpointError(
+        'unsupported_arch',
+        `config field architectures names ${short(c)}, which is not a supported ${arch} class (supported: ${ours.join(', ')})`,
+      );
+    }
+  }
 }
 
 function bool(raw: Record<string, unknown>, key: string, fallback: boolean): boolean {
@@ -93,7 +140,8 @@ function short(v: unknown): string {
 }
 
 function divisible(hidden: number, heads: number, hiddenKey: string, headsKey: string): void {
-  if (hidden % heads !== 0) bad(`${hiddenKey} ${hidden} not divisible by ${headsKey} ${heads}`);
+  if (hidden % heads !== 0)
+    bad(`config field ${headsKey} (${heads}) must divide ${hiddenKey} (${hidden}): each attention head gets ${hiddenKey} / ${headsKey} dimensions`);
 }
 
 /** Validates a parsed config.json and maps it to the fields the forward pass needs. */
@@ -116,6 +164,7 @@ export function parseConfig(raw: unknown): ModelConfig {
       `model_type ${short(modelType)} is not supported (supported: gpt2, llama)`,
     );
   }
+  checkArchitectures(r, modelType);
   return modelType === 'gpt2' ? parseGpt2(r) : parseLlama(r);
 }
 
@@ -127,8 +176,8 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
   divisible(hidden, heads, 'n_embd', 'n_head');
   const ffn = posInt(r, 'n_inner', 4 * hidden);
   const maxPositions = posInt(r, 'n_positions', has(r, 'n_ctx') ? posInt(r, 'n_ctx') : 1024);
-  const normEps = posNum(r, 'layer_norm_epsilon', 1e-5);
-  const activation = str(r, 'activation_function', 'gelu_new');
+  const normEps = epsilon(r, 'layer_norm_epsilon', 1e-5);
+  const act = activation(r, 'activation_function', 'gpt2');
   if (bool(r, 'scale_attn_by_inverse_layer_idx', false)) {
     throw new CheckpointError('unsupported_config', 'scale_attn_by_inverse_layer_idx=true is not supported');
   }
@@ -148,7 +197,7 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
     normEps,
     ropeTheta: 10000,
     tiedHead: true,
-    activation,
+    activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
     raw: r,
@@ -162,7 +211,7 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
   const layers = posInt(r, 'num_hidden_layers');
   const heads = posInt(r, 'num_attention_heads');
   const kvHeads = posInt(r, 'num_key_value_heads', heads);
-  if (heads % kvHeads !== 0) bad(`num_attention_heads ${heads} not divisible by num_key_value_heads ${kvHeads}`);
+  if (heads % kvHeads !== 0) bad(`config field num_key_value_heads (${kvHeads}) must divide num_attention_heads (${heads}): each key/value head serves a whole group of query heads`);
   let headDim: number;
   if (has(r, 'head_dim')) headDim = posInt(r, 'head_dim');
   else {
@@ -171,9 +220,9 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
   }
   if (headDim % 2 !== 0) bad(`head dimension ${headDim} must be even for rotary embeddings`);
   const maxPositions = posInt(r, 'max_position_embeddings', 2048);
-  const normEps = posNum(r, 'rms_norm_eps', 1e-6);
+  const normEps = epsilon(r, 'rms_norm_eps', 1e-6);
   const ropeTheta = posNum(r, 'rope_theta', 10000);
-  const activation = str(r, 'hidden_act', 'silu');
+  const act = activation(r, 'hidden_act', 'llama');
   if (has(r, 'rope_scaling')) {
     const rs = r.rope_scaling as Record<string, unknown>;
     const kind = rs && typeof rs === 'object' ? (rs.rope_type ?? rs.type) : rs;
@@ -200,7 +249,7 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
     normEps,
     ropeTheta,
     tiedHead: bool(r, 'tie_word_embeddings', false),
-    activation,
+    activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
     raw: r,

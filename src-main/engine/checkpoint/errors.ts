@@ -39,6 +39,7 @@ export type CheckpointErrorCode =
   | 'bad_tokenizer'
   | 'bad_token_id'
   | 'tokenizer_timeout'
+  | 'tokenizer_unsafe'
   | 'input_too_long'
   // weights holding NaN / Inf, or an edit computed from them
   | 'non_finite'

@@ -7,6 +7,11 @@
 // the recorded full hash is trusted when size, mtime and sampled hash all match, and the file is
 // fully re-hashed when any of them differs. `eac verify` re-hashes everything on request.
 //
+// The full read also checks every float of the file's tensors for NaN / Inf (finite-scan.ts) and refuses the model
+// with 'non_finite' naming the tensor and element; a record is written only for a file that passed, marked
+// `finite`, so a later open that trusts the record relies on that full scan (the sampled check at open,
+// checkpoint.ts, stays as the cheap first line for models never imported).
+//
 // Records live in memory for the process and, given a cache directory, in
 // <cacheDir>/model-hashes.json keyed by the file's real path (the CLI has no ledger; the studio's
 // ledger keeps the import hashes as fileHashes and this file keeps what makes the check cheap).
@@ -15,12 +20,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Checkpoint } from './checkpoint';
 import { CheckpointError } from './errors';
+import { FiniteScanner, floatTensorsOf } from './finite-scan';
 import { FILE_LIMITS, readTextFile } from '../fs-safe';
 
 /** Size of each sampled window. */
 export const SAMPLE_WINDOW = 1 << 20;
 const SIDECAR = 'model-hashes.json';
-const SIDECAR_VERSION = 2;
+// 3: records carry `finite` (every float scanned); version-2 records lack the scan, so those files are re-read once
+const SIDECAR_VERSION = 3;
 
 /** Byte offsets of the sampled windows of a file of `size` bytes (fixed, so a record can be re-checked). */
 export function sampleOffsets(size: number): number[] {
@@ -35,14 +42,25 @@ export function sampleOffsets(size: number): number[] {
  * and count how many full reads an open costs.
  */
 export const hashing = {
-  /** sha256 (hex) of the whole file, streamed; onBytes gets the size of each chunk read. */
-  fullFile(file: string, onBytes?: (n: number) => void): Promise<string> {
+  /**
+   * sha256 (hex) of the whole file, streamed; onBytes gets the size of each chunk read; onChunk sees each chunk in
+   * order (the NaN / Inf scan): when it throws, reading stops and the promise rejects with its error.
+   */
+  fullFile(file: string, onBytes?: (n: number) => void, onChunk?: (chunk: Buffer) => void): Promise<string> {
     return new Promise((resolve, reject) => {
       const h = crypto.createHash('sha256');
       const s = fs.createReadStream(file, { highWaterMark: 1 << 22 });
       s.on('data', (chunk) => {
-        h.update(chunk);
-        onBytes?.(chunk.length);
+        const b = chunk as Buffer;
+        try {
+          onChunk?.(b);
+        } catch (e) {
+          s.destroy();
+          reject(e);
+          return;
+        }
+        h.update(b);
+        onBytes?.(b.length);
       });
       s.on('error', reject);
       s.on('end', () => resolve(h.digest('hex')));
@@ -80,6 +98,8 @@ export interface FileRecord {
   sampled: string;
   /** full sha256 */
   sha256: string;
+  /** every float of the file's tensors was read at the full hash and none is NaN / Inf */
+  finite?: true;
 }
 
 interface Sidecar {
@@ -186,8 +206,12 @@ export interface IntegrityResult {
  * sidecar. A changed file is reported in `changed` (with `previous`), not thrown: callers with an
  * import hash (the ledger, a statistics cache) decide what a change means.
  */
-export async function checkpointHashes(ck: Pick<Checkpoint, 'dir' | 'files'>, opts: IntegrityOptions = {}): Promise<IntegrityResult> {
+export async function checkpointHashes(
+  ck: Pick<Checkpoint, 'dir' | 'files'> & Partial<Pick<Checkpoint, 'tensors'>>,
+  opts: IntegrityOptions = {},
+): Promise<IntegrityResult> {
   const names = checkpointFileNames(ck);
+  const floats = (name: string) => (ck.tensors ? floatTensorsOf(ck.tensors.values(), name) : []);
   const entries = names.map((name) => {
     const abs = path.resolve(ck.dir, name);
     let real = abs;
@@ -205,7 +229,9 @@ export async function checkpointHashes(ck: Pick<Checkpoint, 'dir' | 'files'>, op
   for (const e of entries) {
     const sampled = hashing.sampledFile(e.real, e.size);
     const prev = memo.get(e.real) ?? sidecar?.files[e.real];
-    const matches = prev && prev.size === e.size && prev.mtimeMs === e.mtimeMs && prev.sampled === sampled && /^[0-9a-f]{64}$/.test(prev.sha256);
+    const matches =
+      prev && prev.size === e.size && prev.mtimeMs === e.mtimeMs && prev.sampled === sampled && /^[0-9a-f]{64}$/.test(prev.sha256) &&
+      (prev.finite === true || floats(e.name).length === 0);
     if (matches && !opts.full) files.push({ name: e.name, path: e.real, sha256: prev.sha256, how: 'recorded', record: prev, hadRecord: true });
     else toHash.push({ e, sampled, prev });
   }
@@ -214,13 +240,20 @@ export async function checkpointHashes(ck: Pick<Checkpoint, 'dir' | 'files'>, op
   opts.onProgress?.(0, total);
   const updates: Record<string, FileRecord> = {};
   for (const { e, sampled, prev } of toHash) {
-    const sha256 = await hashing.fullFile(e.real, (n) => {
-      done += n;
-      opts.onProgress?.(done, total);
-    });
+    const tensors = floats(e.name);
+    const scan = tensors.length ? new FiniteScanner(path.join(ck.dir, e.name), tensors) : null;
+    const sha256 = await hashing.fullFile(
+      e.real,
+      (n) => {
+        done += n;
+        opts.onProgress?.(done, total);
+      },
+      scan ? (chunk) => scan.update(chunk) : undefined,
+    );
+    scan?.finish();
     // the file may have changed while it was read: record what the sampled hash saw before, so a
     // write during hashing shows up as a mismatch next time rather than being trusted
-    const record: FileRecord = { size: e.size, mtimeMs: e.mtimeMs, sampled, sha256 };
+    const record: FileRecord = { size: e.size, mtimeMs: e.mtimeMs, sampled, sha256, ...(scan ? { finite: true as const } : {}) };
     updates[e.real] = record;
     memo.set(e.real, record);
     files.push({ name: e.name, path: e.real, sha256, how: 'hashed', record, hadRecord: !!prev, ...(prev && prev.sha256 !== sha256 ? { previous: prev.sha256 } : {}) });

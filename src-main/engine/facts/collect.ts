@@ -40,6 +40,17 @@ export class Collector {
     this.invalidRows.push({ row, draft: raw.draft ?? {}, ...(source !== undefined ? { source } : {}) });
   }
 
+  private lastTick = -1;
+  /** Reports `done` of `total` records checked to opts.onProgress, about every 1 % and at the end. */
+  tick(done: number, total: number): void {
+    const cb = this.opts.onProgress;
+    if (!cb) return;
+    const step = Math.max(1, Math.floor(total / 100));
+    if (done !== total && done - this.lastTick < step) return;
+    this.lastTick = done;
+    cb({ phase: 'parse', done, total, unit: 'rows' });
+  }
+
   accept(row: number, r: EditRequest, names: FieldNames, source?: string): void {
     const raw: RowRaw = { draft: r, source };
     const p = checkRequest(r, this.opts, names);

@@ -1,7 +1,7 @@
 // One JSON record (CounterFact / EasyEdit / zsRE) → EditRequest, or a Problem naming the source field.
 
 import type { EditRequest, LocalityPrompt } from './types';
-import { CANONICAL_NAMES, type FieldNames, type Problem, q } from './validate';
+import { CANONICAL_NAMES, type FieldNames, type Problem, q, textProblem } from './validate';
 
 export type RecordSchema = 'counterfact' | 'easyedit' | 'zsre';
 export type RecordKind = RecordSchema | 'known' | 'unknown';
@@ -52,15 +52,26 @@ export function recordKind(v: unknown): RecordKind {
 }
 
 /**
- * A scalar value as a string: strings, numbers, booleans and CounterFact's {str}. A list is NOT
- * taken as its first element: where a format defines a list (zsRE answers, paraphrase lists) the
- * caller reads it as one; anywhere else a list is an error naming the field.
+ * A text field: a JSON string, nothing else (issue 19: numbers, booleans and objects used to be turned into text
+ * silently — `"target_new": 1984` became "1984", `{"str": …}` was read anywhere). A list is NOT taken as its first
+ * element: where a format defines a list (zsRE answers, paraphrase lists) the caller reads it as one; anywhere
+ * else a list is an error naming the field.
  */
 function str(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An answer field (target_new, target_true, answers): a string, or CounterFact's `{"str": "..."}` around one. */
+function answerStr(v: unknown): string | undefined {
+  if (isObj(v) && Object.keys(v).every((k) => k === 'str' || k === 'id')) return str(v.str);
+  return str(v);
+}
+
+/** The same leniently, for drafts of rows that already failed (numbers shown as written, {str} unwrapped). */
+function draftStr(v: unknown): string | undefined {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (isObj(v) && 'str' in v) return str(v.str);
-  return undefined;
+  if (isObj(v) && 'str' in v) return draftStr(v.str);
+  return str(v);
 }
 
 /** What a non-string value is, for messages (never its content). */
@@ -73,7 +84,13 @@ function kindOfValue(v: unknown): string {
 
 const notString = (field: string, v: unknown): Problem => ({
   field,
-  message: `${field} must be a string, got ${kindOfValue(v)}${Array.isArray(v) ? ' (only the fields a format defines as lists, like paraphrase_prompts, may be lists)' : ''}`,
+  message:
+    `${field} must be a string, got ${kindOfValue(v)}` +
+    (Array.isArray(v)
+      ? ' (only the fields a format defines as lists, like paraphrase_prompts, may be lists)'
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? ` (write it in quotes if it is meant as text: "${String(v)}")`
+        : ''),
 });
 
 /**
@@ -91,11 +108,11 @@ function groundTruthOf(v: unknown, field: string): string | undefined | Problem 
 function answerOf(v: unknown, field: string): string | undefined | Problem {
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) {
-    for (const [i, x] of v.entries()) if (str(x) === undefined) return { field, message: `${field} item ${i + 1} must be a string (an accepted answer), got ${kindOfValue(x)}` };
+    for (const [i, x] of v.entries()) if (answerStr(x) === undefined) return { field, message: `${field} item ${i + 1} must be a string (an accepted answer), got ${kindOfValue(x)}` };
     if (v.length === 0) return undefined;
     v = v[0];
   }
-  const s = str(v);
+  const s = answerStr(v);
   if (s === undefined) return notString(field, v);
   return s.trim();
 }
@@ -178,10 +195,13 @@ export function toTemplate(prompt: string, subject: string, names: FieldNames): 
 
 const isProblem = (v: unknown): v is Problem => isObj(v) && typeof v.message === 'string' && 'field' in v;
 
-function required(v: unknown, name: string): string | Problem {
+function required(v: unknown, name: string, answer = false): string | Problem {
   if (v === undefined || v === null) return { field: name, message: `${name} is missing` };
-  const s = str(v);
+  const s = answer ? answerStr(v) : str(v);
   if (s === undefined) return notString(name, v);
+  // before the prompt is matched against the subject: an invisible character would surface as "does not occur"
+  const why = textProblem(s);
+  if (why) return { field: name, message: `${name} ${why}` };
   return s;
 }
 
@@ -191,7 +211,7 @@ function core(prompt: unknown, subject: unknown, target: unknown, n: FieldNames)
   if (isProblem(p)) return p;
   const s = required(subject, n.subject);
   if (isProblem(s)) return s;
-  const t = required(target, n.target_new);
+  const t = required(target, n.target_new, true);
   if (isProblem(t)) return t;
   const template = toTemplate(p.trim(), s.trim(), n);
   if (isProblem(template)) return template;
@@ -278,7 +298,7 @@ function counterfact(rec: Rec, index: number): EditRequest | Problem {
         if (h.trim()) locality.push({ prompt: h.trim(), target: truth });
       } else if (isObj(h)) {
         const p = str(h.prompt);
-        const t = str(h.target ?? h.ground_truth ?? h.answer);
+        const t = answerStr(h.target ?? h.ground_truth ?? h.answer);
         if (p === undefined || t === undefined) {
           return { field: n.locality, message: `${n.locality} item ${i + 1} must have "prompt" and "target" strings` };
         }
@@ -335,7 +355,7 @@ function at(rec: Rec, path: string): unknown {
 
 /** A string, or the first string of a list (lenient: for drafts only). */
 function firstStr(v: unknown): string | undefined {
-  const s = str(Array.isArray(v) ? v.find((x) => str(x) !== undefined) : v);
+  const s = draftStr(Array.isArray(v) ? v.find((x) => draftStr(x) !== undefined) : v);
   return s === undefined ? undefined : s.trim();
 }
 
@@ -365,7 +385,7 @@ export function recordDraft(v: unknown): Partial<EditRequest> {
   if (truth !== undefined && truth !== '<|endoftext|>') out.groundTruth = truth;
   const rk = [n.rephrase, 'rephrase_prompt', 'rephrase_prompts', 'rephrase', 'paraphrase_prompts'].find((k) => v[k] !== undefined && v[k] !== null);
   if (rk) {
-    const items = (Array.isArray(v[rk]) ? (v[rk] as unknown[]) : [v[rk]]).map(str).filter((x): x is string => !!x && !!x.trim());
+    const items = (Array.isArray(v[rk]) ? (v[rk] as unknown[]) : [v[rk]]).map(draftStr).filter((x): x is string => !!x && !!x.trim());
     if (items.length) out.rephrase = items.map((x) => x.trim());
   }
   return out;

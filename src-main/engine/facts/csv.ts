@@ -5,7 +5,7 @@ import Papa from 'papaparse';
 import type { Collector, RowRaw } from './collect';
 import { FIELD_NAMES, toTemplate } from './convert';
 import type { EditRequest, LocalityPrompt } from './types';
-import { q } from './validate';
+import { q, textProblem } from './validate';
 
 export const REQUIRED_COLUMNS = ['prompt', 'subject', 'target_new'] as const;
 const OPTIONAL_COLUMNS = ['case_id', 'ground_truth', 'rephrase', 'locality_prompt', 'locality_ground_truth', 'locality'];
@@ -106,6 +106,7 @@ export function parseCsv(raw: string, c: Collector): void {
   };
 
   nonBlank.forEach(({ cells, row }, index) => {
+    c.tick(index, nonBlank.length);
     const broken = brokenRows.get(row - 1);
     if (broken) return c.rowError(row, undefined, `malformed CSV: ${broken}`, rawOf(cells));
     const extra = cells.slice(header.length).filter((x) => x.trim());
@@ -116,6 +117,12 @@ export function parseCsv(raw: string, c: Collector): void {
         `has ${cells.length} fields but the header has ${header.length} (a value with an unquoted "${delimiter === '\t' ? '\\t' : delimiter}"? quote it)`,
         rawOf(cells),
       );
+    }
+    // every cell of a known column first: an invisible control character or a byte that is not UTF-8 would
+    // otherwise surface later as a puzzling "subject does not occur in prompt"
+    for (const name of KNOWN_COLUMNS) {
+      const why = col.has(name) ? textProblem(get(cells, name)) : null;
+      if (why) return c.rowError(row, name, `${name} ${why}`, rawOf(cells));
     }
     const subject = get(cells, 'subject').trim();
     const template = toTemplate(get(cells, 'prompt').trim(), subject, names);
@@ -155,4 +162,5 @@ export function parseCsv(raw: string, c: Collector): void {
     };
     c.accept(row, r, names, rawOf(cells).source);
   });
+  c.tick(nonBlank.length, nonBlank.length);
 }

@@ -6,6 +6,7 @@ import { KNOWN_COLUMNS, headerDelimiter, normalizeColumn, parseCsv } from './csv
 import type { FactFormat, ParseOptions, ParseResult } from './types';
 import type { FieldNames } from './validate';
 import { jsonErrorMessage } from '../fs-safe';
+import { duplicateKeys, type DuplicateKey } from './json-dupes';
 
 const EXPECTED =
   'expected a JSON array of edit requests (CounterFact, EasyEdit or zsRE records), {"requests": [...]}, ' +
@@ -17,16 +18,22 @@ const stripBom = (s: string) => (s.charCodeAt(0) === 0xfeff ? s.slice(1) : s);
 const extOf = (fileName: string) => /\.([a-z0-9]+)$/i.exec(fileName)?.[1]?.toLowerCase() ?? '';
 const nonBlankLines = (t: string) => t.split(/\r?\n/).filter((l) => l.trim());
 
+/** The first characters as hex; a byte that was not UTF-8 (kept as U+DC00 + byte by utf8.ts) shows as that byte. */
 function hexPreview(s: string, n = 16): string {
-  return [...s.slice(0, n)].map((ch) => ch.charCodeAt(0).toString(16).padStart(2, '0')).join(' ');
+  return [...s.slice(0, n)]
+    .map((ch) => {
+      const c = ch.charCodeAt(0);
+      return (c >= 0xdc80 && c <= 0xdcff ? c - 0xdc00 : c).toString(16).padStart(2, '0');
+    })
+    .join(' ');
 }
 
 function binaryHint(t: string): string {
   if (t.startsWith('PK\u0003\u0004')) return ' It looks like a ZIP archive (an .xlsx workbook? Save it as CSV).';
-  if (/^\u001f(\u008b|\ufffd)/.test(t)) return ' It looks like a gzip archive; decompress it first.';
+  if (/^\u001f(\u008b|\ufffd|\udc8b)/.test(t)) return ' It looks like a gzip archive; decompress it first.';
   if (t.startsWith('%PDF')) return ' It looks like a PDF document.';
   if (t.startsWith('SQLite format 3')) return ' It looks like an SQLite database.';
-  if (/^(\ufffd\ufffd|\u00ff\u00fe|\u00fe\u00ff)/.test(t)) return ' It may be UTF-16 text; save it as UTF-8.';
+  if (/^(\ufffd\ufffd|\u00ff\u00fe|\u00fe\u00ff|\udcff\udcfe|\udcfe\udcff)/.test(t)) return ' It may be UTF-16 text; save it as UTF-8.';
   return '';
 }
 
@@ -142,7 +149,13 @@ function namesFor(kind: RecordSchema, rec: Record<string, unknown>): FieldNames 
   return names;
 }
 
-type Entry = { row: number; value?: unknown; parseError?: string; source?: string };
+type Entry = { row: number; value?: unknown; parseError?: string; source?: string; duplicate?: string };
+
+/** `a.b.c` for the path of a duplicate key below its record. */
+const dottedKey = (d: DuplicateKey, from: number) => [...d.path.slice(from), d.key].map(String).join('.');
+
+const duplicateMessage = (field: string) =>
+  `"${field}" appears more than once in the record; JSON would keep only the last value, so the row is not imported: remove the extra one`;
 
 /** The record as written (JSONL: its line), for RowError.source. */
 const sourceOf = (e: Entry) => e.source ?? (e.value === undefined ? undefined : JSON.stringify(e.value, null, 1));
@@ -165,7 +178,9 @@ function importRecords(entries: Entry[], c: Collector): void {
     return;
   }
   entries.forEach((e, index) => {
+    c.tick(index, entries.length);
     if (e.parseError) return c.rowError(e.row, undefined, e.parseError, raw(e));
+    if (e.duplicate) return c.rowError(e.row, e.duplicate, duplicateMessage(e.duplicate), raw(e));
     const kind = recordKind(e.value);
     if (kind === 'known') {
       return c.rowError(e.row, 'target_new', 'known-facts record (known_id, attribute, template) without target_new, not an edit request', raw(e));
@@ -178,6 +193,7 @@ function importRecords(entries: Entry[], c: Collector): void {
     if (problem) return c.rowError(e.row, problem.field || undefined, problem.message, raw(e));
     c.accept(e.row, request!, namesFor(kind, e.value as Record<string, unknown>), sourceOf(e));
   });
+  c.tick(entries.length, entries.length);
 }
 
 /** A file with no records at all (a CSV header alone, an empty JSON array) is an error, not an empty import. */
@@ -201,7 +217,9 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
       .forEach((line, i) => {
         if (!line.trim()) return;
         try {
-          entries.push({ row: i + 1, value: JSON.parse(line), source: line });
+          const value = JSON.parse(line);
+          const dup = duplicateKeys(line, 1)[0];
+          entries.push({ row: i + 1, value, source: line, ...(dup ? { duplicate: dottedKey(dup, 0) } : {}) });
         } catch (e) {
           entries.push({ row: i + 1, source: line, parseError: `invalid JSON: ${jsonErrorMessage(e, line).replace(/^not valid JSON: /, '').replace(/ at line 1, column /, ' at column ')}` });
         }
@@ -216,8 +234,23 @@ export function parseFacts(fileName: string, text: string, opts: ParseOptions = 
     c.fileError(recs);
     return { format: 'easyedit', requests: [], errors: c.errors, rowsRead: 0, invalidRows: [] };
   }
+  // duplicate keys: inside a record they make that row an error; above the records, the file
+  const listKey = Array.isArray(s.value) ? null : isObj(s.value) ? (['requests', 'edits', 'data'].find((k) => Array.isArray((s.value as Record<string, unknown>)[k])) ?? undefined) : undefined;
+  const depth = listKey === null ? 1 : listKey === undefined ? 0 : 2; // path elements down to a record
+  const dupOf = new Map<number, string>();
+  for (const d of duplicateKeys(stripBom(text))) {
+    const inRecord = d.path.length >= depth && (depth !== 2 || d.path[0] === listKey);
+    const index = depth === 0 ? 0 : d.path[depth - 1];
+    if (inRecord && typeof index === 'number') {
+      if (!dupOf.has(index)) dupOf.set(index, dottedKey(d, depth));
+      continue;
+    }
+    // above the records (two "requests" lists): which one was meant is unknown, so nothing is imported
+    c.fileError(`the key "${dottedKey(d, 0)}" appears more than once; JSON would keep only the last value: remove the extra one`);
+    return { format: 'easyedit', requests: [], errors: c.errors, rowsRead: 0, invalidRows: [] };
+  }
   importRecords(
-    recs.map((value, i) => ({ row: i + 1, value })),
+    recs.map((value, i) => ({ row: i + 1, value, ...(dupOf.has(i) ? { duplicate: dupOf.get(i) } : {}) })),
     c,
   );
   noRecords(c, Array.isArray(s.value) ? 'the JSON array is empty' : 'its list of edit requests is empty');

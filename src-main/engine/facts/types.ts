@@ -69,9 +69,19 @@ export interface ValidateOptions {
   maxTokens?: number;
 }
 
+/** Progress of a fact import: the file read (bytes), then its records checked (rows). */
+export interface FactProgress {
+  phase: 'read' | 'parse';
+  done: number;
+  total: number;
+  unit: 'bytes' | 'rows';
+}
+
 export interface ParseOptions extends ValidateOptions {
   /** Extra per-request check run after the built-in ones; a string makes the row an error. */
   validate?: (r: EditRequest) => string | null;
+  /** Called as records are checked (about every 1 %, and at the end): rows done of rows read. */
+  onProgress?: (p: FactProgress) => void;
 }
 
 export { detectFormat, parseFacts } from './parse';

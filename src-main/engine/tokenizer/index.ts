@@ -11,6 +11,10 @@
 //    then runs under a watchdog (node:vm timeout, which interrupts a backtracking RegExp) and is
 //    probed at load with pumped inputs, so a catastrophic pattern is refused at open, and anything
 //    the probe misses fails the call with a clear error instead of hanging the engine.
+//  - how much its normalizer, pre-tokenizer and decoder can lengthen a text (growth.ts): a chain of
+//    replacements that could turn a capped input into more than MAX_GROWTH times as many characters is
+//    refused at open (`tokenizer_unsafe`); one that grows text more than byte-level mapping does runs
+//    under the watchdog like an untrusted regex.
 // Every encode call is capped at MAX_ENCODE_CHARS characters: BPE over one long "word" is
 // superlinear even for sound tokenizers (1 M characters took 28 s on the LLaMA fixture), and no
 // caller needs more (prompts are ≤ 2000 characters, statistics samples are cut to 32/token).
@@ -21,6 +25,7 @@ import vm from 'node:vm';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CheckpointError } from '../checkpoint/errors';
 import { FILE_LIMITS, parseJson, readTextFile } from '../fs-safe';
+import { describeSteps, formatFactor, MAX_GROWTH, tokenizerGrowth, type Growth } from './growth';
 
 export interface TextCodec {
   /** ids with the special tokens the tokenizer's post-processor adds (e.g. LLaMA's BOS) */
@@ -150,6 +155,31 @@ function probeInputs(): string[] {
   return out;
 }
 
+/**
+ * Refuse a tokenizer whose normalizer + pre-tokenizer could make a `maxChars`-character input longer than MAX_GROWTH
+ * times that, or whose decoder could lengthen decoded text as much (growth.ts says why and how it is bounded).
+ */
+function checkGrowth(file: string, json: Json, maxChars: number): { encode: Growth; decode: Growth } {
+  // nesting deeper than 64 levels was refused by collectRegexes already, naming the file
+  const g = tokenizerGrowth(json);
+  const refuse = (what: string, x: Growth, worst: string) =>
+    new CheckpointError(
+      'tokenizer_unsafe',
+      `${file}: its ${what} can make text ${Number.isFinite(x.mult) ? `${formatFactor(x.mult)} longer` : 'grow without bound'} (${describeSteps(x)}): ${worst}, ` +
+        `more than ${MAX_GROWTH}× the input, which would exhaust time and memory. The tokenizer is refused; ` +
+        `fix tokenizer.json (a Replace should not put back more than it matched, and replacements should not be chained to ` +
+        `multiply) or use the model's original tokenizer.json`,
+      { detail: { factor: Number.isFinite(x.mult) ? x.mult : null, steps: describeSteps(x) } },
+    );
+  const worst = maxChars * g.encode.mult + g.encode.add;
+  if (!(worst <= MAX_GROWTH * maxChars)) {
+    const n = Number.isFinite(worst) ? (worst < 1e9 ? String(Math.round(worst)) : `about 2^${Math.round(Math.log2(worst))}`) : 'unboundedly many';
+    throw refuse('normalizer / pre-tokenizer', g.encode, `a ${maxChars}-character input could become ${n} characters`);
+  }
+  if (!(g.decode.mult <= MAX_GROWTH)) throw refuse('decoder', g.decode, 'decoded text could grow without a useful bound');
+  return { encode: g.encode, decode: g.decode };
+}
+
 export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): TextCodec {
   const file = path.join(dir, 'tokenizer.json');
   let text: string;
@@ -177,7 +207,12 @@ export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tex
   const regexes: string[] = [];
   for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) collectRegexes(file, json[k], regexes);
   const unknown = regexes.filter((r) => !KNOWN_REGEXES.has(r));
-  const guarded = unknown.length > 0;
+  const maxChars = opts.maxInputChars ?? MAX_ENCODE_CHARS;
+  // before `new Tokenizer`: building it already normalizes every added token
+  const growth = checkGrowth(file, json, maxChars);
+  // byte-level mapping (×3) is what every GPT-2-style tokenizer does; more than that runs under the watchdog too
+  const grows = growth.encode.mult > 3 || growth.decode.mult > 2;
+  const guarded = unknown.length > 0 || grows;
 
   let tok: Tokenizer;
   try {
@@ -187,14 +222,16 @@ export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tex
   }
 
   const callMs = opts.callTimeoutMs ?? 10_000;
-  const maxChars = opts.maxInputChars ?? MAX_ENCODE_CHARS;
   const idLimit = opts.vocabSize;
   let poisoned: CheckpointError | null = null;
   const timeoutError = (what: string, n: number, ms: number) =>
     new CheckpointError(
       'tokenizer_timeout',
-      `${file}: ${what} ${n} characters took longer than ${ms} ms; its regular expression ${short(unknown[0], 120)} ` +
-        `backtracks catastrophically on such input. The tokenizer is refused; fix or replace tokenizer.json`,
+      `${file}: ${what} ${n} characters took longer than ${ms} ms; ` +
+        (unknown.length
+          ? `its regular expression ${short(unknown[0], 120)} backtracks catastrophically on such input`
+          : `its normalizer / decoder lengthens text up to ${formatFactor(Math.max(growth.encode.mult, growth.decode.mult))} (${[describeSteps(growth.encode), describeSteps(growth.decode)].filter(Boolean).join(', ')})`) +
+        `. The tokenizer is refused; fix or replace tokenizer.json`,
     );
   /** runs one tokenizer call, under the watchdog for an untrusted tokenizer */
   const call = <A, T>(fn: (a: A) => T, arg: A, what: string, n: number, ms = callMs): T => {

@@ -22,7 +22,9 @@ export function registerHandlers(r: HandlerRegistry): void {
   r.add({
     'queue.import'(params, ctx) {
       const p = checked('queue.import', params);
-      const parsed = parseFacts(p.fileName, p.text);
+      const parsed = parseFacts(p.fileName, p.text, {
+        onProgress: (pr) => ctx.progress('import', pr.total ? pr.done / pr.total : 1, `checking ${pr.done}/${pr.total} rows`),
+      });
       const ws = studio(ctx).ws;
       const modelErrors: { index: number; caseId: string; message: string }[] = [];
       if (ws) {

@@ -5,6 +5,7 @@ import { DEVICES } from '../../engine/devices';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
+import { assertInside } from '../../engine/fs-safe';
 import { LoadedModel } from '../../engine/runtime/model';
 import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session';
 import type { QueueItemStatus } from '../../store';
@@ -155,6 +156,9 @@ export function startStats(ctx: HandlerContext, p: StatsComputeParams, retryOf: 
   const profile = profName ? resolveProfile(profName) : null;
   const layers = p.layers ?? [...new Set([profile!.rome.layer, ...profile!.memit.layers])].sort((a, b) => a - b);
   for (const l of layers) if (l >= ws.model.cfg.layers) throw studioError(`layer ${l} does not exist (the model has ${ws.model.cfg.layers})`);
+  // a corpus named over the API is read only inside the open model folder or its workspace (real paths), like
+  // health.run's task files: any readable file used to be accepted. A profile's corpus is the app's own file.
+  const corpusPath = p.corpusPath !== undefined ? assertInside(p.corpusPath, [ws.model.ck.dir, ws.workspaceDir], 'statistics corpus') : profile?.stats.corpus;
   return studio(ctx).jobs.start<{ entries: StatsEntry[] }>({
     kind: 'statistics',
     title: `Key statistics for layer${layers.length === 1 ? '' : 's'} ${layers.join(', ')}`,
@@ -164,7 +168,7 @@ export function startStats(ctx: HandlerContext, p: StatsComputeParams, retryOf: 
     run: async (job) => {
       await keyStats(ws.model, layers, {
         cacheDir: ws.cacheDir,
-        corpusPath: p.corpusPath ?? profile?.stats.corpus,
+        corpusPath,
         samples: p.samples ?? profile?.stats.samples ?? 1000,
         maxTokensPerSample: profile?.stats.maxTokensPerSample,
         onProgress: (d, t) => job.progress({ phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
