@@ -5,6 +5,7 @@ export {
   FLOAT_DTYPES,
   isStDType,
   bf16ToF32,
+  bf16ToF16InPlace,
   f16ToF32,
   f32ToBf16,
   f32ToF16,
