@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { factorSha256 } from './factors';
+import { boundFactorSha256, factorSha256 } from './factors';
 
 export interface Migration {
   version: number;
@@ -205,6 +205,14 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
   db.function('eac_factor_sha256', { deterministic: true }, (ut: unknown, vt: unknown) =>
     factorSha256(ut as Uint8Array, vt as Uint8Array),
   );
+  // 004_factor_binding binds each row's checksum to its edit, layer, tensor and shape, but only for a row whose bytes
+  // still match the old byte-only sha256: a row tampered with before the upgrade gets NULL (reported as corrupt)
+  db.function('eac_factor_bound_sha256', { deterministic: true, varargs: true }, (...a: unknown[]) => {
+    if (a.length !== 10) throw new MigrationError('migration', `eac_factor_bound_sha256 takes 10 arguments, got ${a.length}`);
+    const [editId, ord, layer, tensor, rank, dOut, dIn, ut, vt, sha] = a as [number, number, number, string, number, number, number, Uint8Array, Uint8Array, string | null];
+    if (sha === null || factorSha256(ut, vt) !== sha) return null;
+    return boundFactorSha256({ editId, ord, layer, tensor, rank, dOut, dIn }, ut, vt);
+  });
   const applied: MigrationReport['applied'] = [];
   for (const m of migrations) {
     if (m.version <= from) continue;

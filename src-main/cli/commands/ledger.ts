@@ -3,7 +3,7 @@
 // revert/remove/export open the workspace, which takes the ledger's writer lock. Errors keep their
 // codes so main() picks the exit code (2 bad input, 1 other failures).
 import path from 'node:path';
-import { openLedger, type Ledger, type ModelRecord } from '../../store';
+import { LedgerError, openLedger, type Ledger, type ModelRecord } from '../../store';
 import { exportWorkspace, removeFromWorkspace, revertWorkspace } from '../../jobs/studio/ops';
 import { Workspace } from '../../jobs/studio/workspace';
 import { defineCommand, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
@@ -69,6 +69,11 @@ export default defineCommand({
       try {
         const m = pickModel(ledger, optionalString(values, 'model'), io.cwd);
         if (sub === 'list') {
+          // a history whose factors no longer match their checksums (bytes, or the edit / layer they are filed
+          // under) would list edits that revert, export and rebuild refuse: say so instead, naming each edit
+          const corrupt = ledger.verifyFactors(m.id);
+          if (corrupt.length)
+            throw new LedgerError('factor_corrupt', `the ledger ${db} fails its checksums (${corrupt.length} factor row${corrupt.length > 1 ? 's' : ''}):\n  ${corrupt.join('\n  ')}`);
           const h = ledger.history(m.id);
           if (json) printJson(io, { model: m.path, modelId: m.id, edits: h.edits, events: h.events });
           else {
