@@ -730,6 +730,22 @@ export class Ledger {
     return kind ? h.filter((e) => e.kind === kind) : h;
   }
 
+  /**
+   * The export with this id (recorded by an 'export' event whose payload carries `exportId` and `written`: every file
+   * it wrote with its size and sha256), of any model of this ledger; undefined when this ledger never wrote it.
+   */
+  findExport(exportId: string): { eventId: number; modelId: number; outDir: string; files: { name: string; bytes: number; sha256: string }[] } | undefined {
+    const r = this.db
+      .prepare(`SELECT id, model_id, payload_json FROM events WHERE kind = 'export' AND json_extract(payload_json, '$.exportId') = ? ORDER BY id DESC LIMIT 1`)
+      .get(exportId) as Row | undefined;
+    if (!r) return undefined;
+    const p = parse<{ outDir?: unknown; written?: unknown }>(r.payload_json);
+    const files = Array.isArray(p.written)
+      ? (p.written as Row[]).filter((f) => typeof f?.name === 'string' && typeof f.bytes === 'number' && typeof f.sha256 === 'string')
+      : [];
+    return { eventId: r.id, modelId: r.model_id, outDir: String(p.outDir ?? ''), files: files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })) };
+  }
+
   /** One edit with everything recorded about it (factor shapes; editFactors() for the values). */
   editDetail(editId: number): EditDetail | undefined {
     const r = this.db

@@ -82,6 +82,8 @@ export async function exportWorkspace(
       deltas,
       outDir,
       overwrite: o.overwrite,
+      // an overwrite replaces only an export this ledger recorded (its id and files, below), never a hand-made manifest
+      knownExport: (id) => ws.ledger.findExport(id),
       absolutePaths: o.absolutePaths,
       // the export may never replace the folder holding the ledger and its lock (nor the ledger: see provenance)
       protect: [{ path: ws.workspaceDir, what: 'the workspace folder' }],
@@ -107,12 +109,14 @@ export async function exportWorkspace(
   }
   ws.ledger.recordEvent(ws.modelId, 'export', {
     outDir: s.outDir,
+    exportId: s.exportId,
+    written: s.written,
     editIds: live.map((e) => e.id),
     editedTensors: s.editedTensors,
     bytes: s.bytes,
     omitted: s.omitted.map((f) => f.file),
   });
-  return { outDir: s.outDir, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
+  return { outDir: s.outDir, exportId: s.exportId, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
 }
 
 /**
