@@ -1,14 +1,34 @@
 // Opening the ledger database.
 //
-// Writers (openLedger): the file and its folder are created 0600 / 0700; the header is checked (application_id,
-// user_version, tables) reading only, so a foreign or newer file is refused with every byte unchanged; then the
-// writer lock (one writer per ledger, see lock.ts), the crash-safety pragmas (WAL, synchronous FULL, foreign keys)
-// and the migrations. Readers (openLedger(file, { readOnly: true })): fileMustExist, read-only connection, the same
-// header check, no lock, no migration, no pragma that writes.
+// Writers (openLedger): the file and its folder are created 0600 / 0700; a ledger that cannot be written (read-only
+// filesystem or file) is refused first, as such; the header is checked (application_id, user_version, tables)
+// reading only, so a foreign or newer file is refused with every byte unchanged; then the writer lock (one writer per
+// ledger, see lock.ts), the crash-safety pragmas (WAL, synchronous FULL, foreign keys) and the migrations.
+//
+// Readers (openLedger(file, { readOnly: true })): the file must exist; no lock, no migration, nothing written, and
+// nothing left beside the ledger. That last part needs care because ledgers are in WAL mode, and SQLite reads a WAL
+// database through its -wal and -shm files: a `readonly` connection creates them when they are missing and, being
+// read-only, cannot remove them again at close (so `eac ledger list` left two files behind), and where they are
+// missing and cannot be created (read-only folder or mount) it cannot open the database at all (SQLITE_CANTOPEN).
+// `immutable=1` would avoid both, but it is a URI parameter and this better-sqlite3 build has URIs off
+// (SQLITE_USE_URI=0; only an environment variable read when the addon loads turns them on). So, by case:
+//   - not in WAL mode (header bytes 18/19 != 2), or its -wal exists (a writer has it open, or crashed): a plain
+//     read-only connection; it creates nothing (a rollback-journal database needs no side files; an existing -wal
+//     means its -shm is there or is the writer's to manage);
+//   - WAL without a -wal, file and folder writable: a read-write connection with PRAGMA query_only. It creates the
+//     -wal / -shm it needs and, as the last connection, SQLite removes them at close; with no WAL frames there is
+//     nothing to checkpoint, so the ledger's bytes stay as they were (and query_only refuses any write statement);
+//   - WAL without a -wal, not writable (read-only filesystem or mount, mode 0444 for another user), or on a full disk
+//     (where the -wal / -shm cannot be made): a private snapshot copy of the file in a fresh 0700 temp folder, opened read-only
+//     and removed with the folder at close. A WAL database without its -wal holds every committed transaction in the
+//     main file, so the copy is the whole ledger.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { EacError } from '../engine/errors';
 import { mkdirsOnce } from '../engine/paths';
+import os from 'node:os';
+import { diskFull, ledgerIoError, notWritableError, whyNotWritable } from './io-errors';
 import { Ledger, LedgerError, LedgerOptions } from './ledger';
 import { acquireWriterLock, type WriterLock } from './lock';
 import { checkLedgerHeader, findMigrationsDir, loadMigrations, migrate, MigrationReport } from './migrate';
@@ -36,12 +56,13 @@ function createPrivate(file: string): void {
     // not fs.mkdirSync(recursive): it retries forever where mkdir fails with ENOENT under an existing parent (/proc)
     mkdirsOnce(path.dirname(file));
   } catch (e) {
-    throw new LedgerError('io_error', `cannot create the folder of the ledger ${file}: ${(e as Error).message}`);
+    throw ledgerIoError(e, file, 'write') ?? new LedgerError('io_error', `cannot create the folder of the ledger ${file}: ${(e as Error).message}`);
   }
   try {
     fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR, 0o600));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LedgerError('io_error', `cannot create the ledger ${file}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw ledgerIoError(e, file, 'write') ?? new LedgerError('io_error', `cannot create the ledger ${file}: ${(e as Error).message}`);
   }
 }
 
@@ -56,15 +77,20 @@ function openError(file: string, e: unknown, readOnly: boolean): LedgerError {
     /* reported below */
   }
   if (st && !st.isFile()) return new LedgerError('not_ledger', `cannot open the ledger ${file}: it is not a regular file`);
-  return new LedgerError(
-    'open_failed', `cannot open the ledger ${file}${readOnly ? ' for reading' : ''}: ${msg}` +
-      (/unable to open/i.test(msg) ? ` (check that the file and its folder ${path.dirname(file)} are readable${readOnly ? '' : ' and writable'})` : ''),
+  return (
+    ledgerIoError(e, file, readOnly ? 'read' : 'open') ??
+    new LedgerError('open_failed', `cannot open the ledger ${file}${readOnly ? ' for reading' : ''}: ${msg}`, { cause: e })
   );
 }
 
 function pragmas(db: Database.Database, file: string, busyTimeoutMs: number | undefined): void {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs ?? 10_000))}`);
-  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  let mode: unknown;
+  try {
+    mode = db.pragma('journal_mode = WAL', { simple: true });
+  } catch (e) {
+    throw (file !== ':memory:' && ledgerIoError(e, file, 'write')) || e;
+  }
   if (file !== ':memory:' && String(mode).toLowerCase() !== 'wal')
     throw new LedgerError('io_error', `could not switch ${file} to WAL journal mode (got ${mode})`);
   db.pragma('synchronous = FULL');
@@ -95,25 +121,92 @@ export function openDatabase(file: string, opts: { busyTimeoutMs?: number; migra
   }
 }
 
-/** A read-only connection to an existing ledger (checked header; nothing is written). */
-function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
-  const abs = path.resolve(file);
-  if (!fs.existsSync(abs)) throw new LedgerError('not_found', `the ledger ${abs} does not exist`);
+/** The header says WAL journal mode (file format version bytes 18 and 19 are 2); false for anything unreadable. */
+function isWalFile(file: string): boolean {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const h = Buffer.alloc(20);
+    return fs.readSync(fd, h, 0, 20, 0) === 20 && h.toString('latin1', 0, 16) === 'SQLite format 3\0' && h[18] === 2 && h[19] === 2;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/**
+ * A private copy of the ledger (and its -wal, when there is one) in a fresh 0700 temp folder, for reading a WAL ledger
+ * where SQLite could not without writing beside it (see the header). Returns the copy and its remover.
+ */
+function snapshot(file: string): { copy: string; remove: () => void } {
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-ledger-read-'));
+  } catch (e) {
+    throw ledgerIoError(e, path.join(os.tmpdir(), 'x'), 'write') ?? e;
+  }
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  const copy = path.join(dir, 'ledger.sqlite');
+  try {
+    fs.copyFileSync(file, copy);
+    if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    return { copy, remove };
+  } catch (e) {
+    remove();
+    const c = (e as NodeJS.ErrnoException).code;
+    if (c === 'ENOSPC' || c === 'EDQUOT')
+      throw new LedgerError(
+        'disk_full', `cannot read the ledger ${file}: it cannot be read in place without writing beside it, and the temporary folder ` +
+          `${os.tmpdir()} has no space for a copy; free space there (or set TMPDIR to a folder with space) and run again`,
+        { cause: e },
+      );
+    throw ledgerIoError(e, file, 'read') ?? e;
+  }
+}
+
+/** Open `file` read-only (or read-write with query_only, see the header) and check its header; closes it on failure. */
+function readConnection(file: string, shownAs: string, opts: OpenLedgerOptions, how: 'readonly' | 'query_only'): Database.Database {
   let db: Database.Database;
   try {
-    db = new Database(abs, { readonly: true, fileMustExist: true });
+    db = new Database(file, { readonly: how === 'readonly', fileMustExist: true });
   } catch (e) {
-    throw openError(abs, e, true);
+    throw openError(shownAs, e, true);
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 10_000))}`);
-    const { fresh } = checkLedgerHeader(db, knownVersion(opts.migrationsDir), abs);
-    if (fresh) throw new LedgerError('not_ledger', `${abs} is empty: not an EAC Studio ledger yet (nothing has been recorded in it)`);
+    if (how === 'query_only') db.pragma('query_only = 1');
+    const { fresh } = checkLedgerHeader(db, knownVersion(opts.migrationsDir), shownAs);
+    if (fresh) throw new LedgerError('not_ledger', `${shownAs} is empty: not an EAC Studio ledger yet (nothing has been recorded in it)`);
+    return db;
   } catch (e) {
     db.close();
     throw e;
   }
-  return new Ledger(db, { ...opts, file: abs, readOnly: true });
+}
+
+/** A read-only connection to an existing ledger (checked header; nothing is written, nothing left beside it). */
+function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new LedgerError('not_found', `the ledger ${abs} does not exist`);
+  const ledger = (db: Database.Database, onClose?: () => void) => new Ledger(db, { ...opts, file: abs, readOnly: true, onClose });
+  if (!isWalFile(abs) || fs.existsSync(`${abs}-wal`)) return ledger(readConnection(abs, abs, opts, 'readonly'));
+  // (on a full disk SQLite may fail half-way through creating the -wal / -shm and leave them: go to the copy at once)
+  if (!whyNotWritable(abs) && !whyNotWritable(path.dirname(abs)) && !diskFull(path.dirname(abs))) {
+    try {
+      return ledger(readConnection(abs, abs, opts, 'query_only'));
+    } catch (e) {
+      // no room for the -wal / -shm: read a copy instead; anything else is the answer
+      if ((e as EacError).code !== 'disk_full') throw e;
+    }
+  }
+  const snap = snapshot(abs);
+  try {
+    return ledger(readConnection(snap.copy, abs, opts, 'readonly'), snap.remove);
+  } catch (e) {
+    snap.remove();
+    throw e;
+  }
 }
 
 /**
@@ -133,6 +226,9 @@ export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
   }
   const abs = path.resolve(file);
   const known = knownVersion(opts.migrationsDir);
+  // a read-only filesystem or file: say so before SQLite fails somewhere less telling (its first read, the lock)
+  if (fs.existsSync(abs) ? whyNotWritable(abs) || whyNotWritable(path.dirname(abs)) : whyNotWritable(path.dirname(abs)))
+    throw notWritableError(abs);
   // refuse a foreign or newer file before anything (not even the lock file beside it) is written
   if (fs.existsSync(abs)) {
     let probe: Database.Database;
@@ -148,11 +244,24 @@ export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
     }
   }
   createPrivate(abs);
-  const lock: WriterLock = acquireWriterLock(abs);
+  let lock: WriterLock;
+  try {
+    lock = acquireWriterLock(abs);
+  } catch (e) {
+    // the lock is a small SQLite file beside the ledger: a full disk shows up there first
+    if ((e as EacError).code === 'io_error' && diskFull(path.dirname(abs)))
+      throw new LedgerError('disk_full', `the disk holding the ledger ${abs} is full (${(e as Error).message}): free space on it, or move the ledger to another disk, then run the command again`, { cause: e });
+    throw e;
+  }
   let db: Database.Database | null = null;
   try {
     db = openDatabase(abs, opts);
-    const report: MigrationReport = migrate(db, opts.migrationsDir);
+    let report: MigrationReport;
+    try {
+      report = migrate(db, opts.migrationsDir);
+    } catch (e) {
+      throw ledgerIoError((e as Error).cause ?? e, abs, 'write') ?? e;
+    }
     return new Ledger(db, { ...opts, migration: report, file: abs, lock });
   } catch (e) {
     db?.close();

@@ -12,13 +12,14 @@
 // inside that method's write transaction, after its last statement and before COMMIT, having written one line
 // "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
 // to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
-import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
 import { boundFactorSha256, concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
+import { ledgerIoError } from './io-errors';
+import { LedgerError } from './ledger-error';
 import type { WriterLock } from './lock';
 import type { MigrationReport } from './migrate';
 import {
@@ -50,6 +51,7 @@ import {
 } from './types';
 
 export { concatFactors, decodeF32, encodeF32 } from './factors';
+export { LedgerError } from './ledger-error';
 export * from './types';
 
 export interface LedgerOptions {
@@ -63,15 +65,10 @@ export interface LedgerOptions {
   readOnly?: boolean;
   /** the writer lock, released by close() */
   lock?: WriterLock;
+  /** run once after the connection is closed (a read-only snapshot's private copy is removed) */
+  onClose?: () => void;
 }
 
-/** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
-export class LedgerError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'LedgerError';
-  }
-}
 
 type Row = Record<string, any>;
 
@@ -100,6 +97,7 @@ export class Ledger {
   readonly file: string;
   readonly readOnly: boolean;
   private lock?: WriterLock;
+  private onClose?: () => void;
   /**
    * Per model, the head this connection last saw the live set at: when it read it (liveEdits / liveFactors, i.e. a
    * rebuild) or moved it itself. recordEdit / revertTo / removeEdit without an explicit expectedHead check against
@@ -117,6 +115,7 @@ export class Ledger {
     this.file = opts.file ?? (db.memory ? '' : db.name);
     this.readOnly = opts.readOnly ?? db.readonly;
     this.lock = opts.lock;
+    this.onClose = opts.onClose;
   }
 
   /** Close the connection and release the writer lock. */
@@ -126,6 +125,9 @@ export class Ledger {
     } finally {
       this.lock?.release();
       this.lock = undefined;
+      const done = this.onClose;
+      this.onClose = undefined;
+      done?.();
     }
   }
 
@@ -137,13 +139,18 @@ export class Ledger {
   private tx<T>(op: string, fn: () => T): T {
     if (this.readOnly) throw new LedgerError('read_only', `${op}: the ledger ${this.file} was opened read-only`);
     const outer = !this.db.inTransaction;
-    return this.db
-      .transaction(() => {
-        const r = fn();
-        if (outer) crashBeforeCommit(this.db, op, r);
-        return r;
-      })
-      .immediate();
+    try {
+      return this.db
+        .transaction(() => {
+          const r = fn();
+          if (outer) crashBeforeCommit(this.db, op, r);
+          return r;
+        })
+        .immediate();
+    } catch (e) {
+      // a full disk or a ledger made read-only since it was opened: say so (the transaction was rolled back)
+      throw (this.file && ledgerIoError(e, this.file, 'write')) || e;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------- models

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 import { boundFactorSha256, factorSha256 } from './factors';
+import { ledgerIoError } from './io-errors';
 
 export interface Migration {
   version: number;
@@ -80,7 +81,11 @@ export function checkLedgerHeader(db: Database.Database, knownVersion: number, f
     version = db.pragma('user_version', { simple: true }) as number;
     objects = db.prepare(`SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid`).all() as typeof objects;
   } catch (e) {
-    throw new MigrationError('not_ledger', `${file} is not an EAC Studio ledger: ${(e as Error).message}`);
+    // a file that cannot be read (read-only folder without the WAL's side files, permissions, a full disk) is not the
+    // same as a file that is not a ledger: only SQLite's "not a database" and "malformed" mean the latter
+    const io = ledgerIoError(e, file, 'read');
+    if (io) throw io;
+    throw new MigrationError('not_ledger', `${file} is not an EAC Studio ledger: ${(e as Error).message}`, { cause: e });
   }
   const ours = appId === LEDGER_APPLICATION_ID;
   if (appId !== 0 && !ours)
@@ -230,7 +235,7 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
       try {
         db.exec(m.sql);
       } catch (e) {
-        throw new MigrationError('migration', `migration ${m.version}_${m.name} failed: ${(e as Error).message}`);
+        throw new MigrationError('migration', `migration ${m.version}_${m.name} failed: ${(e as Error).message}`, { cause: e });
       }
       db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(
         m.version,
