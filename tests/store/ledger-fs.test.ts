@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EditResult, LayerDelta } from '../../src-main/engine/edit/types';
+import { revertWorkspace } from '../../src-main/jobs/studio/ops';
+import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { openLedger } from '../../src-main/store';
 import { GPT2, runEac } from '../jobs/helpers';
 
@@ -217,6 +219,33 @@ describe('a ledger on a full disk', () => {
     expect(r.code, r.err).toBe(1);
     expect(r.err).not.toMatch(/not an EAC Studio ledger/);
     expect(r.err).toMatch(new RegExp(`the disk holding the ledger ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is full .*: free space on it`));
+  });
+
+  itMounted('a revert through the workspace that runs out of space keeps the disk_full code (exit 1, not a bad request)', async () => {
+    const mnt = path.join(dir, 'ws-disk');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mnt], { stdio: 'pipe' });
+    mounts.push(mnt);
+    const ws = await Workspace.open({ modelDir: GPT2, workspaceDir: path.join(mnt, 'ws'), cacheDir: path.join(dir, 'cache') });
+    try {
+      // two edits of the fixture's real shape (d 192, d_ff 768), recorded while there is room
+      for (const seed of [1, 2]) ws.ledger.recordEdit(ws.modelId, result(`c${seed}`, [{ ...delta(2, seed, 192, 768), Ut: new Float32Array(192).fill(1e-3 * seed), Vt: new Float32Array(768).fill(1e-3) }]));
+      ws.rebuild();
+      const fd = fs.openSync(path.join(mnt, 'fill'), 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(4096, 1));
+      } catch {
+        /* full */
+      } finally {
+        fs.closeSync(fd);
+      }
+      const e = errorOf(() => revertWorkspace(ws, 0));
+      expect(e.code).toBe('disk_full');
+      expect(e.message).toMatch(/is full .*: free space on it/);
+      expect(ws.ledger.history(ws.modelId).edits.filter((x) => x.active)).toHaveLength(2);
+    } finally {
+      await ws.close();
+    }
   });
 
   itMounted('a write that runs out of space is refused as disk_full, rolled back, and the ledger still reads intact', () => {

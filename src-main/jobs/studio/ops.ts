@@ -6,12 +6,16 @@ import { exportCheckpoint, ExportError } from '../../engine/export';
 import { LedgerError } from '../../store';
 import { CODES, studioError, type Workspace } from './workspace';
 
+/** Ledger failures of the storage and of the ledger's own integrity keep their code (and exit status); see ledgerCall. */
+const KEEP_CODES = new Set(['not_writable', 'disk_full', 'permission_denied', 'open_failed', 'factor_corrupt']);
+
 function ledgerCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    // head_moved: another writer changed the live set since the caller read it
-    if (e instanceof LedgerError) throw studioError(e.message, e.code === 'head_moved' ? 'conflict' : CODES.badParams);
+    // head_moved: another writer changed the live set since the caller read it; a full disk or a read-only ledger is
+    // not a bad request: it keeps its code, so the message and exit status say what to fix
+    if (e instanceof LedgerError) throw studioError(e.message, e.code === 'head_moved' ? 'conflict' : KEEP_CODES.has(e.code) ? e.code : CODES.badParams);
     throw e;
   }
 }
