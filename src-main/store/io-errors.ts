@@ -28,6 +28,15 @@ export function whyNotWritable(p: string): string | null {
   }
 }
 
+function readable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether the filesystem holding `dir` has (next to) no space left: under 256 KiB available. */
 export function diskFull(dir: string): boolean {
   try {
@@ -74,6 +83,13 @@ export function ledgerIoError(e: unknown, file: string, doing: 'open' | 'read' |
     return new LedgerError(
       'permission_denied', `permission denied on the ledger ${file} (${msg}): give this user read access to the file and its folder ${dir}` +
         `${doing === 'read' ? '' : ' (and write access, to change it)'}`,
+      { cause: e },
+    );
+  // SQLite says only "unable to open database file": find out whether this user may read the file at all
+  if (c.startsWith('SQLITE_CANTOPEN') && fs.existsSync(file) && !readable(file))
+    return new LedgerError(
+      'permission_denied', `permission denied on the ledger ${file}: this user may not read it; give this user read access to the file ` +
+        `and its folder ${dir}${doing === 'read' ? '' : ' (and write access, to change it)'}, or run the command as its owner`,
       { cause: e },
     );
   if (c.startsWith('SQLITE_CANTOPEN'))

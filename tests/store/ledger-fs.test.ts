@@ -3,7 +3,7 @@
 // Read-only filesystems and full disks are real mounts (a read-only bind mount, a 1 MiB tmpfs): root bypasses file
 // modes, so a mode-0444 file would prove nothing here. Those tests skip, saying why in their title, where mounting is
 // not possible.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -272,5 +272,52 @@ describe('a ledger on a full disk', () => {
     } finally {
       again.close();
     }
+  });
+});
+
+/** Why running as the unprivileged user `nobody` is not possible here (null: it is). */
+function nobodyUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root to run a command as the user nobody';
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', 'true'], { stdio: 'pipe' });
+  return r.status === 0 ? null : `runuser -u nobody is not available: ${String(r.stderr ?? r.error?.message).trim()}`;
+}
+const noNobody = nobodyUnavailable();
+const itAsNobody = (title: string, fn: () => Promise<void> | void) => (noNobody ? it.skip(`${title} (skipped: ${noNobody})`, fn) : it(title, fn));
+
+describe('file modes, as another user (root passes every mode check, so these run `eac` as nobody)', () => {
+  /** `eac ledger list --db file` run by the user nobody (a real process: file modes apply to it). */
+  const listAsNobody = (file: string) => {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, path.resolve('bin/eac.mjs'), 'ledger', 'list', '--db', file, '--json'], {
+      cwd: path.dirname(file),
+      encoding: 'utf8',
+      env: { ...process.env, EAC_DEBUG: '' },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  itAsNobody('a mode-0444 ledger (owned by someone else) in a folder nobody may write is listed, leaving nothing beside it', () => {
+    fs.chmodSync(dir, 0o755);
+    const own = path.join(dir, 'nobodys');
+    fs.mkdirSync(own);
+    fs.chownSync(own, 65534, 65534);
+    const file = path.join(own, 'ledger.sqlite');
+    const ids = makeLedger(file);
+    fs.chmodSync(file, 0o444);
+    const before = fs.readdirSync(own).sort();
+    const r = listAsNobody(file);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).edits.map((e: { id: number }) => e.id)).toEqual(ids);
+    expect(fs.readdirSync(own).sort()).toEqual(before);
+  });
+
+  itAsNobody('a ledger this user may not read: exit 1, permission denied, saying what to do', () => {
+    fs.chmodSync(dir, 0o755);
+    const file = path.join(dir, 'ledger.sqlite');
+    makeLedger(file);
+    fs.chmodSync(file, 0o600);
+    const r = listAsNobody(file);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toContain(`permission denied on the ledger ${file}: this user may not read it; give this user read access`);
+    expect(r.err).not.toMatch(/not an EAC Studio ledger/);
   });
 });
