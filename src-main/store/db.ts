@@ -12,20 +12,22 @@
 // missing and cannot be created (read-only folder or mount) it cannot open the database at all (SQLITE_CANTOPEN).
 // `immutable=1` would avoid both, but it is a URI parameter and this better-sqlite3 build has URIs off
 // (SQLITE_USE_URI=0; only an environment variable read when the addon loads turns them on). So, by case:
-//   - not in WAL mode (header bytes 18/19 != 2), or its -wal exists (a writer has it open, or crashed): a plain
-//     read-only connection; it creates nothing (a rollback-journal database needs no side files; an existing -wal
-//     means its -shm is there or is the writer's to manage);
-//   - WAL without a -wal, file and folder writable: a read-write connection with PRAGMA query_only. It creates the
-//     -wal / -shm it needs and, as the last connection, SQLite removes them at close; with no WAL frames there is
-//     nothing to checkpoint, so the ledger's bytes stay as they were (and query_only refuses any write statement);
-//   - WAL without a -wal, not writable (read-only filesystem or mount, mode 0444 for another user), or on a full disk
-//     (where the -wal / -shm cannot be made): a private snapshot copy of the file in a fresh 0700 temp folder, opened read-only
-//     and removed with the folder at close. A WAL database without its -wal holds every committed transaction in the
-//     main file, so the copy is the whole ledger.
+//   - not in WAL mode (header bytes 18/19 != 2), or its -wal and -shm both exist (a writer has it open, or crashed):
+//     a plain read-only connection; it creates nothing (a rollback-journal database needs no side files; the
+//     existing ones are the writer's to manage);
+//   - WAL with neither file, ledger and folder writable, disk not full: a read-write connection with PRAGMA
+//     query_only. It creates the -wal / -shm it needs and, as the last connection, SQLite removes them at close;
+//     with no WAL frames there is nothing to checkpoint, so the ledger's bytes stay as they were (and query_only
+//     refuses any write statement);
+//   - otherwise (a read-only filesystem or mount, mode 0444 for another user, a full disk where the -wal / -shm
+//     cannot be made, or one of them left without the other, which SQLite would complete or remove): a private
+//     snapshot copy of the file and its -wal in a fresh 0700 temp folder, opened read-only and removed with the
+//     folder at close. The file plus its -wal hold every committed transaction, so the copy is the whole ledger.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { EacError } from '../engine/errors';
+import { kindOf } from '../engine/fs-safe';
 import { mkdirsOnce } from '../engine/paths';
 import os from 'node:os';
 import { diskFull, ledgerIoError, notWritableError, whyNotWritable } from './io-errors';
@@ -121,6 +123,22 @@ export function openDatabase(file: string, opts: { busyTimeoutMs?: number; migra
   }
 }
 
+/**
+ * Refuse an existing `file` that is not a regular file (a FIFO, a device, a folder; symlinks followed) before SQLite
+ * opens it: SQLite's open blocks forever on a FIFO with no writer (`eac ledger list --db fifo` hung).
+ */
+function mustBeRegularFile(file: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw ledgerIoError(e, file, 'read') ?? new LedgerError('open_failed', `cannot open the ledger ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!st.isFile())
+    throw new LedgerError('not_ledger', `${file} is ${kindOf(st)}, not a regular file: not an EAC Studio ledger; pass the ledger file itself`);
+}
+
 /** The header says WAL journal mode (file format version bytes 18 and 19 are 2); false for anything unreadable. */
 function isWalFile(file: string): boolean {
   let fd: number | null = null;
@@ -189,10 +207,13 @@ function readConnection(file: string, shownAs: string, opts: OpenLedgerOptions, 
 function openReadOnly(file: string, opts: OpenLedgerOptions): Ledger {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new LedgerError('not_found', `the ledger ${abs} does not exist`);
+  mustBeRegularFile(abs);
   const ledger = (db: Database.Database, onClose?: () => void) => new Ledger(db, { ...opts, file: abs, readOnly: true, onClose });
-  if (!isWalFile(abs) || fs.existsSync(`${abs}-wal`)) return ledger(readConnection(abs, abs, opts, 'readonly'));
+  const wal = fs.existsSync(`${abs}-wal`);
+  const shm = fs.existsSync(`${abs}-shm`);
+  if (!isWalFile(abs) || (wal && shm)) return ledger(readConnection(abs, abs, opts, 'readonly'));
   // (on a full disk SQLite may fail half-way through creating the -wal / -shm and leave them: go to the copy at once)
-  if (!whyNotWritable(abs) && !whyNotWritable(path.dirname(abs)) && !diskFull(path.dirname(abs))) {
+  if (!wal && !shm && !whyNotWritable(abs) && !whyNotWritable(path.dirname(abs)) && !diskFull(path.dirname(abs))) {
     try {
       return ledger(readConnection(abs, abs, opts, 'query_only'));
     } catch (e) {
@@ -226,6 +247,7 @@ export function openLedger(file: string, opts: OpenLedgerOptions = {}): Ledger {
   }
   const abs = path.resolve(file);
   const known = knownVersion(opts.migrationsDir);
+  mustBeRegularFile(abs);
   // a read-only filesystem or file: say so before SQLite fails somewhere less telling (its first read, the lock)
   if (fs.existsSync(abs) ? whyNotWritable(abs) || whyNotWritable(path.dirname(abs)) : whyNotWritable(path.dirname(abs)))
     throw notWritableError(abs);

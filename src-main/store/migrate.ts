@@ -96,6 +96,12 @@ export function checkLedgerHeader(db: Database.Database, knownVersion: number, f
   const hasMigrations = objects.some((o) => o.type === 'table' && o.name === 'schema_migrations');
   // newer: ours, or a file with nothing but a version (its tables may be what this version does not know)
   if (version > knownVersion && (ours || hasMigrations || objects.length === 0)) throw SchemaTooNewError.of(version, knownVersion, file);
+  // every ledger gets its application_id in the transaction that creates its tables: ours without them is damaged
+  if (ours && !hasMigrations)
+    throw new MigrationError(
+      'not_ledger', `${file} carries EAC Studio's application_id but has no schema_migrations table: it is damaged or was not ` +
+        `written by EAC Studio; it was left untouched (restore the ledger from a backup)`,
+    );
   if (ours) return { fresh: false };
   if (objects.length === 0 && version === 0) return { fresh: true };
   if (version >= 1 && hasMigrations) return { fresh: false };
