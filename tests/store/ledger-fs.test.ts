@@ -158,6 +158,24 @@ describe('read commands write nothing beside the ledger', () => {
   });
 });
 
+describe('not a regular file', () => {
+  it('a FIFO given as the ledger is refused before SQLite opens it (it blocked forever), for reading, writing and through the CLI', async () => {
+    const fifo = path.join(dir, 'ledger.sqlite');
+    execFileSync('mkfifo', [fifo]);
+    for (const open of [() => openLedger(fifo, { readOnly: true }), () => openLedger(fifo)]) {
+      const e = errorOf(open);
+      expect(e.code).toBe('not_ledger');
+      expect(e.message).toContain(`${fifo} is a FIFO (named pipe), not a regular file`);
+    }
+    for (const sub of [['list'], ['revert', '0']]) {
+      const r = await eac(['ledger', ...sub, '--db', fifo]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain('is a FIFO (named pipe), not a regular file');
+    }
+    expect(fs.readdirSync(dir)).toEqual(['ledger.sqlite']);
+  });
+});
+
 describe('a ledger on a read-only filesystem', () => {
   itMounted('is listed (exit 0); revert exits 1 saying the folder is on a read-only filesystem and what to do', async () => {
     const src = path.join(dir, 'src');
