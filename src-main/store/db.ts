@@ -24,13 +24,13 @@
 //     snapshot copy of the file and its -wal in a fresh 0700 temp folder, opened read-only and removed with the
 //     folder at close. The file plus its -wal hold every committed transaction, so the copy is the whole ledger.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { EacError } from '../engine/errors';
 import { kindOf } from '../engine/fs-safe';
 import { mkdirsOnce } from '../engine/paths';
-import os from 'node:os';
-import { diskFull, ledgerIoError, notWritableError, whyNotWritable } from './io-errors';
+import { diskFull, ledgerIoError, notWritableError, readable, whyNotWritable } from './io-errors';
 import { Ledger, LedgerError, LedgerOptions } from './ledger';
 import { acquireWriterLock, type WriterLock } from './lock';
 import { checkLedgerHeader, findMigrationsDir, loadMigrations, migrate, MigrationReport } from './migrate';
@@ -158,17 +158,15 @@ function isWalFile(file: string): boolean {
  * where SQLite could not without writing beside it (see the header). Returns the copy and its remover.
  */
 function snapshot(file: string): { copy: string; remove: () => void } {
-  let dir: string;
+  let dir: string | null = null;
+  const remove = () => dir !== null && fs.rmSync(dir, { recursive: true, force: true });
   try {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-ledger-read-'));
-  } catch (e) {
-    throw ledgerIoError(e, path.join(os.tmpdir(), 'x'), 'write') ?? e;
-  }
-  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
-  const copy = path.join(dir, 'ledger.sqlite');
-  try {
+    const copy = path.join(dir, 'ledger.sqlite');
     fs.copyFileSync(file, copy);
     if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    // the copies keep the source's mode (0444, say): make them the private, writable files SQLite expects
+    for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o600);
     return { copy, remove };
   } catch (e) {
     remove();
@@ -179,7 +177,14 @@ function snapshot(file: string): { copy: string; remove: () => void } {
           `${os.tmpdir()} has no space for a copy; free space there (or set TMPDIR to a folder with space) and run again`,
         { cause: e },
       );
-    throw ledgerIoError(e, file, 'read') ?? e;
+    // the ledger (or its -wal) unreadable for this user, rather than the temporary folder unwritable
+    if ((c === 'EACCES' || c === 'EPERM') && (!readable(file) || (fs.existsSync(`${file}-wal`) && !readable(`${file}-wal`))))
+      throw ledgerIoError(e, file, 'read') ?? e;
+    throw new LedgerError(
+      'io_error', `cannot read the ledger ${file}: it cannot be read in place without writing beside it, and a private copy in the ` +
+        `temporary folder ${os.tmpdir()} failed (${(e as Error).message}); set TMPDIR to a writable folder with space and run again`,
+      { cause: e },
+    );
   }
 }
 

@@ -28,7 +28,8 @@ export function whyNotWritable(p: string): string | null {
   }
 }
 
-function readable(p: string): boolean {
+/** Whether this user may read `p`. */
+export function readable(p: string): boolean {
   try {
     fs.accessSync(p, fs.constants.R_OK);
     return true;

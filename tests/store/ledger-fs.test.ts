@@ -216,6 +216,12 @@ describe('a ledger on a read-only filesystem', () => {
       expect(fs.readdirSync(tmp)).toHaveLength(1);
       r.close();
       expect(fs.readdirSync(tmp)).toEqual([]);
+      // no usable temporary folder for the copy: said so, naming it and what to do
+      process.env.TMPDIR = path.join(dir, 'no-such-tmp');
+      const t = errorOf(() => openLedger(file, { readOnly: true }));
+      expect(t.code).toBe('io_error');
+      expect(t.message).toContain(`a private copy in the temporary folder ${path.join(dir, 'no-such-tmp')} failed`);
+      expect(t.message).toMatch(/set TMPDIR to a writable folder with space/);
     } finally {
       if (oldTmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = oldTmp;
