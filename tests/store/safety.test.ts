@@ -373,6 +373,14 @@ describe('factor checksums bound to their edit, layer and tensor (issue 19 item 
       bytes.push([stored, vt]);
     }
     l3.close();
+    // read-only (not migrated), the old rows are checked by the rule they were written with: the bytes
+    const ro = openLedger(file, { readOnly: true });
+    try {
+      expect(ro.editFactors(1)).toHaveLength(1);
+      expect(errorOf(() => ro.editFactors(2)).message).toMatch(/of edit 2 \(seq 2\) .* is corrupt: its bytes hash to sha256/);
+    } finally {
+      ro.close();
+    }
     const l = openLedger(file);
     try {
       expect(l.migration!.applied.map((a) => a.name)).toContain('factor_binding');
