@@ -398,6 +398,8 @@ export interface ExportParams {
 
 export interface ExportResult {
   outDir: string;
+  /** the random id in the folder's edits.json and in the ledger's export event: what a later overwrite checks */
+  exportId: string;
   files: { name: string; bytes: number }[];
   /**
    * what of the model folder was not copied, and why: weights in another format (pytorch_model.bin, tf_model.h5,

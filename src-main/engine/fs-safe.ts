@@ -30,7 +30,8 @@ export const FILE_LIMITS = {
   corpus: 512 * MiB,
 } as const;
 
-function kindOf(st: fs.Stats): string {
+/** What a non-regular file is, for messages ('a FIFO (named pipe)', 'a directory', ...). */
+export function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';

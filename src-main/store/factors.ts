@@ -66,3 +66,27 @@ export function concatFactors(parts: readonly LayerFactors[]): LayerFactors {
 export function factorSha256(ut: Uint8Array, vt: Uint8Array): string {
   return createHash('sha256').update(ut).update(vt).digest('hex');
 }
+
+/** What a factor row belongs to: the edit, its place in it, the layer and tensor it changes, and its shape. */
+export interface FactorBinding {
+  editId: number;
+  ord: number;
+  layer: number;
+  tensor: string;
+  rank: number;
+  dOut: number;
+  dIn: number;
+}
+
+/**
+ * The bound checksum of a factor row (edit_factors.bound_sha256, 004_factor_binding): sha256 of a length-prefixed
+ * header naming what the bytes belong to (edit id, delta index, layer, tensor, rank, shape, dtype float32 LE), then
+ * the ut and vt bytes. factorSha256 covers the bytes only, so a row moved to another layer or edit in SQL still
+ * verified and was applied there; with the binding such a row no longer matches.
+ */
+export function boundFactorSha256(b: FactorBinding, ut: Uint8Array, vt: Uint8Array): string {
+  const head = Buffer.from(JSON.stringify(['eac-factor-v2', b.editId, b.ord, b.layer, b.tensor, b.rank, b.dOut, b.dIn, 'f32le']), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(head.byteLength, 0);
+  return createHash('sha256').update(len).update(head).update(ut).update(vt).digest('hex');
+}

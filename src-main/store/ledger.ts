@@ -2,8 +2,9 @@
 // and events. The live set of edits is derived from the events (event_edits rows, mirrored into live_edits by
 // triggers in the same transaction). Every public write is one IMMEDIATE transaction.
 //
-// Integrity: every factor row carries the sha256 of its bytes (002_integrity); every read of factor values (rebuild,
-// export, editFactors) checks it and names the edit when it differs. Concurrency: one writer process per ledger
+// Integrity: every factor row carries a sha256 of its bytes bound to the edit, layer, tensor and shape they belong to
+// (004_factor_binding); every read of factor values (rebuild, export, editFactors, ledger list) checks it and names
+// the edit when it differs. Concurrency: one writer process per ledger
 // (lock.ts) and, within it, an optimistic head check: recordEdit / revertTo / removeEdit take the head the caller
 // computed on (expectedHead) and refuse the write when another writer moved it.
 //
@@ -11,13 +12,14 @@
 // inside that method's write transaction, after its last statement and before COMMIT, having written one line
 // "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
 // to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
-import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
-import { concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
+import { boundFactorSha256, concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
+import { ledgerIoError } from './io-errors';
+import { LedgerError } from './ledger-error';
 import type { WriterLock } from './lock';
 import type { MigrationReport } from './migrate';
 import {
@@ -49,6 +51,7 @@ import {
 } from './types';
 
 export { concatFactors, decodeF32, encodeF32 } from './factors';
+export { LedgerError } from './ledger-error';
 export * from './types';
 
 export interface LedgerOptions {
@@ -62,15 +65,10 @@ export interface LedgerOptions {
   readOnly?: boolean;
   /** the writer lock, released by close() */
   lock?: WriterLock;
+  /** run once after the connection is closed (a read-only snapshot's private copy is removed) */
+  onClose?: () => void;
 }
 
-/** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
-export class LedgerError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'LedgerError';
-  }
-}
 
 type Row = Record<string, any>;
 
@@ -99,6 +97,7 @@ export class Ledger {
   readonly file: string;
   readonly readOnly: boolean;
   private lock?: WriterLock;
+  private onClose?: () => void;
   /**
    * Per model, the head this connection last saw the live set at: when it read it (liveEdits / liveFactors, i.e. a
    * rebuild) or moved it itself. recordEdit / revertTo / removeEdit without an explicit expectedHead check against
@@ -116,6 +115,7 @@ export class Ledger {
     this.file = opts.file ?? (db.memory ? '' : db.name);
     this.readOnly = opts.readOnly ?? db.readonly;
     this.lock = opts.lock;
+    this.onClose = opts.onClose;
   }
 
   /** Close the connection and release the writer lock. */
@@ -125,6 +125,9 @@ export class Ledger {
     } finally {
       this.lock?.release();
       this.lock = undefined;
+      const done = this.onClose;
+      this.onClose = undefined;
+      done?.();
     }
   }
 
@@ -136,13 +139,18 @@ export class Ledger {
   private tx<T>(op: string, fn: () => T): T {
     if (this.readOnly) throw new LedgerError('read_only', `${op}: the ledger ${this.file} was opened read-only`);
     const outer = !this.db.inTransaction;
-    return this.db
-      .transaction(() => {
-        const r = fn();
-        if (outer) crashBeforeCommit(this.db, op, r);
-        return r;
-      })
-      .immediate();
+    try {
+      return this.db
+        .transaction(() => {
+          const r = fn();
+          if (outer) crashBeforeCommit(this.db, op, r);
+          return r;
+        })
+        .immediate();
+    } catch (e) {
+      // a full disk or a ledger made read-only since it was opened: say so (the transaction was rolled back)
+      throw (this.file && ledgerIoError(e, this.file, 'write')) || e;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------- models
@@ -369,12 +377,13 @@ export class Ledger {
       const editId = Number(e.lastInsertRowid);
 
       const insF = this.db.prepare(
-        'INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt, sha256, bound_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       deltas.forEach((d, ord) => {
         const ut = encodeF32(d.Ut);
         const vt = encodeF32(d.Vt);
-        insF.run(editId, ord, d.layer, d.tensor, d.rank, d.dOut, d.dIn, ut, vt, factorSha256(ut, vt));
+        const bound = boundFactorSha256({ editId, ord, layer: d.layer, tensor: d.tensor, rank: d.rank, dOut: d.dOut, dIn: d.dIn }, ut, vt);
+        insF.run(editId, ord, d.layer, d.tensor, d.rank, d.dOut, d.dIn, ut, vt, factorSha256(ut, vt), bound);
       });
 
       const insN = this.db.prepare(
@@ -549,10 +558,16 @@ export class Ledger {
     return rows.map(mapFactors);
   }
 
-  /** Every factor row whose bytes no longer match its sha256, as messages naming the edit (empty = all intact). */
-  verifyFactors(): string[] {
+  /**
+   * Every factor row (of one model, or of the whole ledger) that no longer matches its checksum, as messages naming
+   * the edit (empty = all intact).
+   */
+  verifyFactors(modelId?: number): string[] {
     const out: string[] = [];
-    for (const r of this.db.prepare('SELECT f.*, e.seq FROM edit_factors f JOIN edits e ON e.id = f.edit_id ORDER BY f.edit_id, f.ord').iterate() as Iterable<Row>) {
+    const rows = this.db
+      .prepare(`SELECT f.*, e.seq FROM edit_factors f JOIN edits e ON e.id = f.edit_id ${modelId === undefined ? '' : 'WHERE e.model_id = ?'} ORDER BY f.edit_id, f.ord`)
+      .iterate(...(modelId === undefined ? [] : [modelId])) as Iterable<Row>;
+    for (const r of rows) {
       try {
         verifyFactorRow(r, this.file);
       } catch (e) {
@@ -720,6 +735,22 @@ export class Ledger {
   events(modelId: number, kind?: EventKind): LedgerEvent[] {
     const h = this.history(modelId).events;
     return kind ? h.filter((e) => e.kind === kind) : h;
+  }
+
+  /**
+   * The export with this id (recorded by an 'export' event whose payload carries `exportId` and `written`: every file
+   * it wrote with its size and sha256), of any model of this ledger; undefined when this ledger never wrote it.
+   */
+  findExport(exportId: string): { eventId: number; modelId: number; outDir: string; files: { name: string; bytes: number; sha256: string }[] } | undefined {
+    const r = this.db
+      .prepare(`SELECT id, model_id, payload_json FROM events WHERE kind = 'export' AND json_extract(payload_json, '$.exportId') = ? ORDER BY id DESC LIMIT 1`)
+      .get(exportId) as Row | undefined;
+    if (!r) return undefined;
+    const p = parse<{ outDir?: unknown; written?: unknown }>(r.payload_json);
+    const files = Array.isArray(p.written)
+      ? (p.written as Row[]).filter((f) => typeof f?.name === 'string' && typeof f.bytes === 'number' && typeof f.sha256 === 'string')
+      : [];
+    return { eventId: r.id, modelId: r.model_id, outDir: String(p.outDir ?? ''), files: files.map((f) => ({ name: f.name, bytes: f.bytes, sha256: f.sha256 })) };
   }
 
   /** One edit with everything recorded about it (factor shapes; editFactors() for the values). */
@@ -926,19 +957,40 @@ function mapItem(r: Row): QueueItem {
 }
 
 /**
- * Check a factor row's bytes against its stored sha256 (002_integrity). Rows read from a ledger older than 002 (read-
- * only, not migrated) have no sha256 column and cannot be checked; a NULL in a migrated ledger is itself tampering.
+ * Check a factor row against its checksum. Since 004_factor_binding that is bound_sha256, which covers the bytes and
+ * what they belong to (edit, delta index, layer, tensor, rank, shape): a row moved to another layer or edit in SQL
+ * fails as surely as a flipped bit. A ledger opened read-only at an older schema is checked by the rule it was written
+ * with (002: the bytes only; 001: nothing to check). A NULL checksum in a ledger that has the column is tampering, or
+ * a row whose bytes already failed the old checksum when 004 upgraded it.
  */
 function verifyFactorRow(r: Row, file: string): void {
-  if (!('sha256' in r)) return;
   const what = `factor ${r.ord} (layer ${r.layer}, ${r.tensor}) of edit ${r.edit_id}${r.seq !== undefined ? ` (seq ${r.seq})` : ''} in ${file || 'the ledger'}`;
+  const undo = `this edit cannot be rebuilt or exported exactly: restore the ledger from a backup or revert past edit ${r.edit_id}`;
+  if ('bound_sha256' in r) {
+    if (r.bound_sha256 === null)
+      throw new LedgerError(
+        'factor_corrupt', `${what} has no bound checksum: its bytes no longer matched their sha256 when the ledger was upgraded, ` +
+          `or the ledger was changed outside EAC Studio; ${undo}`,
+      );
+    const bound = boundFactorSha256({ editId: r.edit_id, ord: r.ord, layer: r.layer, tensor: r.tensor, rank: r.rank, dOut: r.d_out, dIn: r.d_in }, r.ut, r.vt);
+    if (bound === r.bound_sha256) return;
+    // say which half changed: intact bytes under a rewritten edit / layer / tensor / shape, or changed bytes
+    const bytesIntact = typeof r.sha256 === 'string' && factorSha256(r.ut, r.vt) === r.sha256;
+    throw new LedgerError(
+      'factor_corrupt', bytesIntact
+        ? `${what} was moved: its bytes are intact but the edit, layer, tensor, rank or shape it is filed under changed after it was ` +
+            `recorded (an outside change to the ledger); ${undo}`
+        : `${what} is corrupt: it no longer matches the checksum recorded when the edit was written (disk corruption or an outside ` +
+            `change to the ledger); ${undo}`,
+    );
+  }
+  if (!('sha256' in r)) return;
   if (r.sha256 === null) throw new LedgerError('factor_corrupt', `${what} has no checksum; the ledger was changed outside EAC Studio`);
   const now = factorSha256(r.ut, r.vt);
   if (now !== r.sha256)
     throw new LedgerError(
       'factor_corrupt', `${what} is corrupt: its bytes hash to sha256 ${now}, recorded ${r.sha256} when the edit was written. ` +
-        `The stored factors changed after they were recorded (disk corruption or an outside change); ` +
-        `this edit cannot be rebuilt or exported exactly: restore the ledger from a backup or revert past edit ${r.edit_id}`,
+        `The stored factors changed after they were recorded (disk corruption or an outside change); ${undo}`,
     );
 }
 

@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { factorSha256 } from './factors';
+import { boundFactorSha256, factorSha256 } from './factors';
+import { ledgerIoError } from './io-errors';
 
 export interface Migration {
   version: number;
@@ -80,7 +81,11 @@ export function checkLedgerHeader(db: Database.Database, knownVersion: number, f
     version = db.pragma('user_version', { simple: true }) as number;
     objects = db.prepare(`SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid`).all() as typeof objects;
   } catch (e) {
-    throw new MigrationError('not_ledger', `${file} is not an EAC Studio ledger: ${(e as Error).message}`);
+    // a file that cannot be read (read-only folder without the WAL's side files, permissions, a full disk) is not the
+    // same as a file that is not a ledger: only SQLite's "not a database" and "malformed" mean the latter
+    const io = ledgerIoError(e, file, 'read');
+    if (io) throw io;
+    throw new MigrationError('not_ledger', `${file} is not an EAC Studio ledger: ${(e as Error).message}`, { cause: e });
   }
   const ours = appId === LEDGER_APPLICATION_ID;
   if (appId !== 0 && !ours)
@@ -91,6 +96,12 @@ export function checkLedgerHeader(db: Database.Database, knownVersion: number, f
   const hasMigrations = objects.some((o) => o.type === 'table' && o.name === 'schema_migrations');
   // newer: ours, or a file with nothing but a version (its tables may be what this version does not know)
   if (version > knownVersion && (ours || hasMigrations || objects.length === 0)) throw SchemaTooNewError.of(version, knownVersion, file);
+  // every ledger gets its application_id in the transaction that creates its tables: ours without them is damaged
+  if (ours && !hasMigrations)
+    throw new MigrationError(
+      'not_ledger', `${file} carries EAC Studio's application_id but has no schema_migrations table: it is damaged or was not ` +
+        `written by EAC Studio; it was left untouched (restore the ledger from a backup)`,
+    );
   if (ours) return { fresh: false };
   if (objects.length === 0 && version === 0) return { fresh: true };
   if (version >= 1 && hasMigrations) return { fresh: false };
@@ -205,6 +216,14 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
   db.function('eac_factor_sha256', { deterministic: true }, (ut: unknown, vt: unknown) =>
     factorSha256(ut as Uint8Array, vt as Uint8Array),
   );
+  // 004_factor_binding binds each row's checksum to its edit, layer, tensor and shape, but only for a row whose bytes
+  // still match the old byte-only sha256: a row tampered with before the upgrade gets NULL (reported as corrupt)
+  db.function('eac_factor_bound_sha256', { deterministic: true, varargs: true }, (...a: unknown[]) => {
+    if (a.length !== 10) throw new MigrationError('migration', `eac_factor_bound_sha256 takes 10 arguments, got ${a.length}`);
+    const [editId, ord, layer, tensor, rank, dOut, dIn, ut, vt, sha] = a as [number, number, number, string, number, number, number, Uint8Array, Uint8Array, string | null];
+    if (sha === null || factorSha256(ut, vt) !== sha) return null;
+    return boundFactorSha256({ editId, ord, layer, tensor, rank, dOut, dIn }, ut, vt);
+  });
   const applied: MigrationReport['applied'] = [];
   for (const m of migrations) {
     if (m.version <= from) continue;
@@ -222,7 +241,7 @@ export function migrate(db: Database.Database, migrationsDir?: string): Migratio
       try {
         db.exec(m.sql);
       } catch (e) {
-        throw new MigrationError('migration', `migration ${m.version}_${m.name} failed: ${(e as Error).message}`);
+        throw new MigrationError('migration', `migration ${m.version}_${m.name} failed: ${(e as Error).message}`, { cause: e });
       }
       db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(
         m.version,

@@ -118,7 +118,7 @@ describe('export (gpt2, f32)', () => {
     expect(ws.ledger.events(ws.modelId, 'export')).toHaveLength(1);
   });
 
-  it('refuses an existing outDir unless overwrite, and replaces it atomically', async () => {
+  it('refuses an existing outDir unless overwrite, and replaces its own previous export in the same folder', async () => {
     await expect(exportWorkspace(ws, out)).rejects.toThrow(/already exists/);
     const r = await exportWorkspace(ws, out, { overwrite: true });
     expect(r.outDir).toBe(out);

@@ -137,37 +137,118 @@ describe('export safety', () => {
     expect(tree(partial)).toEqual(before);
   });
 
-  it('a folder carrying the export marker is replaced; with files the export did not write it is not', async () => {
+  it('a previous export of this ledger is replaced in place; with files the export did not write it is not', async () => {
     const out = path.join(root, 'exp-marker');
     const first = await exportWorkspace(ws, out);
     const m1 = JSON.parse(fs.readFileSync(path.join(out, 'edits.json'), 'utf8'));
     expect(m1.format).toBe(EXPORT_FORMAT);
+    expect(m1.exportId).toMatch(/^[0-9a-f]{32}$/);
+    expect(first.exportId).toBe(m1.exportId);
+    // the ledger records the id and every file written, edits.json included, with its hash
+    const rec = ws.ledger.findExport(m1.exportId)!;
+    expect(rec.files.map((f) => f.name).sort()).toEqual(fs.readdirSync(out).sort());
+    for (const f of rec.files) expect(f.sha256, f.name).toBe(sha(path.join(out, f.name)));
     fs.writeFileSync(path.join(out, 'stale-extra.txt'), 'left by the user');
-    expect((await refused(out, 'not_export')).message).toMatch(/files the export did not write \(stale-extra\.txt\)/);
+    expect((await refused(out, 'not_export')).message).toMatch(new RegExp(`an entry that export ${m1.exportId} did not write \\(stale-extra\\.txt\\)`));
+    expect(fs.readFileSync(path.join(out, 'stale-extra.txt'), 'utf8')).toBe('left by the user');
     fs.rmSync(path.join(out, 'stale-extra.txt'));
-    await new Promise((r) => setTimeout(r, 5)); // a different createdAt
+    const inode = fs.statSync(out).ino;
     const second = await exportWorkspace(ws, out, { overwrite: true });
     expect(second.outDir).toBe(first.outDir);
     const m2 = JSON.parse(fs.readFileSync(path.join(out, 'edits.json'), 'utf8'));
-    expect(m2.createdAt).not.toBe(m1.createdAt);
+    expect(m2.exportId).not.toBe(m1.exportId);
+    expect(m2.exportId).toBe(second.exportId);
+    // the folder itself stays (files moved into it), holding exactly the new export's files
+    expect(fs.statSync(out).ino).toBe(inode);
+    expect(fs.readdirSync(out).sort()).toEqual([...m2.files.map((f: { name: string }) => f.name), 'edits.json'].sort());
     // nothing moved aside or half-written is left beside it
     expect(fs.readdirSync(root).filter((n) => n.startsWith('.exp-marker'))).toEqual([]);
-    // an export written before edits.json listed its files: replaced when it holds only what an export writes
-    const old = path.join(root, 'exp-old');
-    fs.cpSync(out, old, { recursive: true });
-    const legacy = { ...m2 };
-    delete legacy.files;
-    fs.writeFileSync(path.join(old, 'edits.json'), JSON.stringify(legacy));
-    fs.writeFileSync(path.join(old, 'thesis.tex'), 'mine');
-    expect((await refused(old, 'not_export')).message).toMatch(/thesis\.tex/);
-    fs.rmSync(path.join(old, 'thesis.tex'));
-    await exportWorkspace(ws, old, { overwrite: true });
-    expect(JSON.parse(fs.readFileSync(path.join(old, 'edits.json'), 'utf8')).files.length).toBeGreaterThan(0);
-    // an empty folder may be written into too
+    // and the re-export can be replaced again (its id is recorded now)
+    await exportWorkspace(ws, out, { overwrite: true });
+    // an empty folder may be written into too; it stays the same folder
     const empty = path.join(root, 'exp-empty');
     fs.mkdirSync(empty);
+    const emptyIno = fs.statSync(empty).ino;
     await exportWorkspace(ws, empty, { overwrite: true });
     expect(fs.existsSync(path.join(empty, 'edits.json'))).toBe(true);
+    expect(fs.statSync(empty).ino).toBe(emptyIno);
+  });
+
+  it('a hand-made edits.json is not a licence to delete (issue 19 item 7): thesis.tex and a user folder survive, exit 2 naming them', async () => {
+    const mine = path.join(root, 'looks-like-export');
+    fs.mkdirSync(path.join(mine, 'notes'), { recursive: true });
+    fs.writeFileSync(path.join(mine, 'thesis.tex'), 'chapter 1');
+    fs.writeFileSync(path.join(mine, 'notes', 'todo.txt'), 'write chapter 2');
+    const handMade = { format: EXPORT_FORMAT, files: [{ name: 'thesis.tex', bytes: 9, sha256: sha(path.join(mine, 'thesis.tex')) }, { name: 'notes' }] };
+    fs.writeFileSync(path.join(mine, 'edits.json'), JSON.stringify(handMade));
+    const before = tree(mine);
+    const r = await eac(['ledger', 'export', mine, '--db', db, '--overwrite']);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/its edits\.json carries no export id/);
+    expect(r.err).toMatch(/Nothing was deleted/);
+    expect(tree(mine)).toEqual(before);
+    // a real export's id copied into the hand-made manifest: the files that export wrote are known, and these are not them
+    const real = path.join(root, 'exp-real');
+    const { exportId } = await exportWorkspace(ws, real);
+    fs.writeFileSync(path.join(mine, 'edits.json'), JSON.stringify({ ...handMade, exportId }));
+    const e = await refused(mine, 'not_export');
+    expect(e.message).toContain(`that export ${exportId} did not write (notes, thesis.tex)`);
+    expect(fs.readFileSync(path.join(mine, 'thesis.tex'), 'utf8')).toBe('chapter 1');
+    expect(fs.readFileSync(path.join(mine, 'notes', 'todo.txt'), 'utf8')).toBe('write chapter 2');
+    // an id this ledger never wrote
+    fs.writeFileSync(path.join(mine, 'edits.json'), JSON.stringify({ ...handMade, exportId: 'f'.repeat(32) }));
+    expect((await refused(mine, 'not_export')).message).toMatch(/its export id f{32} is not recorded in the ledger .*ledger\.sqlite/);
+    expect(fs.readFileSync(path.join(mine, 'thesis.tex'), 'utf8')).toBe('chapter 1');
+  });
+
+  it('a real previous export with a user folder under a name it wrote, or a changed file, is refused with nothing deleted', async () => {
+    const out = path.join(root, 'exp-tampered');
+    const { exportId } = await exportWorkspace(ws, out);
+    // the user replaced the export's README.md with a folder of their own
+    fs.rmSync(path.join(out, 'README.md'));
+    fs.mkdirSync(path.join(out, 'README.md'));
+    fs.writeFileSync(path.join(out, 'README.md', 'mine.txt'), 'my notes');
+    let before = tree(out);
+    expect((await refused(out, 'not_export')).message).toContain(`README.md is a folder, not the file export ${exportId} wrote`);
+    expect(tree(out)).toEqual(before);
+    fs.rmSync(path.join(out, 'README.md'), { recursive: true });
+    // a file of the export the user edited since (same size, other bytes)
+    const cfg = path.join(out, 'config.json');
+    const text = fs.readFileSync(cfg, 'utf8');
+    fs.writeFileSync(cfg, text.replace(/"/, "'"));
+    before = tree(out);
+    expect((await refused(out, 'not_export')).message).toMatch(new RegExp(`config\\.json changed since export ${exportId} wrote it \\(sha256 [0-9a-f]{64}, it wrote [0-9a-f]{64}\\)`));
+    expect(tree(out)).toEqual(before);
+    // a symlink in place of a file it wrote
+    fs.writeFileSync(cfg, text);
+    fs.rmSync(path.join(out, 'tokenizer.json'));
+    fs.symlinkSync(path.join(model, 'tokenizer.json'), path.join(out, 'tokenizer.json'));
+    expect((await refused(out, 'not_export')).message).toContain('tokenizer.json is a symbolic link');
+    expect(tree(model)).toEqual(modelTree);
+    // with the link gone (a file of the export missing is fine: nothing to remove), the overwrite goes ahead
+    fs.rmSync(path.join(out, 'tokenizer.json'));
+    await exportWorkspace(ws, out, { overwrite: true });
+    expect(fs.existsSync(path.join(out, 'tokenizer.json'))).toBe(true);
+  });
+
+  it("another ledger's export is not replaced", async () => {
+    const other = tmpDir('eac-export-other-');
+    try {
+      const out = path.join(root, 'exp-for-other');
+      const { exportId } = await exportWorkspace(ws, out);
+      const ws2 = await Workspace.open({ modelDir: model, workspaceDir: path.join(other, 'ws'), cacheDir: path.join(root, 'cache') });
+      try {
+        const before = tree(out);
+        const e = await exportWorkspace(ws2, out, { overwrite: true }).then(() => null, (x) => x as Error & { code?: string });
+        expect(e?.code).toBe('not_export');
+        expect(e!.message).toContain(`its export id ${exportId} is not recorded in the ledger`);
+        expect(tree(out)).toEqual(before);
+      } finally {
+        await ws2.close();
+      }
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('every exported file is hashed in edits.json; no absolute local path unless asked; files 0600 in a 0700 folder', async () => {

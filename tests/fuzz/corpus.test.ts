@@ -1,5 +1,5 @@
 // The fuzz corpus (tests/fuzz/corpus.ts): ≥ 300 seeded malformed checkpoints, config.json files,
-// tokenizer.json files and fact files, FIFOs included, each with its expected outcome — a
+// tokenizer.json files, fact files and ledger files (ledger-cases.ts), FIFOs included, each with its expected outcome — a
 // CheckpointError with a specific code, a parse result, or acceptance. All cases run in one child
 // process (fuzz-child.ts) under a per-case watchdog: a case that does not finish within
 // CASE_WATCHDOG_MS is a hang — the child is killed (SIGKILL ends even a blocking open of a FIFO),
@@ -106,6 +106,7 @@ describe('fuzz corpus', () => {
     for (const t of ['checkpoint', 'tokenizer', 'facts'] as const) expect(cases.filter((c) => c.target === t).length).toBeGreaterThan(40);
     // the import's full read (NaN / Inf deep inside a tensor, issue 19)
     expect(cases.filter((c) => c.target === 'import').length).toBeGreaterThanOrEqual(3);
+    expect(cases.filter((c) => c.target === 'ledger').length).toBeGreaterThanOrEqual(20);
     expect(cases.filter((c) => Object.values(c.files).some((f) => f.kind === 'fifo')).length).toBeGreaterThanOrEqual(8);
     // the corpus is a function of its seed
     expect(JSON.stringify(buildCorpus().map((c) => [c.id, c.expect]))).toBe(JSON.stringify(cases.map((c) => [c.id, c.expect])));

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FIXTURES } from '../shared';
+import { ledgerCases } from './ledger-cases';
 
 export type FileSpec =
   | { kind: 'bytes'; data: Buffer }
@@ -17,7 +18,7 @@ export type FileSpec =
 
 export type Expected =
   | { ok: true }
-  /** a CheckpointError with this code */
+  /** a CheckpointError (or, for ledgers, any EacError) with this code */
   | { code: string }
   /** parseFacts' result counts (fileError: an error for the file as a whole, row 0) */
   | { facts: { requests: number; errors: number; fileError?: boolean; fields?: string[] } }
@@ -28,9 +29,10 @@ export interface FuzzCase {
   id: string;
   /**
    * what is evaluated: loadCheckpoint(dir), loadCheckpoint + the import's full hash (checkpointHashes, full), loadTokenizer(dir)
-   * + encode, or parseFacts(readFactsFile(file))
+   * + encode, parseFacts(readFactsFile(file)), or openLedger(dir/ledger.sqlite, { readOnly: true }) + listModels +
+   * verifyFactors (ledger-cases.ts)
    */
-  target: 'checkpoint' | 'import' | 'tokenizer' | 'facts';
+  target: 'checkpoint' | 'import' | 'tokenizer' | 'facts' | 'ledger';
   /** relative path -> spec; for facts the file evaluated is `factsFile` */
   files: Record<string, FileSpec>;
   factsFile?: string;
@@ -883,5 +885,5 @@ function issue19Cases(): FuzzCase[] {
 /** The whole corpus for one seed (same seed, same cases, same files). */
 export function buildCorpus(seed = 20261127): FuzzCase[] {
   const r = rng(seed);
-  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 60), ...factCases(r, 76), ...issue19Cases()];
+  return [...safetensorsCases(r, 132), ...configCases(r, 72), ...folderCases(r), ...tokenizerCases(r, 60), ...factCases(r, 76), ...issue19Cases(), ...ledgerCases(seed ^ 0x1ed9e7)];
 }

@@ -9,6 +9,8 @@ import { buildCorpus, type FileSpec, type FuzzCase } from './corpus';
 import { CheckpointError, checkpointHashes, loadCheckpoint } from '../../src-main/engine/checkpoint';
 import { loadTokenizer } from '../../src-main/engine/tokenizer';
 import { parseFacts, readFactsFile } from '../../src-main/engine/facts';
+import { EacError } from '../../src-main/engine/errors';
+import { openLedger } from '../../src-main/store';
 
 export type Outcome =
   | { ok: true }
@@ -39,6 +41,17 @@ async function evaluate(c: FuzzCase, dir: string): Promise<Outcome> {
       await checkpointHashes(loadCheckpoint(dir), { full: true });
       return { ok: true };
     }
+    if (c.target === 'ledger') {
+      const l = openLedger(path.join(dir, 'ledger.sqlite'), { readOnly: true });
+      try {
+        l.listModels();
+        const bad = l.verifyFactors();
+        if (bad.length) throw new Error(bad.join('; '));
+      } finally {
+        l.close();
+      }
+      return { ok: true };
+    }
     if (c.target === 'tokenizer') {
       const tok = loadTokenizer(dir, { vocabSize: c.vocabSize });
       tok.encode('Hello world 123, again!');
@@ -56,7 +69,7 @@ async function evaluate(c: FuzzCase, dir: string): Promise<Outcome> {
       },
     };
   } catch (e) {
-    if (e instanceof CheckpointError) return { code: e.code, message: e.message };
+    if (e instanceof CheckpointError || (c.target === 'ledger' && e instanceof EacError)) return { code: e.code, message: e.message };
     return { threw: (e as Error)?.message ?? String(e) };
   }
 }
@@ -70,7 +83,10 @@ void (async () => {
     fs.mkdirSync(dir, { recursive: true });
     for (const [rel, spec] of Object.entries(c.files)) write(dir, rel, spec);
     process.stdout.write(JSON.stringify({ i, start: true }) + '\n');
-    const outcome = await evaluate(c, dir);
+    let outcome = await evaluate(c, dir);
+    // a read of a ledger leaves nothing beside it (no -wal / -shm), whatever the file was
+    const left = c.target === 'ledger' ? fs.readdirSync(dir).filter((n) => !(n in c.files)) : [];
+    if (left.length) outcome = { threw: `left beside the ledger: ${left.join(', ')} (outcome ${JSON.stringify(outcome).slice(0, 300)})` };
     process.stdout.write(JSON.stringify({ i, outcome }) + '\n');
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EditResult, LayerDelta } from '../../src-main/engine/edit/types';
+import { boundFactorSha256 } from '../../src-main/store/factors';
 import {
   factorSha256,
   LEDGER_APPLICATION_ID,
@@ -280,6 +281,122 @@ describe('factor checksums', () => {
       expect(l2.liveFactors(modelId).get(1)!.rank).toBe(1);
     } finally {
       l2.close();
+    }
+  });
+});
+
+describe('factor checksums bound to their edit, layer and tensor (issue 19 item 6)', () => {
+  /** Rewrite columns of edit `editId`'s first factor row behind the ledger's back (lifting the append-only trigger). */
+  function rewriteRow(file: string, editId: number, set: string): void {
+    const raw = new Database(file);
+    raw.exec('DROP TRIGGER edit_factors_no_update');
+    raw.prepare(`UPDATE edit_factors SET ${set} WHERE edit_id = ? AND ord = 0`).run(editId);
+    raw.exec(`CREATE TRIGGER edit_factors_no_update BEFORE UPDATE ON edit_factors BEGIN SELECT RAISE(ABORT, 'edit_factors is append-only'); END`);
+    raw.close();
+  }
+
+  it('every factor row stores a checksum bound to edit id, index, layer, tensor, rank and shape; a row without one cannot be inserted', () => {
+    const file = path.join(dir, 'bound.sqlite');
+    const { l, ids } = newLedger(file);
+    try {
+      const rows = l.db.prepare('SELECT * FROM edit_factors ORDER BY edit_id').all() as Record<string, any>[];
+      expect(rows.map((r) => r.edit_id)).toEqual(ids);
+      for (const r of rows) {
+        const b = { editId: r.edit_id, ord: r.ord, layer: r.layer, tensor: r.tensor, rank: r.rank, dOut: r.d_out, dIn: r.d_in };
+        expect(r.bound_sha256).toBe(boundFactorSha256(b, r.ut, r.vt));
+        // the same bytes under another layer, edit or tensor do not verify
+        for (const other of [{ ...b, layer: b.layer + 1 }, { ...b, editId: b.editId + 1 }, { ...b, tensor: 'h.0.mlp.c_proj.weight' }, { ...b, ord: 1 }])
+          expect(boundFactorSha256(other, r.ut, r.vt)).not.toBe(r.bound_sha256);
+      }
+      const r0 = rows[0];
+      expect(() =>
+        l.db
+          .prepare(`INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt, sha256) VALUES (?, 5, 2, 'x', 1, ?, ?, ?, ?, ?)`)
+          .run(ids[0], D, DFF, r0.ut, r0.vt, r0.sha256),
+      ).toThrow(/bound_sha256 is required/);
+    } finally {
+      l.close();
+    }
+  });
+
+  for (const [what, set] of [
+    ['layer', 'layer = 3'],
+    ['tensor', `tensor = 'h.3.mlp.c_proj.weight'`],
+    ['edit id', 'edit_id = edit_id + 100'],
+  ] as const)
+    it(`a factor row whose ${what} was rewritten in SQL (bytes intact) is refused on every read, naming the edit`, () => {
+      const file = path.join(dir, `moved-${what.replace(' ', '-')}.sqlite`);
+      const { l, modelId, ids } = newLedger(file, 2);
+      if (what === 'edit id') {
+        // a second model's edit with the same shape to move the row to (edit ids are foreign keys)
+        l.db.exec(`INSERT INTO edits (id, model_id, seq, method, profile_json, layers_json, requests_json, metrics_json, pre_metrics_json,
+          timings_json, details_json, stats_json, created_at) SELECT id + 100, model_id, seq + 100, method, profile_json, layers_json,
+          requests_json, metrics_json, pre_metrics_json, timings_json, details_json, stats_json, created_at FROM edits WHERE id = ${ids[1]}`);
+      }
+      l.close();
+      rewriteRow(file, ids[1], set);
+      const l2 = openLedger(file);
+      try {
+        const movedTo = what === 'edit id' ? ids[1] + 100 : ids[1];
+        const reads = what === 'edit id' ? [() => l2.editFactors(movedTo)] : [() => l2.liveFactors(modelId), () => l2.liveEdits(modelId), () => l2.editFactors(ids[1])];
+        for (const read of reads) {
+          const e = errorOf(read);
+          expect(e.code).toBe('factor_corrupt');
+          expect(e.message).toContain(`of edit ${movedTo}`);
+          expect(e.message).toMatch(/was moved: its bytes are intact but the edit, layer, tensor, rank or shape it is filed under changed/);
+          expect(e.message).toContain(file);
+        }
+        expect(l2.verifyFactors(modelId)).toHaveLength(1);
+        expect(l2.integrityCheck().some((p) => p.includes(`edit ${movedTo}`))).toBe(true);
+      } finally {
+        l2.close();
+      }
+    });
+
+  it('upgrading a 003 ledger binds the checksum of intact rows and refuses to bless a row tampered with before the upgrade', () => {
+    const file = path.join(dir, 'v3.sqlite');
+    const upTo3 = path.join(dir, 'mig3');
+    fs.mkdirSync(upTo3);
+    for (const m of loadMigrations(REPO_MIGRATIONS).filter((x) => x.version <= 3)) fs.copyFileSync(m.file, path.join(upTo3, path.basename(m.file)));
+    const l3 = openLedger(file, { migrationsDir: upTo3 });
+    l3.db.exec(`INSERT INTO models (id, path, arch, config_json, file_hashes_json, imported_at) VALUES (1, '/m', 'gpt2', '{}', '{}', 'now')`);
+    const ins = l3.db.prepare('INSERT INTO edit_factors (edit_id, ord, layer, tensor, rank, d_out, d_in, ut, vt, sha256) VALUES (?, 0, 1, ?, 1, ?, ?, ?, ?, ?)');
+    const bytes: Buffer[][] = [];
+    for (const id of [1, 2]) {
+      l3.db.exec(`INSERT INTO edits (id, model_id, seq, method, profile_json, layers_json, requests_json, metrics_json, pre_metrics_json,
+        timings_json, details_json, stats_json, created_at) VALUES (${id}, 1, ${id}, 'rome', '{}', '[1]', '[]', '[]', '[]', '{}', '{}', '{}', 'now')`);
+      const d = delta(1, id);
+      const ut = Buffer.from(d.Ut.buffer);
+      const vt = Buffer.from(d.Vt.buffer);
+      // edit 2: its bytes changed after its (old, bytes-only) checksum was written
+      const stored = id === 2 ? Buffer.from(ut).fill(7, 0, 4) : ut;
+      ins.run(id, 'h.1.mlp.c_proj.weight', D, DFF, stored, vt, factorSha256(ut, vt));
+      bytes.push([stored, vt]);
+    }
+    l3.close();
+    // read-only (not migrated), the old rows are checked by the rule they were written with: the bytes
+    const ro = openLedger(file, { readOnly: true });
+    try {
+      expect(ro.editFactors(1)).toHaveLength(1);
+      expect(errorOf(() => ro.editFactors(2)).message).toMatch(/of edit 2 \(seq 2\) .* is corrupt: its bytes hash to sha256/);
+    } finally {
+      ro.close();
+    }
+    const l = openLedger(file);
+    try {
+      expect(l.migration!.applied.map((a) => a.name)).toContain('factor_binding');
+      const rows = l.db.prepare('SELECT edit_id, bound_sha256 FROM edit_factors ORDER BY edit_id').all() as { edit_id: number; bound_sha256: string | null }[];
+      expect(rows[0].bound_sha256).toBe(
+        boundFactorSha256({ editId: 1, ord: 0, layer: 1, tensor: 'h.1.mlp.c_proj.weight', rank: 1, dOut: D, dIn: DFF }, bytes[0][0], bytes[0][1]),
+      );
+      expect(rows[1].bound_sha256).toBeNull();
+      expect(l.editFactors(1)).toHaveLength(1);
+      const e = errorOf(() => l.editFactors(2));
+      expect(e.code).toBe('factor_corrupt');
+      expect(e.message).toMatch(/of edit 2 \(seq 2\) .* has no bound checksum: its bytes no longer matched their sha256 when the ledger was upgraded/);
+      expect(l.verifyFactors()).toHaveLength(1);
+    } finally {
+      l.close();
     }
   });
 });

@@ -3,7 +3,7 @@
 // revert/remove/export open the workspace, which takes the ledger's writer lock. Errors keep their
 // codes so main() picks the exit code (2 bad input, 1 other failures).
 import path from 'node:path';
-import { openLedger, type Ledger, type ModelRecord } from '../../store';
+import { LedgerError, openLedger, type Ledger, type ModelRecord } from '../../store';
 import { exportWorkspace, removeFromWorkspace, revertWorkspace } from '../../jobs/studio/ops';
 import { Workspace } from '../../jobs/studio/workspace';
 import { choiceOption, defineCommand, optionalString, printJson, requireString, UsageError, type CliIO } from '../command';
@@ -36,13 +36,17 @@ export default defineCommand({
     '  --model DIR      which model of the ledger (default: the newest one)',
     '  --mode M         remove: drop (fast, approximate when later edits exist) or replay (exact, re-runs later edits)',
     '  --device D       revert/remove/export: device for the rebuilt model (cpu default)',
-    '  --overwrite      export: replace an existing OUT_DIR (only an empty folder or a previous export)',
+    '  --overwrite      export: replace an existing OUT_DIR: only an empty folder, or an unchanged previous export',
+    '                   recorded in this ledger (its export id); only that export\'s files are removed',
     '  --absolute-paths export: write the model folder and ledger as absolute paths into edits.json (default: names)',
     '  --json           JSON output',
     '',
     'revert/remove/export open the model folder recorded in the ledger and verify its weight hashes first;',
-    'they take the ledger\'s writer lock (one writing program at a time). list/show only read.',
-    'An export never replaces the model folder, the ledger, its folder, or a folder that is not a previous export.',
+    'they take the ledger\'s writer lock (one writing program at a time). list/show only read (nothing is written or',
+    'left beside the ledger, also on a read-only or full disk); list fails, naming the edit, when a stored factor no',
+    'longer matches its checksum (bytes, or the edit / layer / tensor it is filed under).',
+    'An export never replaces the model folder, the ledger, its folder, or a folder that is not a previous export',
+    'of this ledger, and never deletes a folder.',
   ].join('\n'),
   allowPositionals: true,
   options: {
@@ -72,6 +76,11 @@ export default defineCommand({
       try {
         const m = pickModel(ledger, optionalString(values, 'model'), io.cwd);
         if (sub === 'list') {
+          // a history whose factors no longer match their checksums (bytes, or the edit / layer they are filed
+          // under) would list edits that revert, export and rebuild refuse: say so instead, naming each edit
+          const corrupt = ledger.verifyFactors(m.id);
+          if (corrupt.length)
+            throw new LedgerError('factor_corrupt', `the ledger ${db} fails its checksums (${corrupt.length} factor row${corrupt.length > 1 ? 's' : ''}):\n  ${corrupt.join('\n  ')}`);
           const h = ledger.history(m.id);
           if (json) printJson(io, { model: m.path, modelId: m.id, edits: h.edits, events: h.events });
           else {

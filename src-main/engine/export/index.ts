@@ -19,15 +19,24 @@
 // - streamed tensor by tensor (only one edited tensor is ever in memory), with progress;
 // - every written file's sha256 is in edits.json (`files`); paths in it and in the metadata are names
 //   only (the model folder's, the ledger's), absolute only with `absolutePaths`;
-// - safe: outDir must be new, an empty folder, or a previous export (edits.json with the export format
-//   and nothing beside the files it lists); it may not equal or contain the model folder, the ledger
-//   or anything in `protect` (real paths: symlinks followed), nor lie inside the model folder;
-// - atomic: everything goes to a fresh folder made with mkdtemp beside the target (a name no one else
-//   owns), renamed onto outDir at the end (a replaced export is moved aside first and deleted only
-//   after the new one is in place); on failure only what this run created is removed. A
-//   `<outDir>.partial` that someone else left is never touched.
+// - safe: outDir must be new, an empty folder, or (overwrite) a previous export of this app; it may not
+//   equal or contain the model folder, the ledger or anything in `protect` (real paths: symlinks
+//   followed), nor lie inside the model folder;
+// - a previous export is recognised by its export id, not by its manifest (anyone can write an
+//   edits.json): every export gets a random id, written into edits.json and recorded by the caller
+//   (the ledger's export event, with every file's name, size and sha256, edits.json included). An
+//   overwrite looks the folder's id up (`knownExport`) and goes ahead only when every entry of the
+//   folder is a regular file that export wrote and still has the recorded hash; anything else (an
+//   unknown id, a file or folder it did not write, a changed file) is refused naming it, with
+//   nothing deleted. It then removes only those files, never a folder: the new files are renamed
+//   over the old ones inside the existing folder and the old files the new export does not write
+//   are unlinked;
+// - atomic where it can be: everything goes to a fresh folder made with mkdtemp beside the target (a
+//   name no one else owns); a new target is that folder renamed into place; an existing one (empty,
+//   or a previous export) receives its files one rename each, edits.json last. On failure only what
+//   this run created is removed. A `<outDir>.partial` that someone else left is never touched.
 import { EacError, type EacErrorOptions, type ErrorCode } from '../errors';
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bytesToF32, f32ToBf16, f32ToF16 } from '../checkpoint/dtype';
@@ -54,8 +63,13 @@ export interface ExportOptions {
   /** the live deltas (all applied edits, in order) */
   deltas: readonly LayerDelta[];
   outDir: string;
-  /** replace an existing outDir: only an empty folder or a previous export (see the header) */
+  /** replace an existing outDir: only an empty folder or a previous export known to `knownExport` (see the header) */
   overwrite?: boolean;
+  /**
+   * The record of a previous export by its id (what the caller stored from an earlier ExportSummary: `exportId` and
+   * `written`), or undefined when the id is not one of its exports. Without it no previous export is replaced.
+   */
+  knownExport?: (exportId: string) => { files: readonly ExportedFile[] } | undefined;
   /** write absolute local paths (model folder, ledger) into edits.json and the metadata; default: their names only */
   absolutePaths?: boolean;
   /** more paths the export may never equal or contain (the workspace folder, ...); the model and the ledger always are */
@@ -89,6 +103,10 @@ export interface OmittedFile {
 
 export interface ExportSummary {
   outDir: string;
+  /** the random id written into edits.json: record it with `written` so that a later overwrite may replace this export */
+  exportId: string;
+  /** every file this export wrote, edits.json included (what a later overwrite may remove, with their hashes) */
+  written: ExportedFile[];
   /** every file of the export but edits.json, which lists them */
   files: ExportedFile[];
   /** what of the model folder was not copied: weights in another format, sub-folders */
@@ -251,45 +269,108 @@ function within(a: string, b: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
 }
 
-/** The names an export of `ck` writes (weights, index, the small files, edits.json). */
-function plannedNames(ck: Checkpoint): Set<string> {
-  const names = new Set([...ck.files, 'edits.json', CARD]);
-  if (fs.existsSync(path.join(ck.dir, WEIGHTS_INDEX))) names.add(WEIGHTS_INDEX);
-  for (const e of fs.readdirSync(ck.dir)) if (!e.startsWith('.') && !foreignWeightReason(e, ck)) names.add(e);
-  return names;
+/** An export id: 32 lowercase hex digits (128 random bits). */
+const EXPORT_ID_RE = /^[0-9a-f]{32}$/;
+
+/** What an overwrite may replace, as verified: the folder's entries with the identity (inode, size, mtime) they had. */
+interface Replaceable {
+  /** the previous export's id; null for an empty folder */
+  exportId: string | null;
+  /** name -> identity of the file when it was verified */
+  files: Map<string, { ino: number; size: number; mtimeMs: number }>;
+}
+
+const shortList = (xs: string[]) => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? `, ... (${xs.length} in all)` : ''}`;
+
+/** sha256 of a regular file, streamed, yielding to the event loop between chunks. */
+async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; ino: number; size: number; mtimeMs: number }> {
+  const { fd } = openRegularFile(file, 'a file of the previous export');
+  try {
+    const st = fs.fstatSync(fd);
+    const hash = createHash('sha256');
+    const buf = new Uint8Array(Math.min(CHUNK, Math.max(1, st.size)));
+    for (let off = 0; off < st.size; off += buf.byteLength) {
+      if (signal?.aborted) throw new ExportError('cancelled', 'export cancelled');
+      const view = buf.subarray(0, Math.min(buf.byteLength, st.size - off));
+      readAt(fd, view, off, file);
+      hash.update(view);
+      await new Promise((r) => setImmediate(r));
+    }
+    return { sha256: hash.digest('hex'), ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
- * Why `dir` (an existing folder) may not be replaced, or null when it is empty or a previous export: its edits.json
- * has our format and it holds nothing but the files that manifest lists (manifests from before `files` existed: the
- * names this export writes).
+ * Decide whether the existing folder `dir` may be replaced: it is empty, or it is a previous export of this app: its
+ * edits.json names an export id that `knownExport` knows, and every entry of the folder is a regular file that export
+ * wrote with the size and sha256 it recorded. Throws ExportError 'not_export' naming what stands in the way; reads
+ * only.
  */
-function notOurs(dir: string, ck: Checkpoint): string | null {
+async function verifyReplaceable(dir: string, shown: string, o: ExportOptions): Promise<Replaceable> {
+  const refuse = (why: string) =>
+    new ExportError(
+      'not_export', `refusing to replace ${shown}: ${why}. Nothing was deleted; an overwrite only replaces an empty folder or an ` +
+        `unchanged previous export recorded in this ledger: remove or move what is there yourself, or choose another folder`,
+    );
   const names = fs.readdirSync(dir);
-  if (names.length === 0) return null;
-  if (!names.includes('edits.json')) return `it is not empty and has no edits.json (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`;
-  let manifest: { format?: unknown; files?: unknown };
+  if (names.length === 0) return { exportId: null, files: new Map() };
+  if (!names.includes('edits.json')) throw refuse(`it is not empty and has no edits.json (${shortList(names)})`);
+  let manifest: { format?: unknown; exportId?: unknown };
   try {
     const st = fs.lstatSync(path.join(dir, 'edits.json'));
-    if (!st.isFile() || st.size > MANIFEST_LIMIT) return 'its edits.json is not a regular file of a sensible size';
+    if (!st.isFile() || st.size > MANIFEST_LIMIT) throw refuse('its edits.json is not a regular file of a sensible size');
     // through the safe opener as well: a FIFO swapped in after the lstat fails at once instead of blocking
     manifest = JSON.parse(readTextFile(path.join(dir, 'edits.json'), MANIFEST_LIMIT, 'the existing edits.json'));
   } catch (e) {
-    return `its edits.json is not readable JSON (${(e as Error).message})`;
+    if (e instanceof ExportError) throw e;
+    throw refuse(`its edits.json is not readable JSON (${(e as Error).message})`);
   }
-  if (!manifest || manifest.format !== EXPORT_FORMAT) return `its edits.json is not an EAC Studio export manifest (format is not "${EXPORT_FORMAT}")`;
-  const listed = Array.isArray(manifest.files) ? new Set((manifest.files as { name?: unknown }[]).map((f) => String(f?.name))) : plannedNames(ck);
-  listed.add('edits.json');
-  const extra = names.filter((n) => !listed.has(n));
-  if (extra.length) return `it holds files the export did not write (${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''})`;
-  return null;
+  if (!manifest || manifest.format !== EXPORT_FORMAT) throw refuse(`its edits.json is not an EAC Studio export manifest (format is not "${EXPORT_FORMAT}")`);
+  const id = manifest.exportId;
+  if (typeof id !== 'string' || !EXPORT_ID_RE.test(id))
+    throw refuse('its edits.json carries no export id (it was written by hand, or by an EAC Studio from before export ids)');
+  const record = o.knownExport?.(id);
+  if (!record) throw refuse(`its export id ${id} is not recorded in ${o.provenance?.ledger ? `the ledger ${o.provenance.ledger}` : 'this ledger'} (another ledger's export, or a copied manifest)`);
+  const listed = new Map(record.files.map((f) => [f.name, f]));
+  const unlisted = names.filter((n) => !listed.has(n));
+  if (unlisted.length) throw refuse(`it holds ${unlisted.length > 1 ? 'entries' : 'an entry'} that export ${id} did not write (${shortList(unlisted)})`);
+  const files: Replaceable['files'] = new Map();
+  for (const name of names) {
+    const p = path.join(dir, name);
+    const st = fs.lstatSync(p);
+    if (!st.isFile()) throw refuse(`${name} is ${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, not the file export ${id} wrote`);
+    const want = listed.get(name)!;
+    if (st.size !== want.bytes) throw refuse(`${name} changed since export ${id} wrote it (${st.size} bytes, it wrote ${want.bytes})`);
+    const now = await hashFile(p, o.signal);
+    if (now.sha256 !== want.sha256) throw refuse(`${name} changed since export ${id} wrote it (sha256 ${now.sha256}, it wrote ${want.sha256})`);
+    files.set(name, { ino: now.ino, size: now.size, mtimeMs: now.mtimeMs });
+  }
+  return { exportId: id, files };
+}
+
+/**
+ * Right before the files move: the folder still holds exactly the verified files, each the same inode, size and mtime
+ * (a change since verifyReplaceable, which hashed them, is refused naming the entry).
+ */
+function recheckReplaceable(dir: string, r: Replaceable): void {
+  const refuse = (why: string) => new ExportError('not_export', `refusing to replace ${dir}: ${why} while the export was being written; nothing was deleted`);
+  const names = fs.readdirSync(dir);
+  const added = names.filter((n) => !r.files.has(n));
+  if (added.length) throw refuse(`${shortList(added)} appeared in it`);
+  for (const name of names) {
+    const was = r.files.get(name)!;
+    const st = fs.lstatSync(path.join(dir, name));
+    if (!st.isFile() || st.ino !== was.ino || st.size !== was.size || st.mtimeMs !== was.mtimeMs) throw refuse(`${name} changed`);
+  }
 }
 
 /**
  * Where the export may go: the real target path, after refusing targets that are, contain or lie inside the model
- * folder, or are or contain a protected path; and an existing target unless it may be replaced.
+ * folder, or are or contain a protected path; and an existing target unless it may be replaced (what it holds then).
  */
-function checkTarget(o: ExportOptions, outDir: string): { target: string; exists: boolean } {
+async function checkTarget(o: ExportOptions, outDir: string): Promise<{ target: string; replace: Replaceable | null }> {
   const target = realResolve(outDir);
   const modelDir = realResolve(o.ck.dir);
   const shown = target === outDir ? outDir : `${outDir} (${target})`;
@@ -306,13 +387,31 @@ function checkTarget(o: ExportOptions, outDir: string): { target: string; exists
   try {
     st = fs.lstatSync(target);
   } catch {
-    return { target, exists: false };
+    return { target, replace: null };
   }
   if (!st.isDirectory()) throw new ExportError('exists', `${shown} exists and is not a folder; choose another output folder`);
   if (!o.overwrite) throw new ExportError('exists', `${shown} already exists (pass overwrite to replace a previous export there)`);
-  const why = notOurs(target, o.ck);
-  if (why) throw new ExportError('not_export', `refusing to replace ${shown}: ${why}. Only an empty folder or a previous EAC Studio export is replaced`);
-  return { target, exists: true };
+  return { target, replace: await verifyReplaceable(target, shown, o) };
+}
+
+/**
+ * Move the finished export from `work` into the existing folder `target` (verified replaceable): each new file renamed
+ * over its old namesake (edits.json last), then the old export's files the new one does not write unlinked. Only files
+ * are removed, and only those verified; the folder stays.
+ */
+function moveInto(work: string, target: string, r: Replaceable, written: readonly ExportedFile[]): void {
+  recheckReplaceable(target, r);
+  const names = written.map((f) => f.name).filter((n) => n !== 'edits.json');
+  for (const n of [...names, 'edits.json']) fs.renameSync(path.join(work, n), path.join(target, n));
+  const kept = new Set([...names, 'edits.json']);
+  for (const [name, was] of r.files) {
+    if (kept.has(name)) continue;
+    const p = path.join(target, name);
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    // a file of the old export that someone replaced meanwhile is left alone
+    if (st && st.isFile() && st.ino === was.ino && st.size === was.size && st.mtimeMs === was.mtimeMs) fs.unlinkSync(p);
+  }
+  fs.rmdirSync(work);
 }
 
 function ioError(what: string, e: unknown): ExportError {
@@ -323,7 +422,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
   const t0 = performance.now();
   const { ck } = o;
   const outDir = path.resolve(o.outDir);
-  const { target, exists } = checkTarget(o, outDir);
+  const { target, replace } = await checkTarget(o, outDir);
+  const exportId = randomBytes(16).toString('hex');
   const parent = path.dirname(target);
   const base = path.basename(target);
   const headers = ck.files.map((f) => readSafetensorsHeader(path.join(ck.dir, f)));
@@ -345,6 +445,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
   const show = (p: string | undefined | null) => (p ? (o.absolutePaths ? p : path.basename(p)) : null);
 
   const files: ExportedFile[] = [];
+  let written: ExportedFile[] = [];
   const omitted: OmittedFile[] = [];
   const editedTensors: string[] = [];
   try {
@@ -505,6 +606,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     const manifest = {
       ...(o.provenance?.extra ?? {}),
       format: EXPORT_FORMAT,
+      exportId,
       createdAt,
       base: { path: show(ck.dir), arch, fileHashes: o.provenance?.baseHashes ?? {} },
       ledger: show(o.provenance?.ledger),
@@ -513,30 +615,28 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
       files,
       omitted,
     };
-    writeSmall('edits.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
+    written = [...files, writeSmall('edits.json', Buffer.from(JSON.stringify(manifest, null, 2) + '\n'))];
     fsyncPath(work);
 
-    // into place: a replaced export is moved aside (into a fresh empty folder of ours) and deleted only afterwards
-    let aside: string | null = null;
-    if (exists) {
-      // re-check right before the swap: the folder may have changed since checkTarget
-      const why = fs.existsSync(target) ? notOurs(target, ck) : null;
-      if (why) throw new ExportError('not_export', `refusing to replace ${target}: ${why}`);
-      if (fs.existsSync(target)) {
-        aside = fs.mkdtempSync(path.join(parent, `.${base}.old-`));
-        fs.renameSync(target, aside);
+    if (replace) {
+      // an existing folder (empty, or a verified previous export) stays; files move into it
+      try {
+        moveInto(work, target, replace, written);
+      } catch (e) {
+        if (e instanceof ExportError) throw e;
+        throw ioError(`cannot move the export into ${target} (files already moved there are the new export's)`, e);
+      }
+    } else {
+      try {
+        fs.renameSync(work, target);
+      } catch (e) {
+        throw ioError(`cannot move the export into place at ${target}`, e);
       }
     }
-    try {
-      fs.renameSync(work, target);
-    } catch (e) {
-      if (aside) fs.renameSync(aside, target);
-      throw ioError(`cannot move the export into place at ${target}`, e);
-    }
-    if (aside) fs.rmSync(aside, { recursive: true, force: true });
+    fsyncPath(target);
     fsyncPath(parent);
   } catch (e) {
-    // only this run's own scratch folder (it no longer exists once renamed into place)
+    // only this run's own scratch folder (gone once renamed into place or emptied into the target)
     fs.rmSync(work, { recursive: true, force: true });
     if (e instanceof ExportError) throw e;
     // a refused input file (engine/fs-safe: not a regular file, too large, bad JSON) keeps its code
@@ -544,5 +644,14 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     throw ioError(`export to ${outDir} failed`, e);
   }
   o.onProgress?.(total, total, 'done');
-  return { outDir, files, omitted, editedTensors: editedTensors.sort(), bytes: files.reduce((a, f) => a + f.bytes, 0), ms: performance.now() - t0 };
+  return {
+    outDir,
+    exportId,
+    written,
+    files,
+    omitted,
+    editedTensors: editedTensors.sort(),
+    bytes: files.reduce((a, f) => a + f.bytes, 0),
+    ms: performance.now() - t0,
+  };
 }

@@ -5,12 +5,16 @@ import { exportCheckpoint, ExportError } from '../../engine/export';
 import { LedgerError } from '../../store';
 import { CODES, studioError, type Workspace } from './workspace';
 
+/** Ledger failures of the storage and of the ledger's own integrity keep their code (and exit status); see ledgerCall. */
+const KEEP_CODES = new Set(['not_writable', 'disk_full', 'permission_denied', 'open_failed', 'factor_corrupt']);
+
 function ledgerCall<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    // head_moved: another writer changed the live set since the caller read it
-    if (e instanceof LedgerError) throw studioError(e.message, e.code === 'head_moved' ? 'conflict' : CODES.badParams);
+    // head_moved: another writer changed the live set since the caller read it; a full disk or a read-only ledger is
+    // not a bad request: it keeps its code, so the message and exit status say what to fix
+    if (e instanceof LedgerError) throw studioError(e.message, e.code === 'head_moved' ? 'conflict' : KEEP_CODES.has(e.code) ? e.code : CODES.badParams);
     throw e;
   }
 }
@@ -81,6 +85,8 @@ export async function exportWorkspace(
       deltas,
       outDir,
       overwrite: o.overwrite,
+      // an overwrite replaces only an export this ledger recorded (its id and files, below), never a hand-made manifest
+      knownExport: (id) => ws.ledger.findExport(id),
       absolutePaths: o.absolutePaths,
       // the export may never replace the folder holding the ledger and its lock (nor the ledger: see provenance)
       protect: [{ path: ws.workspaceDir, what: 'the workspace folder' }],
@@ -106,10 +112,12 @@ export async function exportWorkspace(
   }
   ws.ledger.recordEvent(ws.modelId, 'export', {
     outDir: s.outDir,
+    exportId: s.exportId,
+    written: s.written,
     editIds: live.map((e) => e.id),
     editedTensors: s.editedTensors,
     bytes: s.bytes,
     omitted: s.omitted.map((f) => f.file),
   });
-  return { outDir: s.outDir, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
+  return { outDir: s.outDir, exportId: s.exportId, files: s.files, omitted: s.omitted, editedTensors: s.editedTensors, editIds: live.map((e) => e.id), bytes: s.bytes, ms: s.ms };
 }
