@@ -17,6 +17,7 @@
 // the matrices keep full rank); the file is then written with plain buffer writes, I/O-bound.
 //
 // Streaming: only the block (64 MiB) and one small buffer are ever in memory.
+import { resourcesDir } from '../src-main/engine/paths';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -459,8 +460,7 @@ export function buildByteLevelBpe(corpus: string, size: number, maxLearned = 400
 }
 
 function readCorpus(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return fs.readFileSync(path.resolve(here, '..', 'resources', 'corpus', 'default.txt'), 'utf8');
+  return fs.readFileSync(path.join(resourcesDir(), 'corpus', 'default.txt'), 'utf8');
 }
 
 function addedToken(id: number, content: string, normalized: boolean) {
@@ -661,6 +661,8 @@ async function main(): Promise<void> {
   process.stderr.write(`\nwrote ${values.arch} (${spec.layers} layers, ${spec.tensors.length} tensors, ${(bytes / 2 ** 30).toFixed(2)} GiB) to ${values.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// run as a script (not when imported, nor when bundled into scripts/device-pack.sh's bench.mjs, where every
+// module shares the bundle's URL)
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && !process.env.EAC_BUNDLED) {
   await main();
 }

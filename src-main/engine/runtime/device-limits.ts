@@ -62,6 +62,24 @@ export function nvidiaCapacity(): DeviceCapacity | null {
   return smiCache;
 }
 
+/** Device memory nvidia-smi attributes to process `pid` (bytes), or null where nvidia-smi is absent or lists it not. */
+export function processGpuBytes(pid: number): number | null {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    for (const line of out.split('\n')) {
+      const [p, mib] = line.split(',').map((x) => x.trim());
+      if (Number(p) === pid) return Number(mib) * 1024 ** 2;
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether the Vulkan loader is pointed at Mesa's lavapipe (scripts/webgpu-env.sh). */
 export function onLavapipe(): boolean {
   return /lvp/i.test(process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES ?? '');

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The device bench in one call (issue 17), for a GPU machine reached with the `device` tool:
+#
+#   bash scripts/device-pack.sh                      # here, once: fills .cache/device
+#   device run, carry [".cache/device"]:  bash scripts/device-bench.sh [webgpu|cuda] [SECONDS]
+#
+# Unpacks the carried node + onnxruntime-node, writes the GPT-2 XL (F32) and LLaMA-3-8B (BF16) shape
+# checkpoints, and runs `bench --scale` on the GPU: generate 32 tokens, key statistics (100 samples:
+# minutes, not hours), one ROME and one EAC-ROME edit (optimisation steps capped at 8 on LLaMA-3-8B,
+# printed with the results). Per phase: wall time, device memory (nvidia-smi), host peak RSS, tok/s.
+# Everything is time-boxed (default 450 s in all) and each phase's result is written as it ends, to
+# $OUT (the device tool's folder) or bench/, so a run cut off still returns what it measured.
+#
+# Locally (no GPU): EAC_DEVICE_BENCH_LAYERS=2 bash scripts/device-bench.sh webgpu runs the same on
+# 2-layer checkpoints through Mesa lavapipe (source scripts/webgpu-env.sh first).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+device="${1:-webgpu}"
+budget="${2:-450}"
+out="${OUT:-bench}"
+mkdir -p "$out"
+pack=.cache/device
+start=$(date +%s)
+left() { echo $(( budget - ($(date +%s) - start) )); }
+
+if [ -f "$pack/node.tar.xz" ]; then
+  tar -C "$pack" -xJf "$pack/node.tar.xz" && tar -C "$pack" -xJf "$pack/ort.tar.xz"
+  NODE="$pack/node/bin/node"
+  # the bundle resolves onnxruntime-node from $pack/node_modules, beside itself
+  BENCH=("$NODE" "$pack/bench.mjs")
+else
+  NODE=node
+  BENCH=(npx tsx scripts/bench-scale.ts)
+fi
+echo "device-bench: $device, budget ${budget}s, node $("$NODE" --version 2>/dev/null)" | tee "$out/device-bench.log"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv | tee -a "$out/device-bench.log"
+command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>/dev/null | grep -E 'deviceName|driverName' | tee -a "$out/device-bench.log"
+
+layers=()
+[ -n "${EAC_DEVICE_BENCH_LAYERS:-}" ] && layers=(--layers "$EAC_DEVICE_BENCH_LAYERS")
+scale_dir="${EAC_SCALE_DIR:-.cache/scale}"
+run() { # model, max-steps, seconds
+  local t; t=$(left); [ "$t" -gt "$3" ] && t=$3
+  [ "$t" -lt 20 ] && { echo "device-bench: no time left for $1" | tee -a "$out/device-bench.log"; return; }
+  timeout --signal=TERM --kill-after=10 "$t" "${BENCH[@]}" --scale --device "$device" --make --dir "$scale_dir" "${layers[@]}" \
+    --models "$1" --phases generate,stats,rome,eac-rome --stats-samples 100 --max-steps "$2" \
+    --out "$out/scale-$device-$1.json" 2>&1 | tee -a "$out/device-bench.log"
+}
+run gpt2-xl 20 200
+run llama3-8b 8 "$(left)"
+echo "device-bench: done in $(( $(date +%s) - start )) s; results in $out/scale-$device-*.json" | tee -a "$out/device-bench.log"
