@@ -405,6 +405,20 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     const reason = (await row.locator('[data-testid="job-paused-reason"]').textContent()) ?? '';
     if (!/guardrail: L1 growth of .* above the 0% guardrail/.test(reason)) throw new Error(`pause reason: ${reason}`);
     await shot(page, '13-paused-after-restart');
+    // issue 19 item 10: the settings live with the queue in the ledger, not in the form: the restarted
+    // window shows the L1 limit the queue runs with, and a plain Resume keeps checking it (the next
+    // edit pauses the job again) instead of running the rest unchecked
+    await tid(page, 'nav-queue').click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="max-l1"]') as HTMLInputElement | null)?.value === '0', undefined, { timeout: 30_000 });
+    const stored = (await tid(page, 'queue-settings').textContent()) ?? '';
+    if (!/L1 growth ≤ 0 %/.test(stored)) throw new Error(`stored settings after the restart: ${stored}`);
+    if ((await tid(page, 'health-every').inputValue()) !== '0') throw new Error('health every is not the stored 0');
+    const doneBefore = await page.locator('[data-testid="queue-item"][data-status="done"]').count();
+    await tid(page, 'queue-resume').click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="queue-item"][data-status="done"]').length === n + 1, doneBefore, { timeout: 240_000, polling: 500 });
+    await row.waitFor({ timeout: 120_000 });
+    const again = (await row.locator('[data-testid="job-paused-reason"]').textContent()) ?? '';
+    if (!/above the 0% guardrail/.test(again)) throw new Error(`after a plain Resume: ${again}`);
     await row.locator('[data-testid="job-override"]').click();
     await page.locator(`[data-testid="job-row"][data-job-id="${id}"]`).first().waitFor({ state: 'detached', timeout: 480_000 });
     await tid(page, 'nav-queue').click();

@@ -172,6 +172,12 @@ export interface QueueCreateParams {
 export interface QueueSummary {
   queue: QueueRecord;
   counts: Record<QueueItemStatus, number>;
+  /**
+   * the settings of the queue's latest run, read back from the ledger and validated (null: none yet,
+   * or the stored ones are not valid: then settingsProblem says why)
+   */
+  settings: QueueRunSettings | null;
+  settingsProblem?: string;
 }
 
 export interface QueueUpdateItemParams {
@@ -250,6 +256,14 @@ export interface QueueRunStatus {
   etaMs: number | null;
   pauseReason?: GuardrailTrip[];
 }
+
+/**
+ * What a queue runs with besides its method and profile (stored with the queue): stored in the ledger
+ * when a run starts, shown by the UI after a reload and used by Resume, so a guardrail pause keeps its
+ * guardrails across a restart.
+ */
+export type QueueRunSettings = Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
+export const RUN_SETTING_KEYS = ['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow'] as const satisfies readonly (keyof QueueRunSettings)[];
 
 export interface QueueResumeParams {
   /** the paused queue job (default: the paused queue job of this workspace) */
@@ -858,6 +872,17 @@ function checkRunOptions(method: string, c: Check, p: Obj): void {
   checkGuardrails(method, p.guardrails);
 }
 
+/**
+ * Validates run settings read back from a ledger (the ledger is a file a user can edit): the same rules
+ * as queue.run's options. Throws a ContractError naming `what` and the field.
+ */
+export function validateRunSettings(what: string, v: unknown): QueueRunSettings {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) fail(what, `the run settings must be an object, got ${show(v)}`);
+  const r = v as Obj;
+  checkRunOptions(what, new Check(what, r).only([...RUN_SETTING_KEYS]), r);
+  return r as QueueRunSettings;
+}
+
 /** characters of one imported file (queue.import); larger files go through `eac edit --facts` */
 const MAX_TEXT = MAX_MESSAGE_BYTES;
 const WHEN_BUSY: readonly WhenBusy[] = ['refuse', 'queue'];
@@ -933,7 +958,7 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['queueId', 'itemIds']).int('queueId', false, 1).intList('itemIds', false, 1);
       break;
     case 'queue.run':
-      c.only(['queueId', 'batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow', 'whenBusy']).int('queueId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
+      c.only(['queueId', ...RUN_SETTING_KEYS, 'whenBusy']).int('queueId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
       checkRunOptions(method, c, p);
       break;
     case 'queue.resume':
@@ -941,7 +966,7 @@ export function validateParams(method: string, params: unknown): unknown {
       if (p.run !== undefined) {
         if (!p.run || typeof p.run !== 'object' || Array.isArray(p.run)) fail(method, `"run" must be an object of run options`);
         const r = p.run as Obj;
-        const rc = new Check(method, r).only(['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow']);
+        const rc = new Check(method, r).only([...RUN_SETTING_KEYS]);
         checkRunOptions(method, rc, r);
       }
       break;

@@ -14,12 +14,13 @@ import type {
   HealthTaskScore,
   Guardrails,
   JobProgress,
-  QueueRunParams,
   QueueRunResult,
+  QueueRunSettings,
   QueueRunState,
   QueueRunStatus,
   StudioEventBody,
 } from '../../api/contract';
+import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/contract';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
 import { isCancelled } from '../../engine/errors';
 import type { Editor, EditMethod, EditProfile, EditResult } from '../../engine/edit';
@@ -28,7 +29,32 @@ import type { HealthRun, QueueItem } from '../../store';
 import { hasRunForCurrentState, pickTasks, runHealthCheck, DEFAULT_HEALTH_N } from './health-core';
 import { CODES, resolveProfile, studioError, type Workspace } from './workspace';
 
-export type RunOptions = Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
+export type RunOptions = QueueRunSettings;
+
+/** Only the run settings of `o` (a caller may hand over a whole queue.run params object). */
+export function pickRunSettings(o: Record<string, unknown>): QueueRunSettings {
+  const out: Record<string, unknown> = {};
+  for (const k of RUN_SETTING_KEYS) if (o[k] !== undefined) out[k] = o[k];
+  return out as QueueRunSettings;
+}
+
+/**
+ * The settings a queue's latest run was started with, read back from the ledger and validated (the
+ * ledger is a file: a hand-edited value is refused with what to do, not used half-way); null when no
+ * run has started on the queue.
+ */
+export function storedRunSettings(ws: Workspace, queueId: number): QueueRunSettings | null {
+  const q = ws.ledger.getQueue(queueId);
+  if (!q || q.runSettings === null || q.runSettings === undefined) return null;
+  try {
+    return validateRunSettings(`queue ${queueId}`, q.runSettings);
+  } catch (e) {
+    throw studioError(
+      `the run settings stored with queue ${queueId} in ${ws.dbFile} are not valid (${(e as Error).message}); ` +
+        `resume with the settings given again (the Resume form, or queue.resume with "run")`,
+    );
+  }
+}
 
 export interface RunHooks {
   /** studio events for every client (queue items, edits recorded, ledger changes, guardrails) */
@@ -177,13 +203,15 @@ export class QueueRunner {
   /**
    * Resume after a pause (user or guardrail); records resume (and override) events for a guardrail
    * pause. `queueId` defaults to the queue of the last run, else the newest queue with pending items.
+   * Without `opts` the run goes on with the settings stored with the queue (its guardrails and health
+   * schedule survive a restart), not with defaults.
    */
   async resume(override: boolean, opts: RunOptions | undefined, hooks: RunHooks = {}, queueId?: number | null): Promise<QueueRunResult> {
     const ws = this.ws;
     if (this.running) throw studioError(`queue ${this.queueId} is running`, CODES.busy);
     const qid = queueId ?? this.queueId ?? lastQueueWithPending(ws);
     if (qid === null) throw studioError('nothing to resume: no queue has pending items', CODES.notFound);
-    const o = opts ?? this.lastOptions ?? {};
+    const o = opts ?? storedRunSettings(ws, qid) ?? this.lastOptions ?? {};
     this.overridden = this.recordResume(qid, override, hooks);
     this.pauseReason = undefined;
     return this.loop(qid, o, hooks);
@@ -458,6 +486,9 @@ export class QueueRunner {
 
   private async loop(queueId: number, opts: RunOptions, hooks: RunHooks): Promise<QueueRunResult> {
     const plan = this.plan(queueId, opts, hooks);
+    // the settings go with the queue in the ledger before anything runs: a reload shows them and a
+    // Resume after a restart (or a guardrail pause) goes on with them
+    this.ws.ledger.setQueueRunSettings(queueId, pickRunSettings(opts as Record<string, unknown>));
     this.queueId = queueId;
     this.lastOptions = opts;
     this.pauseRequested = false;

@@ -1,6 +1,6 @@
 // workspace.*, devices.list, profiles.*, stats.*
 import path from 'node:path';
-import type { DeviceAvailability, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
+import type { DeviceAvailability, QueueSummary, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
@@ -12,14 +12,20 @@ import { describeModel, type HandlerContext, type HandlerRegistry } from '../wor
 import { JobStore } from '../job-store';
 import type { JobHandle } from '../manager';
 import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
-import { lastTrips, QueueRunner } from './runner';
+import { lastTrips, QueueRunner, storedRunSettings } from './runner';
 import { CODES, defaultProfileFor, resolveProfile, studioError, Workspace } from './workspace';
 
-export function queueSummaries(ws: Workspace) {
+export function queueSummaries(ws: Workspace): QueueSummary[] {
   return ws.ledger.queuesForModel(ws.modelId).map((queue) => {
     const counts: Record<QueueItemStatus, number> = { pending: 0, running: 0, done: 0, failed: 0, skipped: 0, invalid: 0 };
     for (const it of ws.ledger.queueItems(queue.id)) counts[it.status]++;
-    return { queue, counts };
+    // the UI shows the stored settings (not its form's defaults) after a reload; a bad stored value is
+    // listed with its problem instead of failing the whole list
+    try {
+      return { queue, counts, settings: storedRunSettings(ws, queue.id) };
+    } catch (e) {
+      return { queue, counts, settings: null, settingsProblem: (e as Error).message };
+    }
   });
 }
 
