@@ -27,6 +27,7 @@ import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
 import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
+import type { ProgressCount } from '../engine/progress';
 import type {
   EditDetail,
   EditSummary,
@@ -303,6 +304,8 @@ export interface JobProgress {
   total?: number;
   /** estimated ms left when `at` was written; the UI counts down from at + etaMs */
   etaMs?: number | null;
+  /** how far the current phase is in its own unit (statistics samples, v* steps, ...), when it counts */
+  count?: ProgressCount;
   /** Date.now() when the progress was written */
   at?: number;
   itemIds?: number[];

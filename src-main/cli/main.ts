@@ -49,6 +49,7 @@ function defaultIO(): CliIO {
     err: (t) => void process.stderr.write(t),
     cwd: process.cwd(),
     env: process.env,
+    errIsTTY: process.stderr.isTTY === true,
   };
 }
 

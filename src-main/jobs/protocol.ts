@@ -8,6 +8,7 @@
 // ) and register a handler for it (see HandlerRegistry in ./worker).
 import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { ModelConfig } from '../engine/checkpoint';
+import type { ProgressCount } from '../engine/progress';
 
 export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
 
@@ -39,6 +40,8 @@ export interface ProgressEvent {
   /** 0..1 within the phase */
   fraction: number;
   message?: string;
+  /** how far the phase is in its own unit (tokens generated, sessions built, ...), when it counts */
+  count?: ProgressCount;
 }
 
 /** Sent once by the worker when its handlers are registered and it accepts requests. */

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { CheckpointError } from '../engine/checkpoint';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
+import type { ProgressCount } from '../engine/progress';
 import { registerHandlers as registerStudioHandlers } from './studio';
 import {
   CONTROL_METHODS,
@@ -45,7 +46,7 @@ export interface HandlerContext {
   /** aborted by `cancel {id}` or when the engine closes; long handlers should check it between steps */
   signal: AbortSignal;
   /** emits a progress event for this request */
-  progress(phase: string, fraction: number, message?: string): void;
+  progress(phase: string, fraction: number, message?: string, count?: ProgressCount): void;
   state: EngineState;
   /** the resident model, or an EngineError('no_model') */
   requireModel(): LoadedModel;
@@ -235,9 +236,19 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       const rows = params.prompts.map((p, i) => encodePrompt(model, checkPrompt(p, `prompts[${i}]`)));
       const eos = model.cfg.eosTokenId;
       const stopIds = params.stopAtEos === false || eos === undefined ? [] : [eos];
-      ctx.progress('generate', 0, `${rows.length} prompt${rows.length === 1 ? '' : 's'}, ${n} new tokens`);
-      const out = await model.generate(rows, n, { stopIds, signal: ctx.signal });
-      ctx.progress('generate', 1);
+      // a session built for this call (minutes on a big model) and each token are reported as counts
+      const onSession = (e: { kind: string; state: 'start' | 'done' }) =>
+        ctx.progress('session', e.state === 'done' ? 1 : 0, `${e.state === 'done' ? 'built' : 'building'} the ${e.kind} session`, { done: e.state === 'done' ? 1 : 0, total: 1, unit: 'sessions' });
+      model.sessionListeners.add(onSession);
+      let out: number[][];
+      try {
+        ctx.progress('generate', 0, `${rows.length} prompt${rows.length === 1 ? '' : 's'}, ${n} new tokens`, { done: 0, total: n, unit: 'tokens' });
+        out = await model.generate(rows, n, { stopIds, signal: ctx.signal, onToken: (d, t) => ctx.progress('generate', t ? d / t : 1, undefined, { done: d, total: t, unit: 'tokens' }) });
+      } finally {
+        model.sessionListeners.delete(onSession);
+      }
+      // stopped at EOS before maxNewTokens: the phase is complete all the same
+      ctx.progress('generate', 1, undefined, { done: n, total: n, unit: 'tokens' });
       return rows.map(
         (ids, b): GenerateRow => ({ ids: [...ids, ...out[b]], newIds: out[b], text: model.tok.decode(out[b], true) }),
       );
@@ -333,8 +344,9 @@ export class EngineDispatcher {
     const ctx: HandlerContext = {
       id,
       signal: controller.signal,
-      progress: (phase, fraction, message) => {
-        if (!controller.signal.aborted) this.post({ id, event: 'progress', phase, fraction, ...(message !== undefined ? { message } : {}) });
+      progress: (phase, fraction, message, count) => {
+        if (!controller.signal.aborted)
+          this.post({ id, event: 'progress', phase, fraction, ...(message !== undefined ? { message } : {}), ...(count ? { count } : {}) });
       },
       state: this.state,
       requireModel: () => {

@@ -114,6 +114,8 @@ export interface SessionHost {
   /** bytes a new session is expected to take (for makeRoom before it is built) */
   expectedSessionBytes(): number;
   onSessionCreated(report: DeviceReport, bytes: number): void;
+  /** a session starts / ends being built (building one can take minutes on a big model) */
+  onSessionBuild?(label: string, state: 'start' | 'done'): void;
 }
 
 /**
@@ -151,6 +153,7 @@ export class ManagedSession implements Evictable {
   private open(): Promise<ort.InferenceSession> {
     if (!this.session) {
       const p = (async () => {
+        this.host.onSessionBuild?.(this.label, 'start');
         const graph = this.build();
         // what it will hold once it has run: the weight pages it maps (counted per session, see
         // defaultMemoryBudget) and what sessions have needed beside them so far
@@ -162,6 +165,7 @@ export class ManagedSession implements Evictable {
         this.bytes = mapped + this.overhead;
         this.builds++;
         this.host.onSessionCreated(report, this.bytes);
+        this.host.onSessionBuild?.(this.label, 'done');
         return session;
       })();
       this.session = p;

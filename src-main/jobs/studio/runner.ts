@@ -23,6 +23,7 @@ import type {
 import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/contract';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
 import { isCancelled } from '../../engine/errors';
+import { PhaseEta, type ProgressCount } from '../../engine/progress';
 import type { Editor, EditMethod, EditProfile, EditResult } from '../../engine/edit';
 import type { EditRequest } from '../../engine/facts/types';
 import type { HealthRun, QueueItem } from '../../store';
@@ -139,6 +140,21 @@ interface RunCounters {
   editsSinceHealth: number;
   /** performance.now() when the current edit started (for the live ETA) */
   editStarted: number | null;
+  /** edit times (ms, key statistics excluded) of this run, in order */
+  editTimes: number[];
+  /** performance.now() when the current edit's key statistics started, and their ms once over */
+  statsStarted: number | null;
+  statsMs: number;
+}
+
+/**
+ * The ms an edit usually takes: the mean of the edits timed so far, leaving out the first once there
+ * are others (it builds sessions and context templates once for the run). Key statistics are never
+ * in it: they are computed once, not per edit.
+ */
+export function typicalEditMs(times: number[]): number | null {
+  const xs = times.length > 1 ? times.slice(1) : times;
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
 export class QueueRunner {
@@ -276,23 +292,43 @@ export class QueueRunner {
     };
   }
 
-  /** The ETA: mean edit time × edits left, minus the time the current edit has run. */
-  private eta(plan: RunPlan, c: RunCounters): number | null {
-    if (c.editsTimed === 0) return null;
-    const mean = c.editMs / c.editsTimed;
-    const left = Math.ceil(this.remaining / plan.batchSize) * mean;
-    const inFlight = c.editStarted === null ? 0 : Math.min(mean, performance.now() - c.editStarted);
-    return Math.max(0, left - inFlight);
+  /**
+   * The ETA, each part from its own phase: while key statistics run, their own rate (samples per ms
+   * of this computation) for what is left of them — before any edit was timed that is all that can
+   * be measured, and it is reported rather than nothing; for the edits, the typical edit time
+   * (statistics excluded) × edits left, minus what the current edit has run besides its statistics.
+   */
+  private eta(plan: RunPlan, c: RunCounters, phase: string, count: ProgressCount | undefined): number | null {
+    const now = performance.now();
+    let stats = 0;
+    if (phase === 'statistics' && count) {
+      const e = this.statsEta.update('statistics', count, now);
+      if (e === null) return null;
+      stats = e;
+      if (count.done < count.total && c.statsStarted === null) c.statsStarted = now;
+    } else if (c.statsStarted !== null && phase !== 'statistics') {
+      c.statsMs += now - c.statsStarted;
+      c.statsStarted = null;
+    }
+    const typical = typicalEditMs(c.editTimes);
+    if (typical === null) return phase === 'statistics' && count ? stats : null;
+    const inStats = c.statsStarted !== null ? now - c.statsStarted : 0;
+    const ran = c.editStarted === null ? 0 : Math.max(0, now - c.editStarted - c.statsMs - inStats);
+    const left = Math.ceil(this.remaining / plan.batchSize) * typical;
+    return stats + Math.max(0, left - Math.min(typical, ran));
   }
 
-  private report(plan: RunPlan, c: RunCounters, hooks: RunHooks, p: { phase: string; fraction: number; message?: string; itemIds?: number[] }): void {
-    this.etaMs = this.eta(plan, c);
+  private statsEta = new PhaseEta();
+
+  private report(plan: RunPlan, c: RunCounters, hooks: RunHooks, p: { phase: string; fraction: number; message?: string; itemIds?: number[]; count?: ProgressCount }): void {
+    this.etaMs = this.eta(plan, c, p.phase, p.count);
     const done = (hooks.doneBefore ?? 0) + c.itemsDone;
     hooks.progress?.({
       phase: p.phase,
       fraction: p.fraction,
       ...(p.message !== undefined ? { message: p.message } : {}),
       etaMs: this.etaMs,
+      ...(p.count ? { count: p.count } : {}),
       done,
       total: (hooks.doneBefore ?? 0) + plan.totalPlanned,
       itemIds: p.itemIds ?? this.currentItems,
@@ -365,7 +401,7 @@ export class QueueRunner {
       corpusPath: hooks.statsCorpus,
       importedLabel: hooks.statsLabel,
       signal,
-      onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
+      onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}`, count: { done: d, total: t, unit: 'samples' } }),
     });
   }
 
@@ -375,10 +411,12 @@ export class QueueRunner {
     this.currentItems = ids;
     for (const id of ids) this.itemEvent(hooks, this.ws.ledger.markItem(id, 'running'));
     c.editStarted = performance.now();
+    c.statsStarted = null;
+    c.statsMs = 0;
     try {
       return await editor.edit(plan.method, batch.map((b) => b.request as EditRequest), {
         signal,
-        onProgress: (p) => this.report(plan, c, hooks, { phase: p.phase, fraction: p.fraction, message: p.message, itemIds: ids }),
+        onProgress: (p) => this.report(plan, c, hooks, { phase: p.phase, fraction: p.fraction, message: p.message, itemIds: ids, count: p.count }),
       });
     } catch (e) {
       if (isAbort(e, signal)) throw e;
@@ -414,7 +452,10 @@ export class QueueRunner {
       }
       throw studioError(msg, 'internal');
     }
-    c.editMs += performance.now() - (c.editStarted ?? performance.now());
+    // the edit's own time: the key statistics it waited for are a one-off, not part of every edit
+    const ms = performance.now() - (c.editStarted ?? performance.now()) - (res.timings.statistics ?? 0);
+    c.editMs += ms;
+    c.editTimes.push(Math.max(0, ms));
     c.editStarted = null;
     c.editsTimed += 1;
     c.itemsDone += ids.length;
@@ -497,7 +538,8 @@ export class QueueRunner {
     this.remaining = plan.totalPlanned;
     const signal = hooks.signal ?? new AbortController().signal;
     const result: QueueRunResult = { queueId, state: 'done', editIds: [], failedItems: [], healthRuns: [], notTaken: [] };
-    const c: RunCounters = { editMs: 0, editsTimed: 0, itemsDone: 0, editsSinceHealth: 0, editStarted: null };
+    const c: RunCounters = { editMs: 0, editsTimed: 0, itemsDone: 0, editsSinceHealth: 0, editStarted: null, editTimes: [], statsStarted: null, statsMs: 0 };
+    this.statsEta.reset();
     this.setState('running', hooks);
     this.report(plan, c, hooks, { phase: 'start', fraction: 0, message: `${plan.totalPlanned} item(s) pending` });
     try {
