@@ -56,6 +56,13 @@ describe('job list', () => {
     expect(jobActions(job({ state: 'interrupted' }))).toMatchObject({ retry: true, cancel: true });
     expect(jobActions(job({ state: 'queued', kind: 'revert' }))).toMatchObject({ cancel: true, pause: false });
     expect(jobActions(job({ state: 'failed', kind: 'export' }))).toMatchObject({ retry: true, cancel: false });
+    expect(jobActions(job({ state: 'paused' })).blocked).toBeNull();
+  });
+
+  it('with the engine unreachable the controls are blocked, saying why (a dead server is not just a red dot)', () => {
+    const a = jobActions(job({ state: 'paused' }), false);
+    expect(a).toMatchObject({ resume: true, cancel: true });
+    expect(a.blocked).toMatch(/engine is unreachable/);
     // a health check cannot pause; only queue runs can
     expect(jobActions(job({ state: 'running', kind: 'health' })).pause).toBe(false);
   });

@@ -29,11 +29,20 @@ export interface JobActions {
   override: boolean;
   cancel: boolean;
   retry: boolean;
+  /**
+   * why the actions cannot be used now (the engine is unreachable), or null: the buttons stay in
+   * sight but disabled, with this as the reason, instead of sending calls that can only fail
+   */
+  blocked: string | null;
 }
 
-/** Every state has a way out: what the job list offers for a job. */
-export function jobActions(j: JobRecord): JobActions {
+/** What the window says (and the buttons' reason) while the engine cannot be reached. */
+export const ENGINE_UNREACHABLE = 'The engine is unreachable (the connection to it was lost): job controls are disabled until it is back.';
+
+/** Every state has a way out: what the job list offers for a job (`connected`: the engine can be reached). */
+export function jobActions(j: JobRecord, connected = true): JobActions {
   return {
+    blocked: connected ? null : ENGINE_UNREACHABLE,
     pause: j.kind === 'queue' && j.state === 'running',
     resume: j.kind === 'queue' && j.state === 'paused',
     override: j.kind === 'queue' && j.state === 'paused' && !!j.pauseReason?.length,
