@@ -100,6 +100,15 @@ export function buildImportReport(fileName: string, res: QueueImportResult): Imp
 }
 
 /** Re-validates a row after the user edited it (the same rules the importer applies). */
+/**
+ * Whether a newly read file may replace the draft being reviewed: not when it has no valid row while
+ * the draft has one (a file of garbage, or one whose every row is invalid, would throw away work);
+ * the file's summary is shown as an error instead and the draft stays.
+ */
+export function replacesDraft(next: Pick<ImportReport, 'validCount'>, draft: Pick<DraftRow, 'request' | 'errors'>[]): boolean {
+  return next.validCount > 0 || !draft.some((r) => r.request && r.errors.length === 0);
+}
+
 export function revalidate(row: DraftRow, request: EditRequest): DraftRow {
   const msg = validateRequest(request);
   const where = row.sourceRow ? `Row ${row.sourceRow}: ` : '';
