@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EditSummary, History, JobRecord, NormSeries } from '../../src-main/api/contract';
 import { normsChart } from '../../src-renderer/src/lib/charts';
-import { activeJob, didNotTake, etaLeft, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
+import { activeJob, didNotTake, etaLeft, factList, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
 
 function job(over: Partial<JobRecord>): JobRecord {
   return {
@@ -46,6 +46,17 @@ function edit(id: number, seq: number, active: boolean, reliability = 1, deactiv
     deactivatedBy,
   };
 }
+
+describe('confirmation texts', () => {
+  it('name the facts of the edits, not their case ids', () => {
+    const e = edit(7, 3, true);
+    e.requests = [{ caseId: 'case-7', prompt: 'The capital of {} is', subject: 'Ruritania', targetNew: 'Strelsau', rephrase: [], locality: [] }];
+    expect(factList([e])).toBe('#3 (The capital of Ruritania is → Strelsau)');
+    expect(factList([e])).not.toContain('case-7');
+    const many = Array.from({ length: 8 }, (_, i) => edit(i + 1, i + 1, true));
+    expect(factList(many)).toMatch(/^#1 \(s x → t\), .*#6 \(s x → t\) and 2 more$/);
+  });
+});
 
 describe('job list', () => {
   it('offers a way out of every state that waits for the user', () => {

@@ -83,6 +83,16 @@ export function removeTakesOut(history: History, editId: number, mode: 'drop' | 
   return mode === 'drop' ? { out: [e], replayed: [] } : { out: [e, ...later], replayed: later };
 }
 
+/**
+ * The edits a confirmation names, by their facts ("#3 (Paris is the capital of → Italy)"), not by
+ * case ids the user never typed; a long list names the first few and counts the rest.
+ */
+export function factList(xs: Pick<EditSummary, 'seq' | 'requests'>[], max = 6): string {
+  const fact = (r: EditSummary['requests'][number]) => `${r.prompt.replace('{}', r.subject)} → ${r.targetNew}`;
+  const shown = xs.slice(0, max).map((e) => `#${e.seq} (${e.requests.map(fact).join('; ')})`);
+  return shown.join(', ') + (xs.length > max ? ` and ${xs.length - max} more` : '');
+}
+
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** Mean reliability of an edit's requests; null when it has none. */
