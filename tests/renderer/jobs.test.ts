@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EditSummary, History, JobRecord, NormSeries } from '../../src-main/api/contract';
 import { normsChart } from '../../src-renderer/src/lib/charts';
-import { activeJob, didNotTake, etaLeft, factList, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
+import { activeJob, busyDialogEnded, busyText, didNotTake, etaLeft, factList, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
 
 function job(over: Partial<JobRecord>): JobRecord {
   return {
@@ -131,5 +131,21 @@ describe('ledger confirmations and flags', () => {
       [0, 1, 3],
       [0, 2, 3],
     ]);
+  });
+});
+
+describe('the model is busy', () => {
+  it('says which job holds the model before anything else is asked, and offers to queue', () => {
+    const t = busyText({ id: 12, title: 'Run queue #3 "facts"' }, 'Revert to #1');
+    expect(t).toMatch(/^Job #12 "Run queue #3 "facts"" is running and holds the model, so "Revert to #1" cannot start now\./);
+    expect(t).toMatch(/Queue it behind job #12\?/);
+  });
+
+  it('a busy question closes once the job it is about has ended', () => {
+    expect(busyDialogEnded(12, { id: 12, state: 'running' })).toBe(false);
+    expect(busyDialogEnded(12, { id: 12, state: 'pausing' })).toBe(false);
+    for (const state of ['done', 'failed', 'cancelled', 'paused', 'interrupted'] as const) expect(busyDialogEnded(12, { id: 12, state })).toBe(true);
+    expect(busyDialogEnded(12, { id: 13, state: 'done' })).toBe(false);
+    expect(busyDialogEnded(undefined, { id: 12, state: 'done' })).toBe(false);
   });
 });

@@ -70,6 +70,19 @@ export const STATE_LABEL: Record<JobState, string> = {
   interrupted: 'interrupted',
 };
 
+/** What a window says before asking anything else when another job holds the model. */
+export function busyText(running: Pick<JobRecord, 'id' | 'title'>, what: string): string {
+  return (
+    `Job #${running.id} "${running.title}" is running and holds the model, so "${what}" cannot start now.\n\n` +
+    `Queue it behind job #${running.id}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`
+  );
+}
+
+/** A dialog kept open because job `jobId` holds the model is out of date once that job is no longer running. */
+export function busyDialogEnded(jobId: number | undefined, job: Pick<JobRecord, 'id' | 'state'>): boolean {
+  return jobId !== undefined && job.id === jobId && job.state !== 'running' && job.state !== 'pausing';
+}
+
 /** Live edits a "revert to seq" takes out. */
 export function revertTakesOut(history: History, seq: number): EditSummary[] {
   return history.edits.filter((e) => e.active && e.seq > seq);
