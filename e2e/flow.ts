@@ -377,7 +377,16 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await page.reload();
     await page.locator('[data-testid="view-models"]').waitFor();
     await tid(page, 'nav-jobs').click();
-    await page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first().waitFor({ timeout: 30_000 });
+    const entry = page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first();
+    await entry.waitFor({ timeout: 30_000 });
+    // issue 19 item 13: the job log opens in sight, not above the scrolled-down error history
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await entry.locator('[data-testid="error-job"]').click();
+    await tid(page, 'job-log-line').first().waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const r = document.querySelector('[data-testid="job-log-view"]')?.getBoundingClientRect();
+      return !!r && r.top >= 0 && r.top < window.innerHeight;
+    }, undefined, { timeout: 10_000 });
     await tid(page, 'nav-ledger').click();
     await tid(page, 'export-dir').fill('relative/out');
     await tid(page, 'export-run').click();
