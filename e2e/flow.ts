@@ -380,12 +380,18 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     const entry = page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first();
     await entry.waitFor({ timeout: 30_000 });
     // issue 19 item 13: the job log opens in sight, not above the scrolled-down error history
-    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    // the views scroll inside <main>
+    await page.evaluate(() => {
+      const m = document.querySelector('main')!;
+      m.scrollTop = m.scrollHeight;
+    });
+    if ((await page.evaluate(() => document.querySelector('main')!.scrollTop)) === 0) throw new Error('the Jobs view is too short to scroll: the step proves nothing');
     await entry.locator('[data-testid="error-job"]').click();
     await tid(page, 'job-log-line').first().waitFor({ timeout: 30_000 });
     await page.waitForFunction(() => {
       const r = document.querySelector('[data-testid="job-log-view"]')?.getBoundingClientRect();
-      return !!r && r.top >= 0 && r.top < window.innerHeight;
+      const m = document.querySelector('main')!.getBoundingClientRect();
+      return !!r && r.top >= m.top - 1 && r.top < m.bottom;
     }, undefined, { timeout: 10_000 });
     await tid(page, 'nav-ledger').click();
     await tid(page, 'export-dir').fill('relative/out');
