@@ -380,7 +380,9 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     const entry = page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first();
     await entry.waitFor({ timeout: 30_000 });
     // issue 19 item 13: the job log opens in sight, not above the scrolled-down error history
-    // the views scroll inside <main>
+    // the views scroll inside <main>; a short window makes sure there is something to scroll
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: size?.width ?? 1280, height: 360 });
     await page.evaluate(() => {
       const m = document.querySelector('main')!;
       m.scrollTop = m.scrollHeight;
@@ -393,6 +395,7 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
       const m = document.querySelector('main')!.getBoundingClientRect();
       return !!r && r.top >= m.top - 1 && r.top < m.bottom;
     }, undefined, { timeout: 10_000 });
+    if (size) await page.setViewportSize(size);
     await tid(page, 'nav-ledger').click();
     await tid(page, 'export-dir').fill('relative/out');
     await tid(page, 'export-run').click();
