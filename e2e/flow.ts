@@ -217,6 +217,10 @@ export async function userFlow(o: FlowOptions): Promise<void> {
     await tid('export-dir').fill(outDir);
     await tid('export-run').click();
     await waitOrError('export-result', 300_000);
+    // issue 19 item 13: the count it says is the count of files that landed (edits.json included)
+    const said = /Wrote (\d+) files/.exec((await tid('export-result').textContent()) ?? '');
+    const landed = fs.readdirSync(outDir).length;
+    if (!said || Number(said[1]) !== landed) throw new Error(`the export says "${said?.[0]}", ${landed} files landed in ${outDir}`);
     await shot('05-export');
   });
 
