@@ -16,6 +16,7 @@ import { STUDIO_ERROR_CODES as CODES } from '../api/contract';
 import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';
+import type { TransientErrorLog } from './transient-errors';
 
 /** What a running job can do. The one cancellation shape: `signal` aborts with an EngineError('cancelled'). */
 export interface JobHandle {
@@ -72,6 +73,11 @@ const ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
 /** ids of jobs that live only in memory (no workspace bound yet, e.g. opening the first model) */
 const TRANSIENT_BASE = 1_000_000_000;
 
+/** The error-history entry of a failed job that has no stored log. */
+function transientError(j: JobRecord): JobErrorEntry {
+  return { jobId: j.id, kind: j.kind, title: j.title, at: j.endedAt ?? j.createdAt, line: null, message: j.error!.message, failure: true, ...(j.error!.code ? { code: j.error!.code } : {}) };
+}
+
 /** The one cancellation shape (engine/errors.ts), re-exported for the jobs layer. */
 export { cancelledError };
 
@@ -91,6 +97,8 @@ export interface JobManagerOptions {
   broadcastEveryMs?: number;
   /** a paused job was cancelled (e.g. record the end of a guardrail pause in the ledger) */
   onCancelPaused?: (rec: JobRecord) => void;
+  /** where failures of jobs without a workspace (model opens) are kept across restarts */
+  transientErrors?: TransientErrorLog;
 }
 
 export class JobManager {
@@ -163,10 +171,11 @@ export class JobManager {
    * this session's failed transient jobs (those ran with no workspace, so have no stored log).
    */
   errors(limit = 200): JobErrorEntry[] {
-    const transient: JobErrorEntry[] = this.transient
-      .filter((j) => j.state === 'failed' && j.error)
-      .map((j) => ({ jobId: j.id, kind: j.kind, title: j.title, at: j.endedAt ?? j.createdAt, line: null, message: j.error!.message, failure: true, ...(j.error!.code ? { code: j.error!.code } : {}) }));
-    const stored = this.store?.errors(limit) ?? [];
+    const transient: JobErrorEntry[] = this.transient.filter((j) => j.state === 'failed' && j.error).map(transientError);
+    // failures of earlier sessions' opens (this session's are in the file too: listed once)
+    const mine = new Set(transient.map((e) => `${e.jobId}\u0000${e.at}`));
+    const earlier = (this.o.transientErrors?.list() ?? []).filter((e) => !mine.has(`${e.jobId}\u0000${e.at}`));
+    const stored = [...earlier, ...(this.store?.errors(limit) ?? [])];
     return [...transient, ...stored].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : b.jobId - a.jobId)).slice(0, limit);
   }
 
@@ -284,6 +293,13 @@ export class JobManager {
       ...(error !== undefined ? { error: rec.error } : {}),
       pauseReason: state === 'paused' ? (rec.pauseReason ?? null) : null,
     });
+    if (state === 'failed' && rec.id >= TRANSIENT_BASE && this.o.transientErrors) {
+      try {
+        this.o.transientErrors.add(transientError(rec));
+      } catch (e) {
+        console.error(`eac: could not keep the failure of job #${rec.id} in ${this.o.transientErrors.file}: ${(e as Error).message}`);
+      }
+    }
     if (state === 'paused') this.writeLog(rec.id, rec.pauseReason ? 'warn' : 'info', rec.pauseReason ? `paused by a guardrail: ${rec.pauseReason.map((t) => t.message).join('; ')}` : 'paused');
     else if (state === 'failed') this.writeLog(rec.id, 'error', failureLine(rec.error?.message ?? 'unknown error'));
     else this.writeLog(rec.id, 'info', state);

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, StudioEventBody } from '../../src-main/api/contract';
 import { JobStore } from '../../src-main/jobs/job-store';
 import { JobManager, type JobHandle } from '../../src-main/jobs/manager';
+import { TransientErrorLog } from '../../src-main/jobs/transient-errors';
 import { EngineError } from '../../src-main/jobs/protocol';
 import { openLedger, type Ledger } from '../../src-main/store';
 import { tmpDir } from './helpers';
@@ -265,6 +266,30 @@ describe('JobManager', () => {
     } finally {
       ledger2.close();
     }
+  });
+
+  it('a failed model open (a job with no workspace) is still in the error history after a restart', async () => {
+    const log = new TransientErrorLog(path.join(dir, 'data'));
+    const first = new JobManager({ broadcast: () => {}, transientErrors: log });
+    const open = first.start({
+      kind: 'open',
+      title: 'Open broken-model on cpu',
+      params: {},
+      transient: true,
+      run: async () => {
+        throw new EngineError('bad_model', '/m/broken-model/config.json is not valid JSON');
+      },
+    });
+    await expect(open.done).rejects.toThrow(/not valid JSON/);
+    expect(first.errors().filter((e) => e.kind === 'open')).toHaveLength(1);
+    // the restarted engine: a new manager, no workspace bound yet
+    const again = new JobManager({ broadcast: () => {}, transientErrors: new TransientErrorLog(path.join(dir, 'data')) });
+    expect(again.errors()).toEqual([
+      expect.objectContaining({ kind: 'open', title: 'Open broken-model on cpu', message: '/m/broken-model/config.json is not valid JSON', code: 'bad_model', failure: true }),
+    ]);
+    // a damaged file is an empty history, not a failure
+    fs.writeFileSync(log.file, '{ not json');
+    expect(new JobManager({ broadcast: () => {}, transientErrors: log }).errors()).toEqual([]);
   });
 
   it('a failed job whose error line was lost still appears in the error history', () => {

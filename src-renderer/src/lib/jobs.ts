@@ -142,7 +142,8 @@ export interface ErrorRow {
 export function errorHistory(persisted: JobErrorEntry[], local: { id: number; at: string; text: string; code?: string }[]): ErrorRow[] {
   const jobTexts = new Set(persisted.map((e) => e.message));
   const rows: ErrorRow[] = [
-    ...persisted.map((e) => ({ key: `j${e.jobId}:${e.line ?? 'f'}`, at: e.at, text: e.message, ...(e.code ? { code: e.code } : {}), jobId: e.jobId, title: e.title })),
+    // `at` too: model-open failures of earlier sessions are kept, and their job ids repeat
+    ...persisted.map((e) => ({ key: `j${e.jobId}:${e.line ?? 'f'}:${e.at}`, at: e.at, text: e.message, ...(e.code ? { code: e.code } : {}), jobId: e.jobId, title: e.title })),
     ...local.filter((e) => !jobTexts.has(e.text)).map((e) => ({ key: `w${e.id}`, at: e.at, text: e.text, ...(e.code ? { code: e.code } : {}), jobId: null, title: null })),
   ];
   return rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
