@@ -13,6 +13,7 @@ import { CheckpointError } from '../engine/checkpoint';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
 import type { ProgressCount } from '../engine/progress';
+import { decodeShown } from '../engine/runtime/decode-shown';
 import { registerHandlers as registerStudioHandlers } from './studio';
 import {
   CONTROL_METHODS,
@@ -250,7 +251,7 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       // stopped at EOS before maxNewTokens: the phase is complete all the same
       ctx.progress('generate', 1, undefined, { done: n, total: n, unit: 'tokens' });
       return rows.map(
-        (ids, b): GenerateRow => ({ ids: [...ids, ...out[b]], newIds: out[b], text: model.tok.decode(out[b], true) }),
+        (ids, b): GenerateRow => ({ ids: [...ids, ...out[b]], newIds: out[b], text: decodeShown(model.tok, out[b], true) }),
       );
     },
 
@@ -279,7 +280,7 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       } else {
         [lg] = await model.lastLogits([ids]);
       }
-      return { ids, top: topTokens(lg, k, (t) => model.tok.decode(t)) };
+      return { ids, top: topTokens(lg, k, (t) => decodeShown(model.tok, t)) };
     },
   });
 }
