@@ -276,8 +276,11 @@ export interface JobsFlowOptions {
   steps: Steps;
   shotsDir: string;
   tmpDir: string;
-  /** stops the headless server and starts it again on the same data dir; returns the new URL */
-  restart: () => Promise<string>;
+  /**
+   * stops the headless server and starts it again on the same data dir; returns the new URL.
+   * `whileDown` runs after the old server has exited and before the new one starts.
+   */
+  restart: (whileDown?: () => Promise<void>) => Promise<string>;
 }
 
 /**
@@ -413,7 +416,14 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await tid(page, 'queue-run').click();
     await jobRow(page, 'queue', 'paused').waitFor({ timeout: 240_000 });
     const id = await jobRow(page, 'queue', 'paused').getAttribute('data-job-id');
-    restartedUrl = await o.restart();
+    // issue 19 item 13: while the server is down the window says the engine is unreachable and the
+    // paused job's controls are disabled (not just a red dot with live buttons)
+    restartedUrl = await o.restart(async () => {
+      await tid(page, 'engine-unreachable').waitFor({ timeout: 30_000 });
+      const down = page.locator(`[data-testid="jobs-panel"] [data-testid="job-row"][data-job-id="${id}"]`);
+      for (const b of ['job-resume', 'job-override', 'job-cancel'])
+        if (!(await down.locator(`[data-testid="${b}"]`).isDisabled())) throw new Error(`${b} is enabled while the engine is unreachable`);
+    });
     await page.goto(restartedUrl);
     await tid(page, 'view-models').waitFor();
     await tid(page, 'model-dir').fill(DEMO_MODEL);
