@@ -17,6 +17,7 @@ import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';
 import type { TransientErrorLog } from './transient-errors';
+import { PhaseEta } from '../engine/progress';
 
 /** What a running job can do. The one cancellation shape: `signal` aborts with an EngineError('cancelled'). */
 export interface JobHandle {
@@ -67,6 +68,8 @@ interface Live {
   reject(e: unknown): void;
   lastPersist: number;
   lastBroadcast: number;
+  /** the ETA of the current phase from its own counts (jobs whose reports carry no ETA of their own) */
+  eta: PhaseEta;
 }
 
 const ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
@@ -239,7 +242,7 @@ export class JobManager {
       reject = rej;
     });
     done.catch(() => {}); // observed by the caller when it awaits
-    const live: Live = { rec, spec, controller: new AbortController(), resolve, reject, lastPersist: 0, lastBroadcast: 0 };
+    const live: Live = { rec, spec, controller: new AbortController(), resolve, reject, lastPersist: 0, lastBroadcast: 0, eta: new PhaseEta() };
     if (rec.state === 'queued') {
       this.waiting.push(live);
       this.broadcastJob(rec);
@@ -332,7 +335,12 @@ export class JobManager {
   private progress(live: Live, p: JobProgress): void {
     const rec = live.rec;
     const phaseChanged = p.phase !== undefined && p.phase !== rec.progress.phase;
-    rec.progress = { ...rec.progress, ...p, at: Date.now() };
+    // a count belongs to the report it came with (it must not linger into the next phase); a job whose
+    // reports bring no ETA gets the current phase's own, from its counts
+    const { count: _old, ...kept } = rec.progress;
+    const etaMs = p.etaMs !== undefined ? p.etaMs : p.count ? live.eta.update(p.phase ?? rec.progress.phase ?? '', p.count, performance.now()) : null;
+    rec.progress = { ...kept, ...p, etaMs, at: Date.now() };
+    if (!p.count) delete rec.progress.count;
     const t = Date.now();
     if (phaseChanged || p.fraction === 1 || t - live.lastBroadcast >= (this.o.broadcastEveryMs ?? 120)) {
       live.lastBroadcast = t;

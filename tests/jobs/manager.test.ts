@@ -268,6 +268,25 @@ describe('JobManager', () => {
     }
   });
 
+  it('progress counts belong to their report and give the job its phase ETA (issue 19 item 11)', async () => {
+    const g = gate<string>();
+    const a = jm.start({ kind: 'statistics', title: 'Key statistics', params: {}, run: g.run });
+    await tick();
+    const h = g.handle();
+    h.progress({ phase: 'hash', fraction: 0, count: { done: 0, total: 100, unit: 'bytes' } });
+    expect(jm.get(a.job.id)!.progress).toMatchObject({ phase: 'hash', count: { done: 0, total: 100, unit: 'bytes' }, etaMs: null });
+    h.progress({ phase: 'hash', fraction: 0.5, count: { done: 50, total: 100, unit: 'bytes' } });
+    const eta = jm.get(a.job.id)!.progress.etaMs;
+    expect(typeof eta === 'number' && eta >= 0).toBe(true);
+    // the next phase reports no count: neither the old count nor the old ETA stays
+    h.progress({ phase: 'load', fraction: 1 });
+    const p = jm.get(a.job.id)!.progress;
+    expect(p.count).toBeUndefined();
+    expect(p.etaMs).toBeNull();
+    g.open('ok');
+    await a.done;
+  });
+
   it('a failed model open (a job with no workspace) is still in the error history after a restart', async () => {
     const log = new TransientErrorLog(path.join(dir, 'data'));
     const first = new JobManager({ broadcast: () => {}, transientErrors: log });

@@ -5,6 +5,7 @@ import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
 import { LoadedModel } from '../../engine/runtime/model';
+import type { ProgressCount } from '../../engine/progress';
 import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session';
 import type { QueueItemStatus } from '../../store';
 import { EngineError } from '../protocol';
@@ -78,9 +79,10 @@ function statsEntries(ws: Workspace, modelHash: string | null): StatsEntry[] {
 /** Opens a model + its ledger; binds the job table; what an earlier run left in flight shows as interrupted. */
 async function openWorkspace(ctx: HandlerContext, p: WorkspaceOpenParams, job: JobHandle): Promise<WorkspaceInfo> {
   const device = p.device ?? 'cpu';
-  const progress = (phase: string, fraction: number, message?: string) => {
-    job.progress({ phase, fraction, ...(message !== undefined ? { message } : {}) });
-    ctx.progress(phase, fraction, message);
+  // the first-time hash reports bytes: the job (and its ETA) and the caller see the numbers
+  const progress = (phase: string, fraction: number, message?: string, count?: ProgressCount) => {
+    job.progress({ phase, fraction, ...(message !== undefined ? { message } : {}), ...(count ? { count } : {}) });
+    ctx.progress(phase, fraction, message, count);
   };
   progress('load', 0, `reading ${p.modelDir}`);
   let model: LoadedModel;
