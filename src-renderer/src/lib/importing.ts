@@ -99,7 +99,6 @@ export function buildImportReport(fileName: string, res: QueueImportResult): Imp
   return { fileName, format: res.format, formatLabel: label, rowsRead: res.rowsRead, fileErrors, rows, validCount, invalidCount, summary };
 }
 
-/** Re-validates a row after the user edited it (the same rules the importer applies). */
 /**
  * Whether a newly read file may replace the draft being reviewed: not when it has no valid row while
  * the draft has one (a file of garbage, or one whose every row is invalid, would throw away work);
@@ -109,6 +108,7 @@ export function replacesDraft(next: Pick<ImportReport, 'validCount'>, draft: Pic
   return next.validCount > 0 || !draft.some((r) => r.request && r.errors.length === 0);
 }
 
+/** Re-validates a row after the user edited it (the same rules the importer applies). */
 export function revalidate(row: DraftRow, request: EditRequest): DraftRow {
   const msg = validateRequest(request);
   const where = row.sourceRow ? `Row ${row.sourceRow}: ` : '';
