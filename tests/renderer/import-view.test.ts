@@ -13,6 +13,7 @@ import {
   moveRow,
   parseLocality,
   replacesDraft,
+  asTemplate,
   revalidate,
   toCreateInput,
   type ImportReport,
@@ -171,5 +172,21 @@ describe('ImportReportView.svelte (rendered)', () => {
     const html = show(buildImportReport('missing-columns.csv', imported('missing-columns.csv', fixture('missing-columns.csv'))));
     expect(html).toContain('data-testid="import-file-errors"');
     expect(text(html)).toContain('Nothing imported from missing-columns.csv');
+  });
+});
+
+describe('editing an invalid row', () => {
+  it('an unparsed row goes into the queue with what the file had (its prompt a template), not as an empty request', () => {
+    const r = buildImportReport('plain.csv', imported('plain.csv', 'prompt,subject,target_new\nThe capital of Ruritania is,Ruritania,\n'));
+    expect(r.validCount).toBe(0);
+    expect(r.rows[0].request).toBeNull();
+    const { invalid } = toCreateInput(r.rows);
+    expect(invalid[0].request).toMatchObject({ prompt: 'The capital of {} is', subject: 'Ruritania', targetNew: '' });
+    // the editor opens with it: only the missing target is left to type
+    const fixed = { ...invalid[0].request!, targetNew: 'Strelsau' };
+    expect(revalidate(r.rows[0], fixed).errors).toEqual([]);
+    expect(asTemplate('The capital of Ruritania is', 'Ruritania')).toBe('The capital of {} is');
+    expect(asTemplate('{} lives in', 'X')).toBe('{} lives in');
+    expect(asTemplate('Someone lives in', 'X')).toBe('Someone lives in');
   });
 });
