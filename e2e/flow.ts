@@ -454,4 +454,23 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await tid(page, 'nav-ledger').click();
     for (const kind of ['guardrail_pause', 'override', 'resume']) await page.locator(`[data-testid="ledger-event"][data-kind="${kind}"]`).first().waitFor({ timeout: 30_000 });
   });
+
+  await steps.run('a pickle-only folder: the conversion command is shown whole, in the toast and under the form', async () => {
+    const dir = path.join(o.tmpDir, 'pickle-only-model-with-a-rather-long-folder-name-to-copy');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(DEMO_MODEL, 'config.json'), path.join(dir, 'config.json'));
+    fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), Buffer.alloc(64));
+    await tid(page, 'nav-models').click();
+    await tid(page, 'model-dir').fill(dir);
+    await tid(page, 'open-model').click();
+    const kept = (await tid(page, 'open-error').textContent({ timeout: 60_000 })) ?? '';
+    if (!kept.includes(`save_pretrained('${dir}', safe_serialization=True)"`)) throw new Error(`the command under the form: ${kept}`);
+    // nothing of it is cut off: every element holding it shows all of its width
+    for (const sel of ['[data-testid="open-error"]', '[data-testid="toast-error"]']) {
+      const clipped = await page.locator(sel).last().evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+      if (clipped) throw new Error(`${sel} clips the conversion command`);
+    }
+    const toast = (await page.locator('[data-testid="toast-error"]').last().textContent()) ?? '';
+    if (!toast.includes('safe_serialization=True')) throw new Error(`toast: ${toast}`);
+  });
 }
