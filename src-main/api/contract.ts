@@ -283,6 +283,17 @@ export interface QueueResumeParams {
  * ledger database), not to the window that asked: every window receives the current jobs
  * (`jobs.list`) and every change after it (`job` events), and can pause or cancel them.
  */
+/**
+ * Job ids from here up belong to jobs that ran with no workspace open (opening a model): they live in
+ * the engine's memory, not in a ledger's job table, and are not shown by number ("#1000000000").
+ */
+export const TRANSIENT_JOB_ID_BASE = 1_000_000_000;
+
+/** How a job is named to the user: #12 "Revert to #3"; a job with no workspace by its title alone. */
+export function jobRef(j: { id: number; title: string }): string {
+  return j.id >= TRANSIENT_JOB_ID_BASE ? `"${j.title}"` : `#${j.id} "${j.title}"`;
+}
+
 export type JobKind = 'queue' | 'health' | 'statistics' | 'revert' | 'remove' | 'replay' | 'reapply' | 'export' | 'open';
 export type JobState = 'queued' | 'running' | 'pausing' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 export const JOB_KINDS = ['queue', 'health', 'statistics', 'revert', 'remove', 'replay', 'reapply', 'export', 'open'] as const satisfies readonly JobKind[];

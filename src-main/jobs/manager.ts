@@ -12,7 +12,7 @@
 // 'interrupted' is what a restart finds of a job that was in flight (JobStore.markInterrupted).
 // A paused job gives the model back (other jobs may run) and waits for resume or cancel.
 import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, JobRecord, JobState, StudioEventBody, WhenBusy } from '../api/contract';
-import { STUDIO_ERROR_CODES as CODES } from '../api/contract';
+import { jobRef, STUDIO_ERROR_CODES as CODES, TRANSIENT_JOB_ID_BASE } from '../api/contract';
 import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';
@@ -74,7 +74,7 @@ interface Live {
 
 const ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
 /** ids of jobs that live only in memory (no workspace bound yet, e.g. opening the first model) */
-const TRANSIENT_BASE = 1_000_000_000;
+const TRANSIENT_BASE = TRANSIENT_JOB_ID_BASE;
 
 /** The error-history entry of a failed job that has no stored log. */
 function transientError(j: JobRecord): JobErrorEntry {
@@ -145,7 +145,7 @@ export class JobManager {
     const p = a.progress;
     const where = p.phase ? ` (${p.phase}${p.total ? `, ${p.done ?? 0}/${p.total}` : ''})` : '';
     return new EngineError(
-      CODES.busy, `cannot ${what}: job #${a.id} "${a.title}" is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
+      CODES.busy, `cannot ${what}: job ${jobRef(a)} is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
     );
   }
 

@@ -306,6 +306,14 @@ describe('JobManager', () => {
     expect(again.errors()).toEqual([
       expect.objectContaining({ kind: 'open', title: 'Open broken-model on cpu', message: '/m/broken-model/config.json is not valid JSON', code: 'bad_model', failure: true }),
     ]);
+    // a running open is named by its title in a refusal, not by its in-memory id
+    const g = gate<string>();
+    const running = again.start({ kind: 'open', title: 'Open big-model on cpu', params: {}, transient: true, run: g.run });
+    await tick();
+    expect(running.job.id).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(() => again.requireIdle('revert')).toThrow(/^cannot revert: job "Open big-model on cpu" is running/);
+    g.open('ok');
+    await running.done;
     // a damaged file is an empty history, not a failure
     fs.writeFileSync(log.file, '{ not json');
     expect(new JobManager({ broadcast: () => {}, transientErrors: log }).errors()).toEqual([]);

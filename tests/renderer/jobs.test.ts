@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EditSummary, History, JobRecord, NormSeries } from '../../src-main/api/contract';
 import { normsChart } from '../../src-renderer/src/lib/charts';
-import { activeJob, busyDialogEnded, busyText, didNotTake, etaLeft, factList, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
+import { jobRef } from '../../src-main/api/contract';
+import { activeJob, busyDialogEnded, busyText, didNotTake, etaLeft, factList, jobActions, jobNumber, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
 
 function job(over: Partial<JobRecord>): JobRecord {
   return {
@@ -147,5 +148,15 @@ describe('the model is busy', () => {
     for (const state of ['done', 'failed', 'cancelled', 'paused', 'interrupted'] as const) expect(busyDialogEnded(12, { id: 12, state })).toBe(true);
     expect(busyDialogEnded(12, { id: 13, state: 'done' })).toBe(false);
     expect(busyDialogEnded(undefined, { id: 12, state: 'done' })).toBe(false);
+  });
+});
+
+describe('job names', () => {
+  it('a job that ran with no workspace (a model open) is named by its title, not "#1000000000"', () => {
+    expect(jobNumber({ id: 12 })).toBe('#12');
+    expect(jobNumber({ id: 1_000_000_000 })).toBe('');
+    expect(jobRef({ id: 1_000_000_003, title: 'Open demo-model on cpu' })).toBe('"Open demo-model on cpu"');
+    expect(busyText({ id: 1_000_000_000, title: 'Open demo-model on cpu' }, 'Run queue')).toMatch(/^Job "Open demo-model on cpu" is running .*Queue it behind it\?/s);
+    expect(busyText({ id: 1_000_000_000, title: 'Open x' }, 'Run queue')).not.toContain('1000000000');
   });
 });

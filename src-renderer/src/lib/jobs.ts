@@ -1,6 +1,6 @@
 // The job list's model and the ledger confirmations: which controls a job offers in each state, the
 // live ETA, and how many edits a revert / remove takes out. Pure (unit-tested in tests/renderer).
-import type { EditSummary, History, JobErrorEntry, JobRecord, JobState } from '../../../src-main/api/contract';
+import { jobRef, TRANSIENT_JOB_ID_BASE, type EditSummary, type History, type JobErrorEntry, type JobRecord, type JobState } from '../../../src-main/api/contract';
 
 /** Newest last; a job event replaces the job with the same id. */
 export function upsertJob(jobs: JobRecord[], job: JobRecord): JobRecord[] {
@@ -70,11 +70,16 @@ export const STATE_LABEL: Record<JobState, string> = {
   interrupted: 'interrupted',
 };
 
+/** "#12" for a job of the job table, "" for one that ran with no workspace (a model open). */
+export function jobNumber(j: Pick<JobRecord, 'id'>): string {
+  return j.id >= TRANSIENT_JOB_ID_BASE ? '' : `#${j.id}`;
+}
+
 /** What a window says before asking anything else when another job holds the model. */
 export function busyText(running: Pick<JobRecord, 'id' | 'title'>, what: string): string {
   return (
-    `Job #${running.id} "${running.title}" is running and holds the model, so "${what}" cannot start now.\n\n` +
-    `Queue it behind job #${running.id}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`
+    `Job ${jobRef(running)} is running and holds the model, so "${what}" cannot start now.\n\n` +
+    `Queue it behind ${jobNumber(running) ? `job ${jobNumber(running)}` : 'it'}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`
   );
 }
 

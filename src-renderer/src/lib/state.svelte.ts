@@ -2,7 +2,7 @@
 // engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
 // the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
 // shows the running job with live progress and can pause or cancel it.
-import { JOB_METHODS, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
+import { JOB_METHODS, jobRef, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
 import { ApiError, call, errorText, getBridge, onEvent } from './api';
 import { activeJob, busyDialogEnded, busyText, upsertJob } from './jobs';
 
@@ -117,7 +117,7 @@ class AppState {
     if (!running) return 'free';
     const a = await this.ask('The model is busy', busyText(running, what), 'Queue it', running.id);
     if (a === 'ended') {
-      this.toast('info', `Job #${running.id} has ended; the model is free`);
+      this.toast('info', `Job ${jobRef(running)} has ended; the model is free`);
       return 'free';
     }
     return a === 'ok' ? 'queue' : null;
@@ -137,14 +137,14 @@ class AppState {
       if (e instanceof ApiError && e.code === 'busy' && running && JOB_METHODS[method] && !(params as { whenBusy?: string }).whenBusy) {
         const a = await this.ask(
           'Another job is running',
-          `${e.message}\n\nQueue this request behind job #${running.id}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`,
+          `${e.message}\n\nQueue this request behind job ${jobRef(running)}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`,
           'Queue it',
           running.id,
         );
         if (a === 'ok') return this.job(method, { ...params, whenBusy: 'queue' } as StudioParams<M>);
         // the job it waited for ended while the question was up: what was asked can run now
         if (a === 'ended') {
-          this.toast('info', `Job #${running.id} has ended; running the request now`);
+          this.toast('info', `Job ${jobRef(running)} has ended; running the request now`);
           return this.job(method, params);
         }
       }
