@@ -217,6 +217,10 @@ export async function userFlow(o: FlowOptions): Promise<void> {
     await tid('export-dir').fill(outDir);
     await tid('export-run').click();
     await waitOrError('export-result', 300_000);
+    // issue 19 item 13: the count it says is the count of files that landed (edits.json included)
+    const said = /Wrote (\d+) files/.exec((await tid('export-result').textContent()) ?? '');
+    const landed = fs.readdirSync(outDir).length;
+    if (!said || Number(said[1]) !== landed) throw new Error(`the export says "${said?.[0]}", ${landed} files landed in ${outDir}`);
     await shot('05-export');
   });
 
@@ -272,8 +276,11 @@ export interface JobsFlowOptions {
   steps: Steps;
   shotsDir: string;
   tmpDir: string;
-  /** stops the headless server and starts it again on the same data dir; returns the new URL */
-  restart: () => Promise<string>;
+  /**
+   * stops the headless server and starts it again on the same data dir; returns the new URL.
+   * `whileDown` runs after the old server has exited and before the new one starts.
+   */
+  restart: (whileDown?: () => Promise<void>) => Promise<string>;
 }
 
 /**
@@ -285,7 +292,6 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
   const { page, page2, steps, shotsDir } = o;
   const tid = (p: Page, id: string) => p.locator(`[data-testid="${id}"]`);
   const shot = (p: Page, name: string) => p.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
-  const firstError = async (p: Page) => (await p.locator('[data-testid="toast-error"]').first().textContent({ timeout: 30_000 })) ?? '';
 
   await steps.run('reload mid-queue: the running job is shown with live progress, Pause enabled, Run disabled', async () => {
     await newQueue(page, 'reload-mid-queue', FACTS_20, 20);
@@ -313,20 +319,17 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await jobRow(page2, 'queue', 'running').waitFor({ timeout: 30_000 });
     await tid(page2, 'nav-ledger').click();
     await page2.locator('[data-testid="ledger-edit"][data-seq="1"] [data-testid="revert-to"]').click();
-    await tid(page2, 'confirm-ok').click();
-    const err = await firstError(page2);
-    if (!/cannot start "Revert to #1 .*job #\d+ "Run queue #\d+ "reload-mid-queue"/.test(err)) throw new Error(`refusal: ${err}`);
-    // the window offers to queue it behind the running job instead; this user declines
+    // issue 19 item 13: the window says the model is busy (naming the job) before it asks to confirm
+    // the revert, and offers to queue it behind the running job instead; this user declines
     const offer = (await tid(page2, 'confirm-text').textContent({ timeout: 30_000 })) ?? '';
-    if (!/Queue this request behind job #\d+/.test(offer)) throw new Error(`no offer to queue: ${offer}`);
+    if (!/^Job #\d+ "Run queue #\d+ "reload-mid-queue".*is running and holds the model, so "Revert to #1" cannot start now/.test(offer)) throw new Error(`busy notice: ${offer}`);
+    if (!/Queue it behind job #\d+/.test(offer)) throw new Error(`no offer to queue: ${offer}`);
     await tid(page2, 'confirm-cancel').click();
     await jobRow(page2, 'queue', 'running').locator('[data-testid="job-pause"]').click();
     // both windows see it pause
     await jobRow(page, 'queue', 'paused').waitFor({ timeout: 120_000 });
     await jobRow(page2, 'queue', 'paused').waitFor({ timeout: 30_000 });
-    // the refusal stays in the error history
     await tid(page2, 'nav-jobs').click();
-    await tid(page2, 'error-entry').first().waitFor();
     await shot(page2, '11-second-window-paused');
   });
 
@@ -381,7 +384,25 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await page.reload();
     await page.locator('[data-testid="view-models"]').waitFor();
     await tid(page, 'nav-jobs').click();
-    await page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first().waitFor({ timeout: 30_000 });
+    const entry = page.locator('[data-testid="error-entry"]:not([data-job-id=""])', { hasText: '/proc/nope' }).first();
+    await entry.waitFor({ timeout: 30_000 });
+    // issue 19 item 13: the job log opens in sight, not above the scrolled-down error history
+    // the views scroll inside <main>; a short window makes sure there is something to scroll
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: size?.width ?? 1280, height: 360 });
+    await page.evaluate(() => {
+      const m = document.querySelector('main')!;
+      m.scrollTop = m.scrollHeight;
+    });
+    if ((await page.evaluate(() => document.querySelector('main')!.scrollTop)) === 0) throw new Error('the Jobs view is too short to scroll: the step proves nothing');
+    await entry.locator('[data-testid="error-job"]').click();
+    await tid(page, 'job-log-line').first().waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const r = document.querySelector('[data-testid="job-log-view"]')?.getBoundingClientRect();
+      const m = document.querySelector('main')!.getBoundingClientRect();
+      return !!r && r.top >= m.top - 1 && r.top < m.bottom;
+    }, undefined, { timeout: 10_000 });
+    if (size) await page.setViewportSize(size);
     await tid(page, 'nav-ledger').click();
     await tid(page, 'export-dir').fill('relative/out');
     await tid(page, 'export-run').click();
@@ -395,7 +416,14 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     await tid(page, 'queue-run').click();
     await jobRow(page, 'queue', 'paused').waitFor({ timeout: 240_000 });
     const id = await jobRow(page, 'queue', 'paused').getAttribute('data-job-id');
-    restartedUrl = await o.restart();
+    // issue 19 item 13: while the server is down the window says the engine is unreachable and the
+    // paused job's controls are disabled (not just a red dot with live buttons)
+    restartedUrl = await o.restart(async () => {
+      await tid(page, 'engine-unreachable').waitFor({ timeout: 30_000 });
+      const down = page.locator(`[data-testid="jobs-panel"] [data-testid="job-row"][data-job-id="${id}"]`);
+      for (const b of ['job-resume', 'job-override', 'job-cancel'])
+        if (!(await down.locator(`[data-testid="${b}"]`).isDisabled())) throw new Error(`${b} is enabled while the engine is unreachable`);
+    });
     await page.goto(restartedUrl);
     await tid(page, 'view-models').waitFor();
     await tid(page, 'model-dir').fill(DEMO_MODEL);
@@ -405,11 +433,44 @@ export async function jobsFlow(o: JobsFlowOptions): Promise<void> {
     const reason = (await row.locator('[data-testid="job-paused-reason"]').textContent()) ?? '';
     if (!/guardrail: L1 growth of .* above the 0% guardrail/.test(reason)) throw new Error(`pause reason: ${reason}`);
     await shot(page, '13-paused-after-restart');
+    // issue 19 item 10: the settings live with the queue in the ledger, not in the form: the restarted
+    // window shows the L1 limit the queue runs with, and a plain Resume keeps checking it (the next
+    // edit pauses the job again) instead of running the rest unchecked
+    await tid(page, 'nav-queue').click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="max-l1"]') as HTMLInputElement | null)?.value === '0', undefined, { timeout: 30_000 });
+    const stored = (await tid(page, 'queue-settings').textContent()) ?? '';
+    if (!/L1 growth ≤ 0 %/.test(stored)) throw new Error(`stored settings after the restart: ${stored}`);
+    if ((await tid(page, 'health-every').inputValue()) !== '0') throw new Error('health every is not the stored 0');
+    const doneBefore = await page.locator('[data-testid="queue-item"][data-status="done"]').count();
+    await tid(page, 'queue-resume').click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="queue-item"][data-status="done"]').length === n + 1, doneBefore, { timeout: 240_000, polling: 500 });
+    await row.waitFor({ timeout: 120_000 });
+    const again = (await row.locator('[data-testid="job-paused-reason"]').textContent()) ?? '';
+    if (!/above the 0% guardrail/.test(again)) throw new Error(`after a plain Resume: ${again}`);
     await row.locator('[data-testid="job-override"]').click();
     await page.locator(`[data-testid="job-row"][data-job-id="${id}"]`).first().waitFor({ state: 'detached', timeout: 480_000 });
     await tid(page, 'nav-queue').click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-item"][data-status="done"]').length === 5, undefined, { timeout: 60_000, polling: 500 });
     await tid(page, 'nav-ledger').click();
     for (const kind of ['guardrail_pause', 'override', 'resume']) await page.locator(`[data-testid="ledger-event"][data-kind="${kind}"]`).first().waitFor({ timeout: 30_000 });
+  });
+
+  await steps.run('a pickle-only folder: the conversion command is shown whole, in the toast and under the form', async () => {
+    const dir = path.join(o.tmpDir, 'pickle-only-model-with-a-rather-long-folder-name-to-copy');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(DEMO_MODEL, 'config.json'), path.join(dir, 'config.json'));
+    fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), Buffer.alloc(64));
+    await tid(page, 'nav-models').click();
+    await tid(page, 'model-dir').fill(dir);
+    await tid(page, 'open-model').click();
+    const kept = (await tid(page, 'open-error').textContent({ timeout: 60_000 })) ?? '';
+    if (!kept.includes(`save_pretrained('${dir}', safe_serialization=True)"`)) throw new Error(`the command under the form: ${kept}`);
+    // nothing of it is cut off: every element holding it shows all of its width
+    for (const sel of ['[data-testid="open-error"]', '[data-testid="toast-error"]']) {
+      const clipped = await page.locator(sel).last().evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+      if (clipped) throw new Error(`${sel} clips the conversion command`);
+    }
+    const toast = (await page.locator('[data-testid="toast-error"]').last().textContent()) ?? '';
+    if (!toast.includes('safe_serialization=True')) throw new Error(`toast: ${toast}`);
   });
 }

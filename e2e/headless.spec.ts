@@ -74,7 +74,7 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
     const page2 = await context2.newPage();
     page2.setDefaultTimeout(30_000);
     await page2.goto(s.url);
-    const restart = async () => {
+    const restart = async (whileDown?: () => Promise<void>) => {
       const old = server!;
       old.proc.kill('SIGTERM');
       await new Promise<void>((resolve, reject) => {
@@ -84,6 +84,7 @@ export async function run(): Promise<{ name: string; steps: Steps; skipped?: str
           resolve();
         });
       });
+      await whileDown?.();
       server = await startServer(dataDir);
       return server.url;
     };

@@ -27,6 +27,7 @@ import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
 import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
+import type { ProgressCount } from '../engine/progress';
 import type {
   EditDetail,
   EditSummary,
@@ -172,6 +173,12 @@ export interface QueueCreateParams {
 export interface QueueSummary {
   queue: QueueRecord;
   counts: Record<QueueItemStatus, number>;
+  /**
+   * the settings of the queue's latest run, read back from the ledger and validated (null: none yet,
+   * or the stored ones are not valid: then settingsProblem says why)
+   */
+  settings: QueueRunSettings | null;
+  settingsProblem?: string;
 }
 
 export interface QueueUpdateItemParams {
@@ -251,6 +258,14 @@ export interface QueueRunStatus {
   pauseReason?: GuardrailTrip[];
 }
 
+/**
+ * What a queue runs with besides its method and profile (stored with the queue): stored in the ledger
+ * when a run starts, shown by the UI after a reload and used by Resume, so a guardrail pause keeps its
+ * guardrails across a restart.
+ */
+export type QueueRunSettings = Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
+export const RUN_SETTING_KEYS = ['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow'] as const satisfies readonly (keyof QueueRunSettings)[];
+
 export interface QueueResumeParams {
   /** the paused queue job (default: the paused queue job of this workspace) */
   jobId?: number;
@@ -268,6 +283,17 @@ export interface QueueResumeParams {
  * ledger database), not to the window that asked: every window receives the current jobs
  * (`jobs.list`) and every change after it (`job` events), and can pause or cancel them.
  */
+/**
+ * Job ids from here up belong to jobs that ran with no workspace open (opening a model): they live in
+ * the engine's memory, not in a ledger's job table, and are not shown by number ("#1000000000").
+ */
+export const TRANSIENT_JOB_ID_BASE = 1_000_000_000;
+
+/** How a job is named to the user: #12 "Revert to #3"; a job with no workspace by its title alone. */
+export function jobRef(j: { id: number; title: string }): string {
+  return j.id >= TRANSIENT_JOB_ID_BASE ? `"${j.title}"` : `#${j.id} "${j.title}"`;
+}
+
 export type JobKind = 'queue' | 'health' | 'statistics' | 'revert' | 'remove' | 'replay' | 'reapply' | 'export' | 'open';
 export type JobState = 'queued' | 'running' | 'pausing' | 'paused' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 export const JOB_KINDS = ['queue', 'health', 'statistics', 'revert', 'remove', 'replay', 'reapply', 'export', 'open'] as const satisfies readonly JobKind[];
@@ -289,6 +315,8 @@ export interface JobProgress {
   total?: number;
   /** estimated ms left when `at` was written; the UI counts down from at + etaMs */
   etaMs?: number | null;
+  /** how far the current phase is in its own unit (statistics samples, v* steps, ...), when it counts */
+  count?: ProgressCount;
   /** Date.now() when the progress was written */
   at?: number;
   itemIds?: number[];
@@ -860,6 +888,17 @@ function checkRunOptions(method: string, c: Check, p: Obj): void {
   checkGuardrails(method, p.guardrails);
 }
 
+/**
+ * Validates run settings read back from a ledger (the ledger is a file a user can edit): the same rules
+ * as queue.run's options. Throws a ContractError naming `what` and the field.
+ */
+export function validateRunSettings(what: string, v: unknown): QueueRunSettings {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) fail(what, `the run settings must be an object, got ${show(v)}`);
+  const r = v as Obj;
+  checkRunOptions(what, new Check(what, r).only([...RUN_SETTING_KEYS]), r);
+  return r as QueueRunSettings;
+}
+
 /** characters of one imported file (queue.import); larger files go through `eac edit --facts` */
 const MAX_TEXT = MAX_MESSAGE_BYTES;
 const WHEN_BUSY: readonly WhenBusy[] = ['refuse', 'queue'];
@@ -938,7 +977,7 @@ export function validateParams(method: string, params: unknown): unknown {
       c.only(['queueId', 'itemIds']).int('queueId', false, 1).intList('itemIds', false, 1);
       break;
     case 'queue.run':
-      c.only(['queueId', 'batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow', 'whenBusy']).int('queueId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
+      c.only(['queueId', ...RUN_SETTING_KEYS, 'whenBusy']).int('queueId', false, 1).oneOf('whenBusy', WHEN_BUSY, true);
       checkRunOptions(method, c, p);
       break;
     case 'queue.resume':
@@ -946,7 +985,7 @@ export function validateParams(method: string, params: unknown): unknown {
       if (p.run !== undefined) {
         if (!p.run || typeof p.run !== 'object' || Array.isArray(p.run)) fail(method, `"run" must be an object of run options`);
         const r = p.run as Obj;
-        const rc = new Check(method, r).only(['batchSize', 'healthEvery', 'guardrails', 'healthTaskIds', 'healthN', 'notTakenBelow']);
+        const rc = new Check(method, r).only([...RUN_SETTING_KEYS]);
         checkRunOptions(method, rc, r);
       }
       break;

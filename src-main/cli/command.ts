@@ -15,6 +15,8 @@ export interface CliIO {
   /** the user's working directory; resolve paths against it */
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** stderr is a terminal: progress is drawn as a bar in place (cli/progress.ts), else printed as lines */
+  errIsTTY?: boolean;
 }
 
 export interface CliCommand {

@@ -34,7 +34,8 @@ function mainHelp(cmds: CliCommand[]): string {
     'Run `eac <command> --help` for its options. Exit codes: 0 success, 2 bad input, 1 other failures.',
     '',
     'Global option (any command): --max-memory SIZE  resident-memory budget of the engine, e.g. 20G or',
-    '  1500M (default $EAC_MAX_MEMORY, else 85 % of RAM); sessions and caches are evicted to stay under it.',
+    '  1500M (default $EAC_MAX_MEMORY, else 1.2 × the model\'s weight bytes, at least 2 GiB and at most',
+    '  85 % of RAM); sessions and caches are evicted to stay under it.',
     '',
   ].join('\n');
 }
@@ -49,6 +50,7 @@ function defaultIO(): CliIO {
     err: (t) => void process.stderr.write(t),
     cwd: process.cwd(),
     env: process.env,
+    errIsTTY: process.stderr.isTTY === true,
   };
 }
 

@@ -12,10 +12,12 @@
 // 'interrupted' is what a restart finds of a job that was in flight (JobStore.markInterrupted).
 // A paused job gives the model back (other jobs may run) and waits for resume or cancel.
 import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, JobRecord, JobState, StudioEventBody, WhenBusy } from '../api/contract';
-import { STUDIO_ERROR_CODES as CODES } from '../api/contract';
+import { jobRef, STUDIO_ERROR_CODES as CODES, TRANSIENT_JOB_ID_BASE } from '../api/contract';
 import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';
+import type { TransientErrorLog } from './transient-errors';
+import { PhaseEta } from '../engine/progress';
 
 /** What a running job can do. `signal` aborts with errors.ts's AbortError (code 'cancelled'), or an EngineError('closed') when the engine closes. */
 export interface JobHandle {
@@ -66,11 +68,18 @@ interface Live {
   reject(e: unknown): void;
   lastPersist: number;
   lastBroadcast: number;
+  /** the ETA of the current phase from its own counts (jobs whose reports carry no ETA of their own) */
+  eta: PhaseEta;
 }
 
 const ENDED: readonly JobState[] = ['done', 'failed', 'cancelled'];
 /** ids of jobs that live only in memory (no workspace bound yet, e.g. opening the first model) */
-const TRANSIENT_BASE = 1_000_000_000;
+const TRANSIENT_BASE = TRANSIENT_JOB_ID_BASE;
+
+/** The error-history entry of a failed job that has no stored log. */
+function transientError(j: JobRecord): JobErrorEntry {
+  return { jobId: j.id, kind: j.kind, title: j.title, at: j.endedAt ?? j.createdAt, line: null, message: j.error!.message, failure: true, ...(j.error!.code ? { code: j.error!.code } : {}) };
+}
 
 /** The one cancellation shape (engine/errors.ts), re-exported for the jobs layer. */
 export { cancelledError };
@@ -91,6 +100,8 @@ export interface JobManagerOptions {
   broadcastEveryMs?: number;
   /** a paused job was cancelled (e.g. record the end of a guardrail pause in the ledger) */
   onCancelPaused?: (rec: JobRecord) => void;
+  /** where failures of jobs without a workspace (model opens) are kept across restarts */
+  transientErrors?: TransientErrorLog;
 }
 
 export class JobManager {
@@ -134,7 +145,7 @@ export class JobManager {
     const p = a.progress;
     const where = p.phase ? ` (${p.phase}${p.total ? `, ${p.done ?? 0}/${p.total}` : ''})` : '';
     return new EngineError(
-      CODES.busy, `cannot ${what}: job #${a.id} "${a.title}" is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
+      CODES.busy, `cannot ${what}: job ${jobRef(a)} is running${where}. Wait for it, pause or cancel it in the job list, or queue this request behind it.`,
     );
   }
 
@@ -163,10 +174,11 @@ export class JobManager {
    * this session's failed transient jobs (those ran with no workspace, so have no stored log).
    */
   errors(limit = 200): JobErrorEntry[] {
-    const transient: JobErrorEntry[] = this.transient
-      .filter((j) => j.state === 'failed' && j.error)
-      .map((j) => ({ jobId: j.id, kind: j.kind, title: j.title, at: j.endedAt ?? j.createdAt, line: null, message: j.error!.message, failure: true, ...(j.error!.code ? { code: j.error!.code } : {}) }));
-    const stored = this.store?.errors(limit) ?? [];
+    const transient: JobErrorEntry[] = this.transient.filter((j) => j.state === 'failed' && j.error).map(transientError);
+    // failures of earlier sessions' opens (this session's are in the file too: listed once)
+    const mine = new Set(transient.map((e) => `${e.jobId}\u0000${e.at}`));
+    const earlier = (this.o.transientErrors?.list() ?? []).filter((e) => !mine.has(`${e.jobId}\u0000${e.at}`));
+    const stored = [...earlier, ...(this.store?.errors(limit) ?? [])];
     return [...transient, ...stored].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : b.jobId - a.jobId)).slice(0, limit);
   }
 
@@ -230,7 +242,7 @@ export class JobManager {
       reject = rej;
     });
     done.catch(() => {}); // observed by the caller when it awaits
-    const live: Live = { rec, spec, controller: new AbortController(), resolve, reject, lastPersist: 0, lastBroadcast: 0 };
+    const live: Live = { rec, spec, controller: new AbortController(), resolve, reject, lastPersist: 0, lastBroadcast: 0, eta: new PhaseEta() };
     if (rec.state === 'queued') {
       this.waiting.push(live);
       this.broadcastJob(rec);
@@ -284,6 +296,13 @@ export class JobManager {
       ...(error !== undefined ? { error: rec.error } : {}),
       pauseReason: state === 'paused' ? (rec.pauseReason ?? null) : null,
     });
+    if (state === 'failed' && rec.id >= TRANSIENT_BASE && this.o.transientErrors) {
+      try {
+        this.o.transientErrors.add(transientError(rec));
+      } catch (e) {
+        console.error(`eac: could not keep the failure of job #${rec.id} in ${this.o.transientErrors.file}: ${(e as Error).message}`);
+      }
+    }
     if (state === 'paused') this.writeLog(rec.id, rec.pauseReason ? 'warn' : 'info', rec.pauseReason ? `paused by a guardrail: ${rec.pauseReason.map((t) => t.message).join('; ')}` : 'paused');
     else if (state === 'failed') this.writeLog(rec.id, 'error', failureLine(rec.error?.message ?? 'unknown error'));
     else this.writeLog(rec.id, 'info', state);
@@ -316,7 +335,12 @@ export class JobManager {
   private progress(live: Live, p: JobProgress): void {
     const rec = live.rec;
     const phaseChanged = p.phase !== undefined && p.phase !== rec.progress.phase;
-    rec.progress = { ...rec.progress, ...p, at: Date.now() };
+    // a count belongs to the report it came with (it must not linger into the next phase); a job whose
+    // reports bring no ETA gets the current phase's own, from its counts
+    const { count: _old, ...kept } = rec.progress;
+    const etaMs = p.etaMs !== undefined ? p.etaMs : p.count ? live.eta.update(p.phase ?? rec.progress.phase ?? '', p.count, performance.now()) : null;
+    rec.progress = { ...kept, ...p, etaMs, at: Date.now() };
+    if (!p.count) delete rec.progress.count;
     const t = Date.now();
     if (phaseChanged || p.fraction === 1 || t - live.lastBroadcast >= (this.o.broadcastEveryMs ?? 120)) {
       live.lastBroadcast = t;

@@ -9,6 +9,7 @@
 import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { ModelConfig } from '../engine/checkpoint';
 import type { DeviceName } from '../engine/devices';
+import type { ProgressCount } from '../engine/progress';
 
 /** the one device list's type (engine/devices.ts) */
 export type { DeviceName };
@@ -41,6 +42,8 @@ export interface ProgressEvent {
   /** 0..1 within the phase */
   fraction: number;
   message?: string;
+  /** how far the phase is in its own unit (tokens generated, sessions built, ...), when it counts */
+  count?: ProgressCount;
 }
 
 /** Sent once by the worker when its handlers are registered and it accepts requests. */

@@ -1,6 +1,7 @@
 // The handler registry: the methods an engine process serves and the context each handler runs with. Handler
 // modules (jobs/studio, tests, plugins) import these types from here; the worker imports the registry and the
 // modules, so nothing imports the worker back (issue 20: the circle worker.ts <-> studio/* is gone).
+import type { ProgressCount } from '../engine/progress';
 import type { LoadedModel } from '../engine/runtime/model';
 import { CONTROL_METHODS, type MethodName, type ParamsOf, type ResultOf } from './protocol';
 
@@ -19,7 +20,7 @@ export interface HandlerContext {
   /** aborted by `cancel {id}` or when the engine closes; long handlers should check it between steps */
   signal: AbortSignal;
   /** emits a progress event for this request */
-  progress(phase: string, fraction: number, message?: string): void;
+  progress(phase: string, fraction: number, message?: string, count?: ProgressCount): void;
   state: EngineState;
   /** the resident model, or an EngineError('no_model') */
   requireModel(): LoadedModel;

@@ -13,6 +13,7 @@ import { DEVICES } from '../engine/devices';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens } from '../engine/runtime/model';
 import { describeModel } from './model-info';
+import { decodeShown } from '../engine/runtime/decode-shown';
 import {
   ENGINE_ERROR_CODES as CODES,
   EngineError,
@@ -96,11 +97,21 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       const rows = params.prompts.map((p, i) => encodePrompt(model, checkPrompt(p, `prompts[${i}]`)));
       const eos = model.cfg.eosTokenId;
       const stopIds = params.stopAtEos === false || eos === undefined ? [] : [eos];
-      ctx.progress('generate', 0, `${rows.length} prompt${rows.length === 1 ? '' : 's'}, ${n} new tokens`);
-      const out = await model.generate(rows, n, { stopIds, signal: ctx.signal });
-      ctx.progress('generate', 1);
+      // a session built for this call (minutes on a big model) and each token are reported as counts
+      const onSession = (e: { kind: string; state: 'start' | 'done' }) =>
+        ctx.progress('session', e.state === 'done' ? 1 : 0, `${e.state === 'done' ? 'built' : 'building'} the ${e.kind} session`, { done: e.state === 'done' ? 1 : 0, total: 1, unit: 'sessions' });
+      model.sessionListeners.add(onSession);
+      let out: number[][];
+      try {
+        ctx.progress('generate', 0, `${rows.length} prompt${rows.length === 1 ? '' : 's'}, ${n} new tokens`, { done: 0, total: n, unit: 'tokens' });
+        out = await model.generate(rows, n, { stopIds, signal: ctx.signal, onToken: (d, t) => ctx.progress('generate', t ? d / t : 1, undefined, { done: d, total: t, unit: 'tokens' }) });
+      } finally {
+        model.sessionListeners.delete(onSession);
+      }
+      // stopped at EOS before maxNewTokens: the phase is complete all the same
+      ctx.progress('generate', 1, undefined, { done: n, total: n, unit: 'tokens' });
       return rows.map(
-        (ids, b): GenerateRow => ({ ids: [...ids, ...out[b]], newIds: out[b], text: model.tok.decode(out[b], true) }),
+        (ids, b): GenerateRow => ({ ids: [...ids, ...out[b]], newIds: out[b], text: decodeShown(model.tok, out[b], true) }),
       );
     },
 
@@ -129,7 +140,7 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       } else {
         [lg] = await model.lastLogits([ids]);
       }
-      return { ids, top: topTokens(lg, k, (t) => model.tok.decode(t)) };
+      return { ids, top: topTokens(lg, k, (t) => decodeShown(model.tok, t)) };
     },
   });
 }
@@ -194,8 +205,9 @@ export class EngineDispatcher {
     const ctx: HandlerContext = {
       id,
       signal: controller.signal,
-      progress: (phase, fraction, message) => {
-        if (!controller.signal.aborted) this.post({ id, event: 'progress', phase, fraction, ...(message !== undefined ? { message } : {}) });
+      progress: (phase, fraction, message, count) => {
+        if (!controller.signal.aborted)
+          this.post({ id, event: 'progress', phase, fraction, ...(message !== undefined ? { message } : {}), ...(count ? { count } : {}) });
       },
       state: this.state,
       requireModel: () => {

@@ -111,6 +111,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const found = resolveRequestPath(staticDir, url.pathname);
       if ('refused' in found) return found.refused === 'malformed' ? deny(res, 400, 'bad request: malformed %-escape in the path') : deny(res, 403, 'forbidden');
       const file = found.file;
+      // the page itself needs the token in its own address: its script takes the WebSocket's token
+      // from there. Served on the cookie alone (the same browser, the URL without ?token) it was an
+      // empty shell saying "connection lost (1006)"; the cookie is for the page's assets only.
+      if (file === path.join(staticDir, 'index.html') && !safeEqual(url.searchParams.get('token'), token))
+        return deny(res, 403, 'forbidden: this page needs the token in its address; open the URL the server printed (http://127.0.0.1:PORT/?token=...)');
       let st: fs.Stats;
       try {
         st = fs.statSync(file);

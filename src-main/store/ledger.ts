@@ -224,6 +224,19 @@ export class Ledger {
     });
   }
 
+  /**
+   * Stores the settings a queue runs with (batch size, health schedule, guardrails, ...; see
+   * QueueRunSettings in the API contract), replacing the previous run's. The ledger keeps them as given;
+   * whoever reads them back validates them (a ledger can be edited by hand).
+   */
+  setQueueRunSettings(queueId: number, settings: Record<string, unknown>): QueueRecord {
+    return this.tx('setQueueRunSettings', () => {
+      const r = this.db.prepare('UPDATE queues SET run_json = ? WHERE id = ?').run(JSON.stringify(settings), queueId);
+      if (r.changes === 0) throw new LedgerError('ledger', `no queue with id ${queueId}`);
+      return this.getQueue(queueId)!;
+    });
+  }
+
   getQueue(queueId: number): QueueRecord | undefined {
     const r = this.db.prepare('SELECT * FROM queues WHERE id = ?').get(queueId) as Row | undefined;
     return r && mapQueue(r);
@@ -939,7 +952,15 @@ function mapModel(r: Row): ModelRecord {
 }
 
 function mapQueue(r: Row): QueueRecord {
-  return { id: r.id, modelId: r.model_id, name: r.name, method: r.method, profile: parse(r.profile_json), createdAt: r.created_at };
+  return {
+    id: r.id,
+    modelId: r.model_id,
+    name: r.name,
+    method: r.method,
+    profile: parse(r.profile_json),
+    runSettings: parse(r.run_json ?? null),
+    createdAt: r.created_at,
+  };
 }
 
 function mapItem(r: Row): QueueItem {

@@ -33,6 +33,8 @@ export interface QueueRecord {
   name: string;
   method: EditMethod;
   profile: unknown;
+  /** the settings of the queue's latest run (unvalidated JSON; null before its first run) */
+  runSettings: unknown;
   createdAt: string;
 }
 

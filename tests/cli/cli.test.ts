@@ -44,6 +44,24 @@ describe.skipIf(!gpt2)(`eac CLI${gpt2 ? '' : ` (skipped: ${fixtureMissingReason(
     expect(typeof out.text).toBe('string');
   });
 
+  it('generate --json reports per-token progress as JSON lines on stderr (numbers, not text)', async () => {
+    const c = gpt2!.cases[1];
+    const r = await eac(['generate', '--model', gpt2!.dir, '--prompt', c.prompt, '--max-new-tokens', '12', '--json', '--ignore-eos']);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const gen = lines.filter((l) => l.phase === 'generate');
+    expect(lines.every((l) => l.type === 'progress')).toBe(true);
+    // the first session build of the process is reported before the tokens
+    expect(lines.findIndex((l) => l.phase === 'session')).toBeLessThan(lines.findIndex((l) => l.phase === 'generate' && l.done > 0));
+    expect(gen.map((l) => l.done)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    for (const l of gen) {
+      expect(l).toMatchObject({ total: 12, unit: 'tokens', fraction: l.done / 12 });
+      expect(l.eta_ms === null || (Number.isInteger(l.eta_ms) && l.eta_ms >= 0)).toBe(true);
+    }
+    expect(gen.at(-1).eta_ms).toBe(0);
+    expect(JSON.parse(r.stdout).new_ids).toHaveLength(12);
+  });
+
   it('generate stops at EOS by default; a relative --model resolves against the cwd', async () => {
     const c = gpt2!.cases[0];
     const r = await eac(['generate', '--model', path.basename(gpt2!.dir), '--prompt', c.prompt, '--max-new-tokens', '20', '--json'], path.dirname(gpt2!.dir));

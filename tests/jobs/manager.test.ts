@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, StudioEventBody } from '../../src-main/api/contract';
 import { JobStore } from '../../src-main/jobs/job-store';
 import { JobManager, type JobHandle } from '../../src-main/jobs/manager';
+import { TransientErrorLog } from '../../src-main/jobs/transient-errors';
 import { EngineError } from '../../src-main/jobs/protocol';
 import { openLedger, type Ledger } from '../../src-main/store';
 import { tmpDir } from './helpers';
@@ -265,6 +266,57 @@ describe('JobManager', () => {
     } finally {
       ledger2.close();
     }
+  });
+
+  it('progress counts belong to their report and give the job its phase ETA (issue 19 item 11)', async () => {
+    const g = gate<string>();
+    const a = jm.start({ kind: 'statistics', title: 'Key statistics', params: {}, run: g.run });
+    await tick();
+    const h = g.handle();
+    h.progress({ phase: 'hash', fraction: 0, count: { done: 0, total: 100, unit: 'bytes' } });
+    expect(jm.get(a.job.id)!.progress).toMatchObject({ phase: 'hash', count: { done: 0, total: 100, unit: 'bytes' }, etaMs: null });
+    h.progress({ phase: 'hash', fraction: 0.5, count: { done: 50, total: 100, unit: 'bytes' } });
+    const eta = jm.get(a.job.id)!.progress.etaMs;
+    expect(typeof eta === 'number' && eta >= 0).toBe(true);
+    // the next phase reports no count: neither the old count nor the old ETA stays
+    h.progress({ phase: 'load', fraction: 1 });
+    const p = jm.get(a.job.id)!.progress;
+    expect(p.count).toBeUndefined();
+    expect(p.etaMs).toBeNull();
+    g.open('ok');
+    await a.done;
+  });
+
+  it('a failed model open (a job with no workspace) is still in the error history after a restart', async () => {
+    const log = new TransientErrorLog(path.join(dir, 'data'));
+    const first = new JobManager({ broadcast: () => {}, transientErrors: log });
+    const open = first.start({
+      kind: 'open',
+      title: 'Open broken-model on cpu',
+      params: {},
+      transient: true,
+      run: async () => {
+        throw new EngineError('bad_model', '/m/broken-model/config.json is not valid JSON');
+      },
+    });
+    await expect(open.done).rejects.toThrow(/not valid JSON/);
+    expect(first.errors().filter((e) => e.kind === 'open')).toHaveLength(1);
+    // the restarted engine: a new manager, no workspace bound yet
+    const again = new JobManager({ broadcast: () => {}, transientErrors: new TransientErrorLog(path.join(dir, 'data')) });
+    expect(again.errors()).toEqual([
+      expect.objectContaining({ kind: 'open', title: 'Open broken-model on cpu', message: '/m/broken-model/config.json is not valid JSON', code: 'bad_model', failure: true }),
+    ]);
+    // a running open is named by its title in a refusal, not by its in-memory id
+    const g = gate<string>();
+    const running = again.start({ kind: 'open', title: 'Open big-model on cpu', params: {}, transient: true, run: g.run });
+    await tick();
+    expect(running.job.id).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(() => again.requireIdle('revert')).toThrow(/^cannot revert: job "Open big-model on cpu" is running/);
+    g.open('ok');
+    await running.done;
+    // a damaged file is an empty history, not a failure
+    fs.writeFileSync(log.file, '{ not json');
+    expect(new JobManager({ broadcast: () => {}, transientErrors: log }).errors()).toEqual([]);
   });
 
   it('a failed job whose error line was lost still appears in the error history', () => {

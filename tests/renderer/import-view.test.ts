@@ -12,6 +12,8 @@ import {
   formatLocality,
   moveRow,
   parseLocality,
+  replacesDraft,
+  asTemplate,
   revalidate,
   toCreateInput,
   type ImportReport,
@@ -24,6 +26,22 @@ const fixture = (name: string) => readFileSync(path.join(ROOT, 'tests/fixtures/f
 function imported(fileName: string, text: string, modelErrors: QueueImportResult['modelErrors'] = []): QueueImportResult {
   return { ...parseFacts(fileName, text), modelErrors };
 }
+
+describe('a new file and the draft under review', () => {
+  it('a file with 0 valid rows (all invalid, or none) does not replace a draft with valid rows', () => {
+    const good = buildImportReport('world-a-5.jsonl', imported('world-a-5.jsonl', readFileSync(path.join(ROOT, 'e2e/fixtures/world-a-5.jsonl'), 'utf8')));
+    const allBad = buildImportReport('bad.csv', imported('bad.csv', 'prompt,subject,target_new\nno subject here,Zed,x\n,,\n'));
+    expect(allBad.validCount).toBe(0);
+    expect(allBad.rows.length).toBeGreaterThan(0);
+    expect(replacesDraft(allBad, good.rows)).toBe(false);
+    const nothing = buildImportReport('missing-columns.csv', imported('missing-columns.csv', fixture('missing-columns.csv')));
+    expect(replacesDraft(nothing, good.rows)).toBe(false);
+    // a file with a valid row replaces it; anything replaces an empty draft or one with no valid row
+    expect(replacesDraft(good, allBad.rows)).toBe(true);
+    expect(replacesDraft(allBad, [])).toBe(true);
+    expect(replacesDraft(allBad, allBad.rows)).toBe(true);
+  });
+});
 
 describe('import report (rows and messages)', () => {
   it('a clean world-a JSONL file: 5 valid rows and a "ready" summary', () => {
@@ -154,5 +172,21 @@ describe('ImportReportView.svelte (rendered)', () => {
     const html = show(buildImportReport('missing-columns.csv', imported('missing-columns.csv', fixture('missing-columns.csv'))));
     expect(html).toContain('data-testid="import-file-errors"');
     expect(text(html)).toContain('Nothing imported from missing-columns.csv');
+  });
+});
+
+describe('editing an invalid row', () => {
+  it('an unparsed row goes into the queue with what the file had (its prompt a template), not as an empty request', () => {
+    const r = buildImportReport('plain.csv', imported('plain.csv', 'prompt,subject,target_new\nThe capital of Ruritania is,Ruritania,\n'));
+    expect(r.validCount).toBe(0);
+    expect(r.rows[0].request).toBeNull();
+    const { invalid } = toCreateInput(r.rows);
+    expect(invalid[0].request).toMatchObject({ prompt: 'The capital of {} is', subject: 'Ruritania', targetNew: '' });
+    // the editor opens with it: only the missing target is left to type
+    const fixed = { ...invalid[0].request!, targetNew: 'Strelsau' };
+    expect(revalidate(r.rows[0], fixed).errors).toEqual([]);
+    expect(asTemplate('The capital of Ruritania is', 'Ruritania')).toBe('The capital of {} is');
+    expect(asTemplate('{} lives in', 'X')).toBe('{} lives in');
+    expect(asTemplate('Someone lives in', 'X')).toBe('Someone lives in');
   });
 });

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EditSummary, History, JobRecord, NormSeries } from '../../src-main/api/contract';
 import { normsChart } from '../../src-renderer/src/lib/charts';
-import { activeJob, didNotTake, etaLeft, jobActions, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
+import { jobRef } from '../../src-main/api/contract';
+import { activeJob, busyDialogEnded, busyText, didNotTake, etaLeft, factList, jobActions, jobNumber, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
 
 function job(over: Partial<JobRecord>): JobRecord {
   return {
@@ -47,6 +48,17 @@ function edit(id: number, seq: number, active: boolean, reliability = 1, deactiv
   };
 }
 
+describe('confirmation texts', () => {
+  it('name the facts of the edits, not their case ids', () => {
+    const e = edit(7, 3, true);
+    e.requests = [{ caseId: 'case-7', prompt: 'The capital of {} is', subject: 'Ruritania', targetNew: 'Strelsau', rephrase: [], locality: [] }];
+    expect(factList([e])).toBe('#3 (The capital of Ruritania is → Strelsau)');
+    expect(factList([e])).not.toContain('case-7');
+    const many = Array.from({ length: 8 }, (_, i) => edit(i + 1, i + 1, true));
+    expect(factList(many)).toMatch(/^#1 \(s x → t\), .*#6 \(s x → t\) and 2 more$/);
+  });
+});
+
 describe('job list', () => {
   it('offers a way out of every state that waits for the user', () => {
     expect(jobActions(job({ state: 'running' }))).toMatchObject({ pause: true, cancel: true, resume: false, retry: false });
@@ -56,6 +68,13 @@ describe('job list', () => {
     expect(jobActions(job({ state: 'interrupted' }))).toMatchObject({ retry: true, cancel: true });
     expect(jobActions(job({ state: 'queued', kind: 'revert' }))).toMatchObject({ cancel: true, pause: false });
     expect(jobActions(job({ state: 'failed', kind: 'export' }))).toMatchObject({ retry: true, cancel: false });
+    expect(jobActions(job({ state: 'paused' })).blocked).toBeNull();
+  });
+
+  it('with the engine unreachable the controls are blocked, saying why (a dead server is not just a red dot)', () => {
+    const a = jobActions(job({ state: 'paused' }), false);
+    expect(a).toMatchObject({ resume: true, cancel: true });
+    expect(a.blocked).toMatch(/engine is unreachable/);
     // a health check cannot pause; only queue runs can
     expect(jobActions(job({ state: 'running', kind: 'health' })).pause).toBe(false);
   });
@@ -113,5 +132,31 @@ describe('ledger confirmations and flags', () => {
       [0, 1, 3],
       [0, 2, 3],
     ]);
+  });
+});
+
+describe('the model is busy', () => {
+  it('says which job holds the model before anything else is asked, and offers to queue', () => {
+    const t = busyText({ id: 12, title: 'Run queue #3 "facts"' }, 'Revert to #1');
+    expect(t).toMatch(/^Job #12 "Run queue #3 "facts"" is running and holds the model, so "Revert to #1" cannot start now\./);
+    expect(t).toMatch(/Queue it behind job #12\?/);
+  });
+
+  it('a busy question closes once the job it is about has ended', () => {
+    expect(busyDialogEnded(12, { id: 12, state: 'running' })).toBe(false);
+    expect(busyDialogEnded(12, { id: 12, state: 'pausing' })).toBe(false);
+    for (const state of ['done', 'failed', 'cancelled', 'paused', 'interrupted'] as const) expect(busyDialogEnded(12, { id: 12, state })).toBe(true);
+    expect(busyDialogEnded(12, { id: 13, state: 'done' })).toBe(false);
+    expect(busyDialogEnded(undefined, { id: 12, state: 'done' })).toBe(false);
+  });
+});
+
+describe('job names', () => {
+  it('a job that ran with no workspace (a model open) is named by its title, not "#1000000000"', () => {
+    expect(jobNumber({ id: 12 })).toBe('#12');
+    expect(jobNumber({ id: 1_000_000_000 })).toBe('');
+    expect(jobRef({ id: 1_000_000_003, title: 'Open demo-model on cpu' })).toBe('"Open demo-model on cpu"');
+    expect(busyText({ id: 1_000_000_000, title: 'Open demo-model on cpu' }, 'Run queue')).toMatch(/^Job "Open demo-model on cpu" is running .*Queue it behind it\?/s);
+    expect(busyText({ id: 1_000_000_000, title: 'Open x' }, 'Run queue')).not.toContain('1000000000');
   });
 });

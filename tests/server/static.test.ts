@@ -69,6 +69,27 @@ describe('headless server static files (host/static-files.ts)', () => {
     }
   });
 
+  it('the page needs ?token in its own address (the cookie alone is for its assets): 403 with what to do', async () => {
+    const raw = (p: string, cookie?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: srv.port, path: p, headers: { host: `127.0.0.1:${srv.port}`, ...(cookie ? { cookie } : {}) } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const cookie = `eac_token=${encodeURIComponent(srv.token)}`;
+    for (const p of ['/', '/index.html']) {
+      const r = await raw(p, cookie);
+      expect(r.status, p).toBe(403);
+      expect(r.body).toMatch(/needs the token in its address; open the URL the server printed/);
+    }
+    expect((await raw('/assets/f.js', cookie)).status).toBe(200);
+    expect((await raw(`/?token=${srv.token}`)).status).toBe(200);
+  });
+
   it('a missing file inside the folder is a 404', async () => {
     expect((await get('/assets/nope.js')).status).toBe(404);
     expect((await get('/assets')).status).toBe(404); // a folder is not a file

@@ -12,6 +12,7 @@ import { Workspace } from '../../jobs/studio/workspace';
 import type { QueueRecord } from '../../store';
 import { choiceOption, defineCommand, intOption, optionalString, printJson, requireString, UsageError, asInputError, type CliIO } from '../command';
 import { DEVICES } from '../engine';
+import { ProgressPrinter } from '../progress';
 
 /** The bundled profile named like the model folder; the demo model uses the gpt2-world-a profile. */
 export function defaultProfileName(modelDir: string): string {
@@ -89,13 +90,16 @@ export default defineCommand({
     '                      When the ledger already holds a queue of the same cases and method, it is resumed:',
     '                      edits already made are not applied again',
     '  --no-resume         with --db: always start a new queue',
-    '  --json              one JSON line per edit (metrics, norms, timings), then a summary line',
+    '  --json              one JSON line per edit (metrics, norms, timings), then a summary line; progress',
+    '                      as JSON lines on stderr ({"type":"progress","phase","done","total","unit","eta_ms"})',
     '',
     'Invalid requests (subject not in prompt, empty target, over-long input) are reported and skipped.',
     'An item whose edit fails (e.g. the statistics corpus cannot be read) is reported as "failed".',
     'Exit code: 0 when every item was edited or skipped as invalid with at least one edit made;',
     '1 when any item failed (the summary counts edits, skipped and failed; stderr names the first',
     'failures); 2 when no item could be edited because every one was invalid.',
+    'Progress goes to stderr: a bar on a terminal, else a line per phase and per tenth of it (hashing,',
+    'session builds, key statistics, v* steps, metrics), each with the ETA of that phase.',
   ].join('\n'),
   options: {
     model: { type: 'string', multiple: true },
@@ -157,19 +161,17 @@ export default defineCommand({
     const evalFile = optionalString(values, 'eval-tasks');
     const cacheDirArg = optionalString(values, 'cache-dir');
     const cacheDir = cacheDirArg ? path.resolve(io.cwd, cacheDirArg) : undefined;
-    let computing = false;
     const stats = {
       cacheDir,
       corpusPath: statsCorpus ? path.resolve(io.cwd, statsCorpus) : undefined,
       samples: values['stats-samples'] ? intOption(values, 'stats-samples', { min: 1 }) : undefined,
       importedLabel: optionalString(values, 'stats-label'),
-      // a progress bar only while statistics are really computed (cache hits report done at once)
-      onProgress: (d: number, t: number) => {
-        if (json || (d === t && !computing)) return;
-        computing = d < t;
-        io.err(`\rstatistics ${d}/${t} samples${d === t ? '\n' : ''}`);
-      },
     };
+    // every long phase on stderr, from the numbers of its progress reports: the first-time hash, each
+    // session being built, key statistics, v* steps, the metrics passes (cli/progress.ts)
+    const progress = ProgressPrinter.forIO(io, json);
+    const onSession = (e: { kind: string; state: 'start' | 'done' }) =>
+      progress.update({ phase: 'session', message: `${e.state === 'start' ? 'building' : 'built'} the ${e.kind} session` });
     const dbArg = optionalString(values, 'db');
     const resume = values['no-resume'] ? false : true;
     // One pipeline: `eac edit` drives the app's queue runner on a ledger-backed queue (--db) or on a
@@ -179,13 +181,26 @@ export default defineCommand({
     let ws: Workspace;
     try {
       model = LoadedModel.open(modelDir, { device });
-      ws = await Workspace.open({ modelDir, dbFile: dbArg ? path.resolve(io.cwd, dbArg) : path.join(tmp!, 'ledger.sqlite'), model, cacheDir });
+      model.sessionListeners.add(onSession);
+      ws = await Workspace.open({
+        modelDir,
+        dbFile: dbArg ? path.resolve(io.cwd, dbArg) : path.join(tmp!, 'ledger.sqlite'),
+        model,
+        cacheDir,
+        onProgress: (phase, _f, message, count) => {
+          if (phase === 'hash') progress.update({ phase, count, ...(count ? {} : { message }) });
+        },
+      });
     } catch (e) {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
       // a broken model folder is bad input (2); a ledger held by another writer or an I/O failure is not (1)
       throw asInputError(e);
     }
-    const emit = (obj: Record<string, unknown>, text: string) => (json ? printJson(io, obj) : io.out(text + '\n'));
+    const emit = (obj: Record<string, unknown>, text: string) => {
+      progress.end();
+      if (json) printJson(io, obj);
+      else io.out(text + '\n');
+    };
     try {
       for (const e of parsed.errors) emit({ type: 'skip', row: e.row, field: e.field, reason: e.message }, `skip row ${e.row}: ${e.message}`);
       const requests = parsed.requests.slice(0, limit);
@@ -206,7 +221,6 @@ export default defineCommand({
       let skipped = 0;
       // items whose edit threw (the runner marks them 'failed' and goes on with the next one)
       const failures: { caseId: string; reason: string }[] = [];
-      let computing = false;
       const runner = new QueueRunner(ws);
       const res = await runner.run(
         queueId,
@@ -218,15 +232,12 @@ export default defineCommand({
           healthTasks: tasks,
           healthAtEnd: !!tasks,
           progress: (p) => {
-            if (p.phase !== 'statistics' || json) return;
-            // only the statistics counter ("key statistics d/t"); the editor's own 'statistics'
-            // phase events carry no count (they printed "statistics 0/undefined samples")
-            const m = /^key statistics (\d+)\/(\d+)$/.exec(p.message ?? '');
-            if (!m) return;
-            const [d, t] = [Number(m[1]), Number(m[2])];
-            if (d === t && !computing) return;
-            computing = d < t;
-            io.err(`\rstatistics ${d}/${t} samples${d === t ? '\n' : ''}`);
+            // the runner's own bookkeeping phases are not progress a user waits on
+            if (!p.phase || p.phase === 'start' || p.phase === 'record') return;
+            // the editor announces its statistics phase without a count before the statistics
+            // report their samples: only the counted reports draw the statistics bar
+            if (p.phase === 'statistics' && !p.count) return;
+            progress.update({ phase: p.phase, ...(p.count ? { count: p.count } : p.message ? { message: p.message } : {}) });
           },
           emit: (ev) => {
             if (ev.type === 'queue.item' && ev.item.status === 'invalid' && ev.item.request) {
@@ -299,6 +310,8 @@ export default defineCommand({
         return 2;
       }
     } finally {
+      progress.end();
+      model.sessionListeners.delete(onSession);
       await ws.close();
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     }

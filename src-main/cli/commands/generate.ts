@@ -1,5 +1,6 @@
 import { choiceOption, defineCommand, intOption, printJson, requireString } from '../command';
 import { DEVICES, withModel } from '../engine';
+import { ProgressPrinter } from '../progress';
 
 export default defineCommand({
   name: 'generate',
@@ -11,7 +12,8 @@ export default defineCommand({
     '  --prompt TEXT          prompt text; "" starts from BOS only. A prompt beginning with "-"',
     '                         must be written --prompt=-TEXT',
     '  --max-new-tokens N     tokens to generate (default 20)',
-    '  --json                 print {"ids": [prompt + new], "new_ids": [...], "text": "..."}',
+    '  --json                 print {"ids": [prompt + new], "new_ids": [...], "text": "..."}; progress as',
+    '                         JSON lines on stderr ({"type":"progress","phase","done","total","unit","eta_ms"})',
     '  --device D             cpu (default), webgpu or cuda; falls back to cpu with a note on stderr',
     '  --ignore-eos           keep generating after the EOS token (default: stop there, like HF generate)',
     '',
@@ -19,6 +21,8 @@ export default defineCommand({
     'An empty prompt becomes the BOS token: for LLaMA the tokenizer adds it; GPT-2 tokenizers add',
     'nothing, so config.json bos_token_id is used, as transformers\' generate() does.',
     '"text" is the decoded new tokens with special tokens skipped.',
+    'Progress (a session build, then one count per generated token, with its ETA) goes to stderr: a',
+    'bar on a terminal, else a line per tenth.',
   ].join('\n'),
   options: {
     model: { type: 'string', multiple: true },
@@ -33,8 +37,16 @@ export default defineCommand({
     const prompt = requireString(values, 'prompt');
     const maxNewTokens = intOption(values, 'max-new-tokens', { min: 0, max: 100_000, default: 20 });
     const device = choiceOption(values, 'device', DEVICES, 'cpu');
+    const progress = ProgressPrinter.forIO(io, !!values.json);
     await withModel(io, dir, device, async (engine) => {
-      const [row] = await engine.call('generate', { prompts: [prompt], maxNewTokens, stopAtEos: !values['ignore-eos'] });
+      let row;
+      try {
+        [row] = await engine.call('generate', { prompts: [prompt], maxNewTokens, stopAtEos: !values['ignore-eos'] }, (e) =>
+          progress.update({ phase: e.phase, ...(e.count ? { count: e.count } : {}), ...(e.message !== undefined ? { message: e.message } : {}) }),
+        );
+      } finally {
+        progress.end();
+      }
       if (values.json) printJson(io, { ids: row.ids, new_ids: row.newIds, text: row.text });
       else io.out(prompt + row.text + '\n');
     });

@@ -3,6 +3,7 @@ import { defaultCacheDir, importStatsIntoCache, keyStats, modelContentHash } fro
 import { listCachedStats, sampleWarnings, SolveCache } from '../../engine/edit/stats';
 import { LoadedModel } from '../../engine/runtime/model';
 import { defineCommand, intOption, optionalString, printJson, requireString, UsageError } from '../command';
+import { ProgressPrinter } from '../progress';
 
 function layerList(spec: string, layers: number): number[] {
   const out = spec.split(',').map((s) => {
@@ -79,17 +80,16 @@ export default defineCommand({
       const samples = intOption(values, 'samples', { min: 1, default: 1000 });
       const corpus = optionalString(values, 'corpus');
       const t0 = performance.now();
+      const progress = ProgressPrinter.forIO(io, !!values.json);
       const res = await keyStats(model, layers, {
         cacheDir,
         samples,
         corpusPath: corpus ? path.resolve(io.cwd, corpus) : undefined,
         maxTokensPerSample: values['max-tokens'] ? intOption(values, 'max-tokens', { min: 1 }) : undefined,
-        onProgress: (d, t) => {
-          const w = 30;
-          const f = Math.round((d / Math.max(1, t)) * w);
-          io.err(`\r[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${d}/${t} samples${d === t ? '\n' : ''}`);
-        },
+        // a bar (terminal), lines, or JSON lines with --json, with the statistics' own ETA
+        onProgress: (d, t) => progress.update({ phase: 'statistics', count: { done: d, total: t, unit: 'samples' } }),
       });
+      progress.end();
       const ridgeText = optionalString(values, 'ridge');
       const ridge = ridgeText === undefined ? undefined : Number(ridgeText);
       if (ridge !== undefined && !(Number.isFinite(ridge) && ridge >= 0)) throw new UsageError('usage', `--ridge must be a number ≥ 0, got "${ridgeText}"`);

@@ -8,6 +8,7 @@ import { localityPredictions, normSnapshots, requestMetrics } from './metrics';
 import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
 import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, RequestMetrics } from './types';
+import type { ProgressCount } from '../progress';
 import { makeBuilder } from '../models/forward';
 import { Graph } from '../graph/ir';
 
@@ -55,19 +56,19 @@ export class Editor {
     const timings: Partial<Record<EditPhase, number>> = {};
     let cur: EditPhase | null = null;
     let since = performance.now();
-    const phase = (p: EditPhase, fraction: number, message?: string) => {
+    const phase = (p: EditPhase, fraction: number, message?: string, count?: ProgressCount) => {
       if (p !== cur) {
         const now = performance.now();
         if (cur) timings[cur] = (timings[cur] ?? 0) + now - since;
         cur = p;
         since = now;
       }
-      opts.onProgress?.({ phase: p, fraction, message });
+      opts.onProgress?.({ phase: p, fraction, message, ...(count ? { count } : {}) });
     };
     let preMetrics: RequestMetrics[] = [];
     let preLoc: number[][][] = [];
     if (!opts.skipMetrics) {
-      phase('metrics', 0, 'before edit');
+      phase('metrics', 0, 'before edit', { done: 0, total: 2, unit: 'passes' });
       preLoc = await Promise.all(reqs.map((r) => localityPredictions(this.model, r)));
       preMetrics = [];
       for (const r of reqs) preMetrics.push(await requestMetrics(this.model, r, null));
@@ -91,13 +92,13 @@ export class Editor {
     try {
       const metrics: RequestMetrics[] = [];
       if (!opts.skipMetrics) {
-        phase('metrics', 0.5, 'after edit');
+        phase('metrics', 0.5, 'after edit', { done: 1, total: 2, unit: 'passes' });
         for (let i = 0; i < reqs.length; i++) metrics.push(await requestMetrics(this.model, reqs[i], preLoc[i]));
       }
       const norms = normSnapshots(this.model, this.inputMajor, (l) => this.live.layerDeltas(l), out.deltas);
       // never hand out (or let anyone record) an edit with a NaN / Inf factor, norm or metric
       assertFiniteEdit(`${method} edit of ${reqs.map((r) => r.caseId).join(', ')}`, out.deltas, norms, metrics);
-      phase('metrics', 1);
+      phase('metrics', 1, undefined, { done: 2, total: 2, unit: 'passes' });
       if (cur) timings[cur as EditPhase] = (timings[cur as EditPhase] ?? 0) + performance.now() - since;
       return {
         method,

@@ -10,6 +10,7 @@ import { LossProblem } from './problem';
 import type { EditProfile } from './profile';
 import { buildEditPrompts, PromptRow } from './prompts';
 import type { EditMethod, EditPhase, LayerDelta } from './types';
+import type { ProgressCount } from '../progress';
 import { adamStep, AdamState, contextTemplates, contextTypeWeights, eacRun, optimiseZ, VStarResult } from './vstar';
 
 export interface StatsProvider {
@@ -25,7 +26,7 @@ export interface MethodContext {
   profile: EditProfile;
   stats: StatsProvider;
   downProj: (layer: number) => { tensor: string; inputMajor: boolean };
-  phase: (p: EditPhase, fraction: number, message?: string) => void;
+  phase: (p: EditPhase, fraction: number, message?: string, count?: ProgressCount) => void;
   signal?: AbortSignal;
 }
 
@@ -70,7 +71,8 @@ async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templ
   const run = eac ? eacRun(profile.eac, ref === 'mlp' ? 'rome' : 'memit') : null;
   const res = await optimiseZ(problem, ref === 'mlp' ? problem.vInit : problem.residInit, hp, run, {
     signal: ctx.signal,
-    onStep: (step, total, phase) => ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`),
+    onStep: (step, total, phase) =>
+      ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`, { done: step + 1, total, unit: 'steps' }),
   });
   return { problem, res, set };
 }
@@ -218,7 +220,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   try {
     for (let li = 0; li < layers.length; li++) {
       const layer = layers[li];
-      ctx.phase('update', li / layers.length, `layer ${layer}`);
+      ctx.phase('update', li / layers.length, `layer ${layer}`, { done: li, total: layers.length, unit: 'layers' });
       // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
       // within each context type first ("{}" alone is a type, so it carries half the weight)
       const K: Float64Array[] = [];
@@ -277,7 +279,7 @@ export async function ft(ctx: MethodContext, req: EditRequest, elasticNet: boole
       }
     }
     trace.push({ step, loss: ev.loss + reg, targetProb: ev.targetProb });
-    ctx.phase(alpha ? 'retrain' : 'optimise', (step + 1) / hp.steps, `step ${step + 1}/${hp.steps}`);
+    ctx.phase(alpha ? 'retrain' : 'optimise', (step + 1) / hp.steps, `step ${step + 1}/${hp.steps}`, { done: step + 1, total: hp.steps, unit: 'steps' });
     if (ev.nll < 1e-2 && (!elasticNet || alpha)) break;
     adamStep(dW, g, st, hp.lr);
     if (hp.normConstraint > 0) for (let i = 0; i < dW.length; i++) dW[i] = Math.max(-hp.normConstraint, Math.min(hp.normConstraint, dW[i]));

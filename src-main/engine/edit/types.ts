@@ -1,5 +1,6 @@
 // What an edit produces: low-rank factors per layer plus the measurements the ledger records.
 import type { EditRequest } from '../facts/types';
+import type { ProgressCount } from '../progress';
 
 export type EditMethod = 'rome' | 'memit' | 'eac-rome' | 'eac-memit' | 'ft' | 'ft-en';
 export const EDIT_METHODS: readonly EditMethod[] = ['rome', 'memit', 'eac-rome', 'eac-memit', 'ft', 'ft-en'];
@@ -52,6 +53,8 @@ export interface EditProgress {
   /** 0..1 within the phase */
   fraction: number;
   message?: string;
+  /** how far the phase is in its own unit (v* steps, layers updated, ...), when it counts */
+  count?: ProgressCount;
 }
 
 export interface EditResult {

@@ -137,6 +137,8 @@ export interface SessionHost {
   exclusiveSessions?(): boolean;
   /** progress of a weight upload a session build started (the first session on a device uploads all it needs) */
   onUploadProgress?: (p: UploadProgress) => void;
+  /** a session starts / ends being built (building one can take minutes on a big model) */
+  onSessionBuild?(label: string, state: 'start' | 'done'): void;
 }
 
 /**
@@ -176,6 +178,7 @@ export class ManagedSession implements Evictable {
   private open(): Promise<ort.InferenceSession> {
     if (!this.session) {
       const p = (async () => {
+        this.host.onSessionBuild?.(this.label, 'start');
         const graph = this.build();
         const dw = this.host.deviceWeights?.() ?? null;
         // what it will hold once it has run: the weight pages it maps (counted per session, see
@@ -200,6 +203,7 @@ export class ManagedSession implements Evictable {
         this.bytes = mapped + this.overhead;
         this.builds++;
         this.host.onSessionCreated(report, this.bytes);
+        this.host.onSessionBuild?.(this.label, 'done');
         return session;
       })();
       this.session = p;

@@ -169,6 +169,17 @@ export class LoadedModel implements SessionHost {
     return max;
   }
 
+  /**
+   * Who wants to know when a session is being built (the CLI prints it, the worker sends it as
+   * progress): `kind` is the graph family (forward, loss), `state` start or done.
+   */
+  readonly sessionListeners = new Set<(e: { kind: string; state: 'start' | 'done' }) => void>();
+
+  onSessionBuild(label: string, state: 'start' | 'done'): void {
+    const kind = label.slice(0, Math.max(0, label.indexOf(':'))) || label;
+    for (const l of this.sessionListeners) l({ kind, state });
+  }
+
   onSessionCreated(report: DeviceReport): void {
     // the first fallback decides the device for every later session (no retry per session)
     if (report.used !== this.deviceReport.used) {
@@ -356,7 +367,13 @@ export class LoadedModel implements SessionHost {
     maxNewTokens: number,
     // sample.rand gets the row and step so a caller can batch rows and still give each row the draws
     // it would have had alone (context templates stay the same whatever the batching)
-    opts: { stopIds?: number[]; signal?: AbortSignal; sample?: { topK: number; rand: (row: number, step: number) => number } } = {},
+    opts: {
+      stopIds?: number[];
+      signal?: AbortSignal;
+      sample?: { topK: number; rand: (row: number, step: number) => number };
+      /** after each generated token: (tokens generated so far, maxNewTokens) */
+      onToken?: (done: number, total: number) => void;
+    } = {},
   ): Promise<number[][]> {
     const cfg = this.cfg;
     const stop = new Set(opts.stopIds ?? (cfg.eosTokenId !== undefined ? [cfg.eosTokenId] : []));
@@ -412,6 +429,7 @@ export class LoadedModel implements SessionHost {
         grown[b * (S + 1) + S] = 1;
       }
       realKeys = grown;
+      opts.onToken?.(step + 1, maxNewTokens);
       S += 1;
       T = 1;
       ids = nextIds;

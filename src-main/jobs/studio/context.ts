@@ -5,6 +5,8 @@ import { JobManager } from '../manager';
 import type { HandlerContext } from '../registry';
 import { QueueRunner } from './runner';
 import { CODES, studioError, type Workspace } from './workspace';
+import { TransientErrorLog } from '../transient-errors';
+import { dataRoot } from '../../engine/paths';
 
 /** Starts a job of one kind from its (validated) params; used by the method handlers and by jobs.retry. */
 export type JobStarter = (ctx: HandlerContext, params: unknown, retryOf: number | null) => { job: JobRecord; done: Promise<unknown> };
@@ -29,6 +31,8 @@ export function studio(ctx: HandlerContext): StudioState {
       runner: null,
       jobs: new JobManager({
         broadcast: (ev) => state.broadcast(ev),
+        // a failed model open has no ledger to be kept in: the data folder keeps it across restarts
+        transientErrors: new TransientErrorLog(dataRoot()),
         // cancelling a queue that a guardrail paused ends the pause in the ledger too, so nothing stays blocked
         onCancelPaused: (rec) => {
           const ws = st.ws;

@@ -2,16 +2,18 @@
 // lifted for the call) and the edited model, side by side.
 import type { PlaygroundSide, TopKEntry } from '../../api/contract';
 import { topTokens, type LoadedModel } from '../../engine/runtime/model';
+import { decodeShown } from '../../engine/runtime/decode-shown';
 import type { HandlerRegistry } from '../registry';
 import { checked, requireIdle, requireWorkspace } from './context';
 import { studioError } from './workspace';
 
 async function side(model: LoadedModel, ids: number[], k: number, maxNew: number, signal: AbortSignal): Promise<PlaygroundSide> {
   const [lg] = await model.lastLogits([ids]);
-  const top: TopKEntry[] = topTokens(lg, k, (ids) => model.tok.decode(ids));
+  // ids the tokenizer has no token for show as <unk:ID>, never as nothing
+  const top: TopKEntry[] = topTokens(lg, k, (ids) => decodeShown(model.tok, ids));
   const eos = model.cfg.eosTokenId;
   const [newIds] = maxNew > 0 ? await model.generate([ids], maxNew, { stopIds: eos === undefined ? [] : [eos], signal }) : [[]];
-  return { top, newIds, continuation: model.tok.decode(newIds, true) };
+  return { top, newIds, continuation: decodeShown(model.tok, newIds, true) };
 }
 
 export function registerHandlers(r: HandlerRegistry): void {

@@ -4,7 +4,7 @@ import type { JobRecord, JobState, QueueResumeParams, QueueRunParams, QueueRunRe
 import type { JobHandle, JobOutcome } from '../manager';
 import type { HandlerContext, HandlerRegistry } from '../registry';
 import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
-import { lastQueueWithPending, type RunHooks } from './runner';
+import { lastQueueWithPending, pickRunSettings, storedRunSettings, type RunHooks } from './runner';
 import { queueSummaries } from './workspace-handlers';
 import { CODES, resolveProfile, studioError, type Workspace } from './workspace';
 import { LedgerError } from '../../store';
@@ -190,15 +190,16 @@ export function resumeQueue(ctx: HandlerContext, p: QueueResumeParams): { job: J
   if (!job) {
     const qid = runner.queueId ?? (ws.ledger.guardrailPaused(ws.modelId) ? lastGuardrailQueue(ws) : null) ?? lastQueueWithPending(ws);
     if (qid === null) throw studioError('nothing to resume: no queue is paused and none has pending items', CODES.notFound);
-    return startQueueRun(ctx, { queueId: qid, ...(p.run ?? runner.lastOptions ?? {}), ...(p.whenBusy ? { whenBusy: p.whenBusy } : {}) }, null);
+    // no job to resume (a ledger from before jobs): the settings stored with the queue, not defaults
+    const settings = p.run ?? storedRunSettings(ws, qid) ?? runner.lastOptions ?? {};
+    return startQueueRun(ctx, { queueId: qid, ...settings, ...(p.whenBusy ? { whenBusy: p.whenBusy } : {}) }, null);
   }
   const prev = job.params as QueueRunParams;
-  const opts = p.run ?? (() => {
-    const { queueId: _q, whenBusy: _w, ...rest } = prev;
-    return rest;
-  })();
-  const doneBefore = job.progress.done ?? 0;
   const queueId = job.queueId ?? prev.queueId;
+  // settings given with the resume replace the stored ones; otherwise the queue's stored settings (the
+  // job's own params for a ledger whose queue has none stored)
+  const opts = p.run ?? storedRunSettings(ws, queueId) ?? pickRunSettings(prev as unknown as Record<string, unknown>);
+  const doneBefore = job.progress.done ?? 0;
   return jm.resume<QueueRunResult>(job.id, {
     kind: 'queue',
     title: job.title,

@@ -14,21 +14,48 @@ import type {
   HealthTaskScore,
   Guardrails,
   JobProgress,
-  QueueRunParams,
   QueueRunResult,
+  QueueRunSettings,
   QueueRunState,
   QueueRunStatus,
   StudioEventBody,
 } from '../../api/contract';
+import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/contract';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
 import { isCancelled } from '../../engine/errors';
+import { PhaseEta, type ProgressCount } from '../../engine/progress';
 import type { Editor, EditMethod, EditProfile, EditResult } from '../../engine/edit';
 import type { EditRequest } from '../../engine/facts/types';
 import type { HealthRun, QueueItem } from '../../store';
 import { hasRunForCurrentState, pickTasks, runHealthCheck, DEFAULT_HEALTH_N } from './health-core';
 import { CODES, resolveProfile, studioError, type Workspace } from './workspace';
 
-export type RunOptions = Omit<QueueRunParams, 'queueId' | 'whenBusy'>;
+export type RunOptions = QueueRunSettings;
+
+/** Only the run settings of `o` (a caller may hand over a whole queue.run params object). */
+export function pickRunSettings(o: Record<string, unknown>): QueueRunSettings {
+  const out: Record<string, unknown> = {};
+  for (const k of RUN_SETTING_KEYS) if (o[k] !== undefined) out[k] = o[k];
+  return out as QueueRunSettings;
+}
+
+/**
+ * The settings a queue's latest run was started with, read back from the ledger and validated (the
+ * ledger is a file: a hand-edited value is refused with what to do, not used half-way); null when no
+ * run has started on the queue.
+ */
+export function storedRunSettings(ws: Workspace, queueId: number): QueueRunSettings | null {
+  const q = ws.ledger.getQueue(queueId);
+  if (!q || q.runSettings === null || q.runSettings === undefined) return null;
+  try {
+    return validateRunSettings(`queue ${queueId}`, q.runSettings);
+  } catch (e) {
+    throw studioError(
+      `the run settings stored with queue ${queueId} in ${ws.dbFile} are not valid (${(e as Error).message}); ` +
+        `resume with the settings given again (the Resume form, or queue.resume with "run")`,
+    );
+  }
+}
 
 export interface RunHooks {
   /** studio events for every client (queue items, edits recorded, ledger changes, guardrails) */
@@ -113,6 +140,21 @@ interface RunCounters {
   editsSinceHealth: number;
   /** performance.now() when the current edit started (for the live ETA) */
   editStarted: number | null;
+  /** edit times (ms, key statistics excluded) of this run, in order */
+  editTimes: number[];
+  /** performance.now() when the current edit's key statistics started, and their ms once over */
+  statsStarted: number | null;
+  statsMs: number;
+}
+
+/**
+ * The ms an edit usually takes: the mean of the edits timed so far, leaving out the first once there
+ * are others (it builds sessions and context templates once for the run). Key statistics are never
+ * in it: they are computed once, not per edit.
+ */
+export function typicalEditMs(times: number[]): number | null {
+  const xs = times.length > 1 ? times.slice(1) : times;
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
 export class QueueRunner {
@@ -177,13 +219,15 @@ export class QueueRunner {
   /**
    * Resume after a pause (user or guardrail); records resume (and override) events for a guardrail
    * pause. `queueId` defaults to the queue of the last run, else the newest queue with pending items.
+   * Without `opts` the run goes on with the settings stored with the queue (its guardrails and health
+   * schedule survive a restart), not with defaults.
    */
   async resume(override: boolean, opts: RunOptions | undefined, hooks: RunHooks = {}, queueId?: number | null): Promise<QueueRunResult> {
     const ws = this.ws;
     if (this.running) throw studioError(`queue ${this.queueId} is running`, CODES.busy);
     const qid = queueId ?? this.queueId ?? lastQueueWithPending(ws);
     if (qid === null) throw studioError('nothing to resume: no queue has pending items', CODES.notFound);
-    const o = opts ?? this.lastOptions ?? {};
+    const o = opts ?? storedRunSettings(ws, qid) ?? this.lastOptions ?? {};
     this.overridden = this.recordResume(qid, override, hooks);
     this.pauseReason = undefined;
     return this.loop(qid, o, hooks);
@@ -248,23 +292,43 @@ export class QueueRunner {
     };
   }
 
-  /** The ETA: mean edit time × edits left, minus the time the current edit has run. */
-  private eta(plan: RunPlan, c: RunCounters): number | null {
-    if (c.editsTimed === 0) return null;
-    const mean = c.editMs / c.editsTimed;
-    const left = Math.ceil(this.remaining / plan.batchSize) * mean;
-    const inFlight = c.editStarted === null ? 0 : Math.min(mean, performance.now() - c.editStarted);
-    return Math.max(0, left - inFlight);
+  /**
+   * The ETA, each part from its own phase: while key statistics run, their own rate (samples per ms
+   * of this computation) for what is left of them — before any edit was timed that is all that can
+   * be measured, and it is reported rather than nothing; for the edits, the typical edit time
+   * (statistics excluded) × edits left, minus what the current edit has run besides its statistics.
+   */
+  private eta(plan: RunPlan, c: RunCounters, phase: string, count: ProgressCount | undefined): number | null {
+    const now = performance.now();
+    let stats = 0;
+    if (phase === 'statistics' && count) {
+      const e = this.statsEta.update('statistics', count, now);
+      if (e === null) return null;
+      stats = e;
+      if (count.done < count.total && c.statsStarted === null) c.statsStarted = now;
+    } else if (c.statsStarted !== null && phase !== 'statistics') {
+      c.statsMs += now - c.statsStarted;
+      c.statsStarted = null;
+    }
+    const typical = typicalEditMs(c.editTimes);
+    if (typical === null) return phase === 'statistics' && count ? stats : null;
+    const inStats = c.statsStarted !== null ? now - c.statsStarted : 0;
+    const ran = c.editStarted === null ? 0 : Math.max(0, now - c.editStarted - c.statsMs - inStats);
+    const left = Math.ceil(this.remaining / plan.batchSize) * typical;
+    return stats + Math.max(0, left - Math.min(typical, ran));
   }
 
-  private report(plan: RunPlan, c: RunCounters, hooks: RunHooks, p: { phase: string; fraction: number; message?: string; itemIds?: number[] }): void {
-    this.etaMs = this.eta(plan, c);
+  private statsEta = new PhaseEta();
+
+  private report(plan: RunPlan, c: RunCounters, hooks: RunHooks, p: { phase: string; fraction: number; message?: string; itemIds?: number[]; count?: ProgressCount }): void {
+    this.etaMs = this.eta(plan, c, p.phase, p.count);
     const done = (hooks.doneBefore ?? 0) + c.itemsDone;
     hooks.progress?.({
       phase: p.phase,
       fraction: p.fraction,
       ...(p.message !== undefined ? { message: p.message } : {}),
       etaMs: this.etaMs,
+      ...(p.count ? { count: p.count } : {}),
       done,
       total: (hooks.doneBefore ?? 0) + plan.totalPlanned,
       itemIds: p.itemIds ?? this.currentItems,
@@ -337,7 +401,7 @@ export class QueueRunner {
       corpusPath: hooks.statsCorpus,
       importedLabel: hooks.statsLabel,
       signal,
-      onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}` }),
+      onProgress: (d, t) => this.report(plan, c, hooks, { phase: 'statistics', fraction: t ? d / t : 1, message: `key statistics ${d}/${t}`, count: { done: d, total: t, unit: 'samples' } }),
     });
   }
 
@@ -347,10 +411,12 @@ export class QueueRunner {
     this.currentItems = ids;
     for (const id of ids) this.itemEvent(hooks, this.ws.ledger.markItem(id, 'running'));
     c.editStarted = performance.now();
+    c.statsStarted = null;
+    c.statsMs = 0;
     try {
       return await editor.edit(plan.method, batch.map((b) => b.request as EditRequest), {
         signal,
-        onProgress: (p) => this.report(plan, c, hooks, { phase: p.phase, fraction: p.fraction, message: p.message, itemIds: ids }),
+        onProgress: (p) => this.report(plan, c, hooks, { phase: p.phase, fraction: p.fraction, message: p.message, itemIds: ids, count: p.count }),
       });
     } catch (e) {
       if (isAbort(e, signal)) throw e;
@@ -386,7 +452,10 @@ export class QueueRunner {
       }
       throw studioError(msg, 'internal');
     }
-    c.editMs += performance.now() - (c.editStarted ?? performance.now());
+    // the edit's own time: the key statistics it waited for are a one-off, not part of every edit
+    const ms = performance.now() - (c.editStarted ?? performance.now()) - (res.timings.statistics ?? 0);
+    c.editMs += ms;
+    c.editTimes.push(Math.max(0, ms));
     c.editStarted = null;
     c.editsTimed += 1;
     c.itemsDone += ids.length;
@@ -458,6 +527,9 @@ export class QueueRunner {
 
   private async loop(queueId: number, opts: RunOptions, hooks: RunHooks): Promise<QueueRunResult> {
     const plan = this.plan(queueId, opts, hooks);
+    // the settings go with the queue in the ledger before anything runs: a reload shows them and a
+    // Resume after a restart (or a guardrail pause) goes on with them
+    this.ws.ledger.setQueueRunSettings(queueId, pickRunSettings(opts as Record<string, unknown>));
     this.queueId = queueId;
     this.lastOptions = opts;
     this.pauseRequested = false;
@@ -466,7 +538,8 @@ export class QueueRunner {
     this.remaining = plan.totalPlanned;
     const signal = hooks.signal ?? new AbortController().signal;
     const result: QueueRunResult = { queueId, state: 'done', editIds: [], failedItems: [], healthRuns: [], notTaken: [] };
-    const c: RunCounters = { editMs: 0, editsTimed: 0, itemsDone: 0, editsSinceHealth: 0, editStarted: null };
+    const c: RunCounters = { editMs: 0, editsTimed: 0, itemsDone: 0, editsSinceHealth: 0, editStarted: null, editTimes: [], statsStarted: null, statsMs: 0 };
+    this.statsEta.reset();
     this.setState('running', hooks);
     this.report(plan, c, hooks, { phase: 'start', fraction: 0, message: `${plan.totalPlanned} item(s) pending` });
     try {

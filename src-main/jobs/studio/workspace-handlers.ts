@@ -1,12 +1,13 @@
 // workspace.*, devices.list, profiles.*, stats.*
 import path from 'node:path';
-import type { DeviceAvailability, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
+import type { DeviceAvailability, QueueSummary, StatsComputeParams, StatsEntry, WorkspaceInfo, WorkspaceOpenParams } from '../../api/contract';
 import { DEVICES } from '../../engine/devices';
 import { bundledProfiles, loadProfile } from '../../engine/edit';
 import { keyStats, modelContentHash } from '../../engine/edit/stats';
 import { listCachedStats } from '../../engine/edit/stats';
 import { assertInside } from '../../engine/fs-safe';
 import { LoadedModel } from '../../engine/runtime/model';
+import type { ProgressCount } from '../../engine/progress';
 import { availableDevices, CUDA_SETUP_HINT } from '../../engine/runtime/session';
 import type { QueueItemStatus } from '../../store';
 import { EngineError } from '../protocol';
@@ -15,14 +16,20 @@ import type { HandlerContext, HandlerRegistry } from '../registry';
 import { JobStore } from '../job-store';
 import type { JobHandle } from '../manager';
 import { checked, emit, JOB_STARTERS, requireWorkspace, studio } from './context';
-import { lastTrips, QueueRunner } from './runner';
+import { lastTrips, QueueRunner, storedRunSettings } from './runner';
 import { CODES, defaultProfileFor, resolveProfile, studioError, Workspace } from './workspace';
 
-export function queueSummaries(ws: Workspace) {
+export function queueSummaries(ws: Workspace): QueueSummary[] {
   return ws.ledger.queuesForModel(ws.modelId).map((queue) => {
     const counts: Record<QueueItemStatus, number> = { pending: 0, running: 0, done: 0, failed: 0, skipped: 0, invalid: 0 };
     for (const it of ws.ledger.queueItems(queue.id)) counts[it.status]++;
-    return { queue, counts };
+    // the UI shows the stored settings (not its form's defaults) after a reload; a bad stored value is
+    // listed with its problem instead of failing the whole list
+    try {
+      return { queue, counts, settings: storedRunSettings(ws, queue.id) };
+    } catch (e) {
+      return { queue, counts, settings: null, settingsProblem: (e as Error).message };
+    }
   });
 }
 
@@ -75,9 +82,10 @@ function statsEntries(ws: Workspace, modelHash: string | null): StatsEntry[] {
 /** Opens a model + its ledger; binds the job table; what an earlier run left in flight shows as interrupted. */
 async function openWorkspace(ctx: HandlerContext, p: WorkspaceOpenParams, job: JobHandle): Promise<WorkspaceInfo> {
   const device = p.device ?? 'cpu';
-  const progress = (phase: string, fraction: number, message?: string) => {
-    job.progress({ phase, fraction, ...(message !== undefined ? { message } : {}) });
-    ctx.progress(phase, fraction, message);
+  // the first-time hash reports bytes: the job (and its ETA) and the caller see the numbers
+  const progress = (phase: string, fraction: number, message?: string, count?: ProgressCount) => {
+    job.progress({ phase, fraction, ...(message !== undefined ? { message } : {}), ...(count ? { count } : {}) });
+    ctx.progress(phase, fraction, message, count);
   };
   progress('load', 0, `reading ${p.modelDir}`);
   let model: LoadedModel;

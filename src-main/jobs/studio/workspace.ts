@@ -23,6 +23,7 @@ import type { Device } from '../../engine/runtime/session';
 import { Ledger, openLedger, type ReplayRequest } from '../../store';
 import { EngineError } from '../protocol';
 import { cancelledError, type ErrorCode } from '../../engine/errors';
+import type { ProgressCount } from '../../engine/progress';
 import { STUDIO_ERROR_CODES } from '../../api/contract';
 
 export const CODES = STUDIO_ERROR_CODES;
@@ -67,8 +68,8 @@ export interface OpenWorkspaceOptions {
   device?: Device;
   /** key statistics cache (default $EAC_CACHE_DIR or ~/.cache/eac-studio) */
   cacheDir?: string;
-  /** (phase, fraction, message) */
-  onProgress?: (phase: string, fraction: number, message?: string) => void;
+  /** (phase, fraction, message, count: bytes hashed for 'hash') */
+  onProgress?: (phase: string, fraction: number, message?: string, count?: ProgressCount) => void;
   signal?: AbortSignal;
   /** an already opened model of the same folder (the worker's resident one) */
   model?: LoadedModel;
@@ -131,7 +132,11 @@ export class Workspace {
       const cacheDir = path.resolve(o.cacheDir ?? defaultCacheDir());
       const imported = ledger.findModelByPath(model.ck.dir) !== undefined;
       progress('hash', 0, imported ? 'checking weight files' : 'hashing weight files');
-      const { hashes } = await checkpointHashes(model.ck, { cacheDir, full: !imported, onProgress: (d, t) => progress('hash', t ? d / t : 1) });
+      const { hashes } = await checkpointHashes(model.ck, {
+        cacheDir,
+        full: !imported,
+        onProgress: (d, t) => progress('hash', t ? d / t : 1, undefined, { done: d, total: t, unit: 'bytes' }),
+      });
       if (o.signal?.aborted) throw cancelledError('cancelled', o.signal.reason);
       const known = ledger.findModelByPath(model.ck.dir);
       if (known) {

@@ -51,3 +51,16 @@ export function fmtTime(iso: string): string {
 export function fillPrompt(template: string, subject: string): string {
   return template.replace('{}', subject);
 }
+
+/**
+ * The export's one-line result. ExportResult.files lists every file but the manifest edits.json
+ * (which lists them), so the count of files written is one more ("Wrote 5 files" was shown when 6
+ * landed).
+ */
+export function exportSummary(r: { outDir: string; files: { name: string; bytes: number }[]; bytes: number; ms: number; editedTensors: string[]; editIds: number[] }): string {
+  const written = r.files.length + (r.files.some((f) => f.name === 'edits.json') ? 0 : 1);
+  return (
+    `Wrote ${written} files (${fmtBytes(r.bytes)}; edits.json lists the other ${written - 1}) to ${r.outDir} in ${fmtMs(r.ms)}; ` +
+    `${r.editedTensors.length} tensor(s) materialised from ${r.editIds.length} edit(s).`
+  );
+}

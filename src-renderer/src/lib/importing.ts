@@ -99,6 +99,15 @@ export function buildImportReport(fileName: string, res: QueueImportResult): Imp
   return { fileName, format: res.format, formatLabel: label, rowsRead: res.rowsRead, fileErrors, rows, validCount, invalidCount, summary };
 }
 
+/**
+ * Whether a newly read file may replace the draft being reviewed: not when it has no valid row while
+ * the draft has one (a file of garbage, or one whose every row is invalid, would throw away work);
+ * the file's summary is shown as an error instead and the draft stays.
+ */
+export function replacesDraft(next: Pick<ImportReport, 'validCount'>, draft: Pick<DraftRow, 'request' | 'errors'>[]): boolean {
+  return next.validCount > 0 || !draft.some((r) => r.request && r.errors.length === 0);
+}
+
 /** Re-validates a row after the user edited it (the same rules the importer applies). */
 export function revalidate(row: DraftRow, request: EditRequest): DraftRow {
   const msg = validateRequest(request);
@@ -117,16 +126,32 @@ export function blankRequest(caseId: string): EditRequest {
  * the row number.
  */
 export function requestToEdit(row: Pick<DraftRow, 'request' | 'sourceRow' | 'draft' | 'key'>): EditRequest {
-  if (row.request) return structuredClone(row.request);
+  if (row.request) return withTemplate(structuredClone(row.request));
   const d = row.draft ?? {};
   const base = blankRequest(row.sourceRow !== null ? `row-${row.sourceRow}` : row.key);
-  return {
+  return withTemplate({
     ...base,
     ...structuredClone(d),
     caseId: d.caseId ?? base.caseId,
     rephrase: d.rephrase ? [...d.rephrase] : [],
     locality: d.locality ? d.locality.map((l) => ({ ...l })) : [],
-  };
+  });
+}
+
+/**
+ * A prompt written out in full ("The capital of France is", subject "France") as the template the
+ * editor needs ("The capital of {} is"): the first occurrence of the subject becomes the slot. A
+ * prompt that has a slot already, or does not contain the subject, is left as it is.
+ */
+export function asTemplate(prompt: string, subject: string): string {
+  if (prompt.includes('{}') || !subject.trim()) return prompt;
+  const i = prompt.indexOf(subject);
+  return i < 0 ? prompt : prompt.slice(0, i) + '{}' + prompt.slice(i + subject.length);
+}
+
+/** The editor opens a row with its prompt as a template where that is all that was wrong with it. */
+function withTemplate(r: EditRequest): EditRequest {
+  return { ...r, prompt: asTemplate(r.prompt, r.subject) };
 }
 
 export function moveRow<T>(rows: T[], from: number, to: number): T[] {
@@ -143,7 +168,10 @@ export function toCreateInput(rows: DraftRow[]): { requests: EditRequest[]; inva
   const invalid: InvalidRow[] = [];
   for (const r of rows) {
     if (r.request && r.errors.length === 0) requests.push(r.request);
-    else invalid.push({ row: r.sourceRow ?? 0, message: r.errors.join(' ') || 'invalid row', ...(r.request ? { request: r.request } : {}) });
+    // a row that did not parse keeps what the file had for it (its lenient draft), so fixing the queue
+    // item later starts from that — its prompt already a template — not from an empty request
+    else if (r.request) invalid.push({ row: r.sourceRow ?? 0, message: r.errors.join(' ') || 'invalid row', request: r.request });
+    else invalid.push({ row: r.sourceRow ?? 0, message: r.errors.join(' ') || 'invalid row', ...(r.draft ? { request: requestToEdit(r) } : {}) });
   }
   return { requests, invalid };
 }

@@ -1,6 +1,6 @@
 // The job list's model and the ledger confirmations: which controls a job offers in each state, the
 // live ETA, and how many edits a revert / remove takes out. Pure (unit-tested in tests/renderer).
-import type { EditSummary, History, JobErrorEntry, JobRecord, JobState } from '../../../src-main/api/contract';
+import { jobRef, TRANSIENT_JOB_ID_BASE, type EditSummary, type History, type JobErrorEntry, type JobRecord, type JobState } from '../../../src-main/api/contract';
 
 /** Newest last; a job event replaces the job with the same id. */
 export function upsertJob(jobs: JobRecord[], job: JobRecord): JobRecord[] {
@@ -29,11 +29,20 @@ export interface JobActions {
   override: boolean;
   cancel: boolean;
   retry: boolean;
+  /**
+   * why the actions cannot be used now (the engine is unreachable), or null: the buttons stay in
+   * sight but disabled, with this as the reason, instead of sending calls that can only fail
+   */
+  blocked: string | null;
 }
 
-/** Every state has a way out: what the job list offers for a job. */
-export function jobActions(j: JobRecord): JobActions {
+/** What the window says (and the buttons' reason) while the engine cannot be reached. */
+export const ENGINE_UNREACHABLE = 'The engine is unreachable (the connection to it was lost): job controls are disabled until it is back.';
+
+/** Every state has a way out: what the job list offers for a job (`connected`: the engine can be reached). */
+export function jobActions(j: JobRecord, connected = true): JobActions {
   return {
+    blocked: connected ? null : ENGINE_UNREACHABLE,
     pause: j.kind === 'queue' && j.state === 'running',
     resume: j.kind === 'queue' && j.state === 'paused',
     override: j.kind === 'queue' && j.state === 'paused' && !!j.pauseReason?.length,
@@ -61,6 +70,24 @@ export const STATE_LABEL: Record<JobState, string> = {
   interrupted: 'interrupted',
 };
 
+/** "#12" for a job of the job table, "" for one that ran with no workspace (a model open). */
+export function jobNumber(j: Pick<JobRecord, 'id'>): string {
+  return j.id >= TRANSIENT_JOB_ID_BASE ? '' : `#${j.id}`;
+}
+
+/** What a window says before asking anything else when another job holds the model. */
+export function busyText(running: Pick<JobRecord, 'id' | 'title'>, what: string): string {
+  return (
+    `Job ${jobRef(running)} is running and holds the model, so "${what}" cannot start now.\n\n` +
+    `Queue it behind ${jobNumber(running) ? `job ${jobNumber(running)}` : 'it'}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`
+  );
+}
+
+/** A dialog kept open because job `jobId` holds the model is out of date once that job is no longer running. */
+export function busyDialogEnded(jobId: number | undefined, job: Pick<JobRecord, 'id' | 'state'>): boolean {
+  return jobId !== undefined && job.id === jobId && job.state !== 'running' && job.state !== 'pausing';
+}
+
 /** Live edits a "revert to seq" takes out. */
 export function revertTakesOut(history: History, seq: number): EditSummary[] {
   return history.edits.filter((e) => e.active && e.seq > seq);
@@ -72,6 +99,16 @@ export function removeTakesOut(history: History, editId: number, mode: 'drop' | 
   if (!e) return { out: [], replayed: [] };
   const later = history.edits.filter((x) => x.active && x.seq > e.seq);
   return mode === 'drop' ? { out: [e], replayed: [] } : { out: [e, ...later], replayed: later };
+}
+
+/**
+ * The edits a confirmation names, by their facts ("#3 (Paris is the capital of → Italy)"), not by
+ * case ids the user never typed; a long list names the first few and counts the rest.
+ */
+export function factList(xs: Pick<EditSummary, 'seq' | 'requests'>[], max = 6): string {
+  const fact = (r: EditSummary['requests'][number]) => `${r.prompt.replace('{}', r.subject)} → ${r.targetNew}`;
+  const shown = xs.slice(0, max).map((e) => `#${e.seq} (${e.requests.map(fact).join('; ')})`);
+  return shown.join(', ') + (xs.length > max ? ` and ${xs.length - max} more` : '');
 }
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -110,7 +147,8 @@ export interface ErrorRow {
 export function errorHistory(persisted: JobErrorEntry[], local: { id: number; at: string; text: string; code?: string }[]): ErrorRow[] {
   const jobTexts = new Set(persisted.map((e) => e.message));
   const rows: ErrorRow[] = [
-    ...persisted.map((e) => ({ key: `j${e.jobId}:${e.line ?? 'f'}`, at: e.at, text: e.message, ...(e.code ? { code: e.code } : {}), jobId: e.jobId, title: e.title })),
+    // `at` too: model-open failures of earlier sessions are kept, and their job ids repeat
+    ...persisted.map((e) => ({ key: `j${e.jobId}:${e.line ?? 'f'}:${e.at}`, at: e.at, text: e.message, ...(e.code ? { code: e.code } : {}), jobId: e.jobId, title: e.title })),
     ...local.filter((e) => !jobTexts.has(e.text)).map((e) => ({ key: `w${e.id}`, at: e.at, text: e.text, ...(e.code ? { code: e.code } : {}), jobId: null, title: null })),
   ];
   return rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));

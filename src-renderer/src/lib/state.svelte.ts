@@ -2,9 +2,9 @@
 // engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
 // the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
 // shows the running job with live progress and can pause or cancel it.
-import { JOB_METHODS, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
+import { JOB_METHODS, jobRef, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
 import { ApiError, call, errorText, getBridge, onEvent } from './api';
-import { activeJob, upsertJob } from './jobs';
+import { activeJob, busyDialogEnded, busyText, upsertJob } from './jobs';
 
 export type ViewName = 'models' | 'queue' | 'ledger' | 'health' | 'playground' | 'jobs';
 
@@ -27,6 +27,9 @@ export interface ConfirmRequest {
   text: string;
   ok: string;
   resolve(ok: boolean): void;
+  /** the dialog is about job #whileJob holding the model: it closes (onEnded) when that job ends */
+  whileJob?: number;
+  onEnded?: () => void;
 }
 
 /** Same text within this window of ms is shown once (guardrail toasts came three times). */
@@ -80,18 +83,44 @@ class AppState {
 
   /** Asks the user; resolves true on OK. One question at a time. */
   confirm(title: string, text: string, ok = 'OK'): Promise<boolean> {
+    return this.ask(title, text, ok).then((a) => a === 'ok');
+  }
+
+  /**
+   * Asks the user; with `whileJob`, a question about that job holding the model, answered 'ended'
+   * (and closed) as soon as that job ends — it does not stay up asking to wait for a finished job.
+   */
+  private ask(title: string, text: string, ok: string, whileJob?: number): Promise<'ok' | 'cancel' | 'ended'> {
     this.confirmRequest?.resolve(false);
     return new Promise((resolve) => {
+      const close = (a: 'ok' | 'cancel' | 'ended') => {
+        this.confirmRequest = null;
+        resolve(a);
+      };
       this.confirmRequest = {
         title,
         text,
         ok,
-        resolve: (v) => {
-          this.confirmRequest = null;
-          resolve(v);
-        },
+        resolve: (v) => close(v ? 'ok' : 'cancel'),
+        ...(whileJob !== undefined ? { whileJob, onEnded: () => close('ended') } : {}),
       };
     });
+  }
+
+  /**
+   * Before asking anything about a model-changing request: when another job holds the model, say so
+   * first (and offer to queue behind it). 'free': go on (no job, or it ended while the question was
+   * up); 'queue': the user chose to wait (send it with whenBusy 'queue'); null: the user declined.
+   */
+  async whenBusy(what: string): Promise<'free' | 'queue' | null> {
+    const running = this.active;
+    if (!running) return 'free';
+    const a = await this.ask('The model is busy', busyText(running, what), 'Queue it', running.id);
+    if (a === 'ended') {
+      this.toast('info', `Job ${jobRef(running)} has ended; the model is free`);
+      return 'free';
+    }
+    return a === 'ok' ? 'queue' : null;
   }
 
   /**
@@ -106,12 +135,18 @@ class AppState {
       // refused because another job holds the model: the user may choose to wait behind it, visibly
       const running = this.active;
       if (e instanceof ApiError && e.code === 'busy' && running && JOB_METHODS[method] && !(params as { whenBusy?: string }).whenBusy) {
-        const ok = await this.confirm(
+        const a = await this.ask(
           'Another job is running',
-          `${e.message}\n\nQueue this request behind job #${running.id}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`,
+          `${e.message}\n\nQueue this request behind job ${jobRef(running)}? It waits in the job list (with its own Cancel) and is refused then if the ledger has moved.`,
           'Queue it',
+          running.id,
         );
-        if (ok) return this.job(method, { ...params, whenBusy: 'queue' } as StudioParams<M>);
+        if (a === 'ok') return this.job(method, { ...params, whenBusy: 'queue' } as StudioParams<M>);
+        // the job it waited for ended while the question was up: what was asked can run now
+        if (a === 'ended') {
+          this.toast('info', `Job ${jobRef(running)} has ended; running the request now`);
+          return this.job(method, params);
+        }
       }
       return undefined;
     }
@@ -171,6 +206,8 @@ class AppState {
     onEvent('job', (ev) => {
       const before = this.jobs.find((j) => j.id === ev.job.id);
       this.jobs = upsertJob(this.jobs, ev.job);
+      // a "the model is busy" question about a job that has just ended closes itself
+      if (busyDialogEnded(this.confirmRequest?.whileJob, ev.job)) this.confirmRequest?.onEnded?.();
       if (before && before.state !== ev.job.state && ev.job.state === 'interrupted') this.toast('info', `Job #${ev.job.id} was interrupted`);
     });
     // a job logged an error (its failure included): the persisted history has a new entry

@@ -9,6 +9,7 @@ import { batchFeeds, LoadedModel, makeBatch } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
 import { matmulABt } from '../cholesky-ort';
 import { AbortError, cancelledError } from '../../errors';
+import { bytesOf } from '../atomic-write';
 
 export interface AccumulatorOptions {
   alloc?: Alloc;
@@ -79,6 +80,37 @@ export class KeyMomentAccumulator {
     this.pending = 0;
   }
 
+  /**
+   * The accumulation state as bytes, without copying: the float64 sum (lower triangle meaningful)
+   * and the float32 key block with its `pending` gathered keys. Saved and restored as they are, a
+   * resumed accumulation adds the same numbers in the same order as one that never stopped (a flush
+   * here would regroup the sums and change the last bits).
+   */
+  stateParts(): { sum: Uint8Array; keys: Uint8Array; pending: number; count: number } {
+    if (this.finished) throw new Error('KeyMomentAccumulator: state after finish');
+    return { sum: bytesOf(this.sum), keys: bytesOf(this.kt), pending: this.pending, count: this.count };
+  }
+
+  /** Bytes to read a saved state into (see stateParts); then `restored(pending, count)`. */
+  stateTargets(): { sum: Uint8Array; keys: Uint8Array } {
+    return { sum: bytesOf(this.sum), keys: bytesOf(this.kt) };
+  }
+
+  restored(pending: number, count: number): void {
+    if (!Number.isInteger(pending) || pending < 0 || pending >= this.cap) throw new RangeError(`pending keys ${pending} out of range 0..${this.cap - 1}`);
+    this.pending = pending;
+    this.count = count;
+  }
+
+  /** the token capacity of the key block (part of what makes two accumulations add in the same order) */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  get blockSize(): number {
+    return this.block;
+  }
+
   /** Flushes, then turns the sum into E[k kᵀ] in place (divides by the count, mirrors the lower triangle). */
   async finish(): Promise<Float64Array> {
     await this.flush();
@@ -100,6 +132,8 @@ export class KeyMomentAccumulator {
 /**
  * Runs the unedited model over `rows` (token ids), `batchSize` rows per forward pass, and adds the
  * MLP key of every real token at each layer to that layer's accumulator; returns the tokens added.
+ * `from` (a multiple of batchSize) skips the rows a resumed run already added; `onBatch` gets the
+ * rows of the batch and the index after it, and is awaited (a checkpoint is written there).
  */
 export async function accumulateKeys(
   model: LoadedModel,
@@ -107,7 +141,8 @@ export async function accumulateKeys(
   rows: number[][],
   batchSize: number,
   signal: AbortSignal | undefined,
-  onBatch: (rowsDone: number) => void,
+  onBatch: (rowsDone: number, rowEnd: number) => void | Promise<void>,
+  from = 0,
 ): Promise<number> {
   const layers = [...acc.keys()];
   const spec: ForwardSpec = { tapKeys: layers, logits: 'none', dtype: 'float32' };
@@ -116,7 +151,7 @@ export async function accumulateKeys(
   const factors = model.factorFeeds('float32', { base: true });
   const n = model.cfg.ffn;
   let count = 0;
-  for (let i = 0; i < rows.length; i += batchSize) {
+  for (let i = from; i < rows.length; i += batchSize) {
     if (signal?.aborted) throw abortError();
     const chunk = rows.slice(i, i + batchSize);
     const b = makeBatch(chunk);
@@ -127,7 +162,7 @@ export async function accumulateKeys(
       for (let p = 0; p < b.B * b.T; p++) if (b.real[p]) await a.add(keys, p * n);
     }
     for (const r of chunk) count += r.length;
-    onBatch(chunk.length);
+    await onBatch(chunk.length, i + chunk.length);
   }
   return count;
 }

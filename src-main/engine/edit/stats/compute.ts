@@ -7,6 +7,7 @@ import { abortError, accumulateKeys, KeyMomentAccumulator } from './accumulate';
 import { importedStatsKey, readCachedStats, sha256, statsKey, writeCachedStats } from './cache';
 import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
 import { modelContentHash } from './model-hash';
+import { StatsCheckpoint, type CheckpointPolicy } from './partial';
 import { FILE_LIMITS, readRegularFile } from '../../fs-safe';
 
 export interface StatsOptions {
@@ -35,6 +36,12 @@ export interface StatsOptions {
   alloc?: Alloc;
   /** rank-update column block and token capacity of the accumulation (tests use small ones) */
   accumulate?: { block?: number; tokenCapacity?: number };
+  /**
+   * How often the accumulation is checkpointed (stats/partial.ts; default every two minutes, and on
+   * cancel). A later call with the same model, corpus, samples, layers and batching goes on from the
+   * checkpoint. `false`: no checkpoints.
+   */
+  checkpoint?: CheckpointPolicy | false;
 }
 
 export interface KeyStats {
@@ -111,13 +118,25 @@ export async function keyStats(model: LoadedModel, layers: number[], opts: Stats
   const samples = readCorpusSamples(corpusPath).slice(0, opts.samples);
   if (!samples.length) throw new StatsError('empty-corpus', `the statistics corpus ${corpusPath} has no text samples`);
   const total = samples.length;
-  let done = 0;
-  opts.onProgress?.(0, total);
   const acc = new Map(missing.map((l) => [l, new KeyMomentAccumulator(dim, { alloc, ...opts.accumulate })]));
-  let count = 0;
+  const first = acc.get(missing[0])!;
+  const checkpoint =
+    opts.checkpoint === false
+      ? null
+      : new StatsCheckpoint(
+          cacheDir,
+          { model: modelHash, corpus: corpusSha, samples: opts.samples, maxTokens, layers: missing, dim, batchSize, capacity: first.capacity, block: first.blockSize },
+          acc,
+          opts.checkpoint,
+        );
+  // a run cut off before goes on where its last checkpoint left it
+  const from = checkpoint?.restore() ?? { c: 0, row: 0, done: 0, count: 0 };
+  let done = from.done;
+  opts.onProgress?.(done, total);
+  let count = from.count;
   // tokenise a chunk at a time and batch rows of similar length together (less padding)
   const chunkSize = batchSize * 32;
-  for (let c = 0; c < total; c += chunkSize) {
+  for (let c = from.c; c < total; c += chunkSize) {
     if (opts.signal?.aborted) throw abortError();
     const rows = samples
       .slice(c, c + chunkSize)
@@ -125,10 +144,20 @@ export async function keyStats(model: LoadedModel, layers: number[], opts: Stats
       .filter((r) => r.length > 0)
       .sort((a, b) => a.length - b.length);
     const skipped = Math.min(chunkSize, total - c) - rows.length;
-    count += await accumulateKeys(model, acc, rows, batchSize, opts.signal, (n) => {
-      done += n;
-      opts.onProgress?.(done, total);
-    });
+    count += await accumulateKeys(
+      model,
+      acc,
+      rows,
+      batchSize,
+      opts.signal,
+      (n, row) => {
+        done += n;
+        opts.onProgress?.(done, total);
+        // on cancel too: the work so far is kept for the next run
+        checkpoint?.maybeSave({ c, row, done }, opts.signal?.aborted === true);
+      },
+      c === from.c ? from.row : 0,
+    );
     done += skipped;
   }
   if (count === 0) throw new StatsError('empty-corpus', `the statistics corpus ${corpusPath} produced no tokens`);
@@ -150,6 +179,8 @@ export async function keyStats(model: LoadedModel, layers: number[], opts: Stats
     });
     result.set(l, { layer: l, dim, count, mom2, key, source: 'computed', cacheDir });
   }
+  // the finished entries are written: the checkpoint has done its work
+  checkpoint?.remove();
   if (done < total) opts.onProgress?.(total, total);
   return new Map(ls.map((l) => [l, result.get(l)!]));
 }
