@@ -197,9 +197,29 @@ function deviceFigures(model: LoadedModel, device: Device, out: Record<string, n
     out.device_memory_ratio = (out.device_memory_bytes as number) / (out.device_weight_bytes_model as number);
 }
 
-function benchProfile(a: ChildArgs): EditProfile {
+function benchProfile(a: ChildArgs, modelLayers: number): EditProfile {
   const p = loadProfile(a.profile);
   if (a.statsSamples) p.stats.samples = Math.min(p.stats.samples, a.statsSamples);
+  return fitProfileLayers(p, modelLayers);
+}
+
+/**
+ * A profile for a checkpoint with fewer layers than the real model (--layers N): every `layer` /
+ * `layers` field is clamped to the last layer (lists deduplicated), so the same phases run on a
+ * 1- or 2-layer shape checkpoint (the lavapipe run of the device bench). Unchanged at full depth.
+ */
+export function fitProfileLayers<T>(p: T, modelLayers: number): T {
+  const clamp = (l: number) => Math.min(l, modelLayers - 1);
+  const walk = (o: unknown): void => {
+    if (!o || typeof o !== 'object') return;
+    const rec = o as Record<string, unknown>;
+    for (const [k, v] of Object.entries(rec)) {
+      if (k === 'layer' && typeof v === 'number') rec[k] = clamp(v);
+      else if (k === 'layers' && Array.isArray(v) && v.every((x) => typeof x === 'number')) rec[k] = [...new Set(v.map(clamp))];
+      else walk(v);
+    }
+  };
+  walk(p);
   return p;
 }
 
@@ -210,13 +230,15 @@ async function childMain(a: ChildArgs): Promise<Record<string, number | string>>
   const model = LoadedModel.open(a.dir, { device: a.device });
   out.open_ms = performance.now() - t0;
   let lastUpload = 0;
-  model.onUploadProgress = (p) => {
+  model.sessionListeners.add((e) => {
     // one event per 10 % of an upload (the first session on a GPU uploads the weights)
-    if (p.done === p.total || p.bytes - lastUpload >= p.totalBytes / 10) {
-      lastUpload = p.done === p.total ? 0 : p.bytes;
-      event('upload', { done: p.done, total: p.total, bytes: p.bytes, totalBytes: p.totalBytes });
+    if (!e.count) return;
+    const { done, total } = e.count;
+    if (e.state === 'done' || done - lastUpload >= total / 10) {
+      lastUpload = e.state === 'done' ? 0 : done;
+      event('upload', { bytes: done, total_bytes: total });
     }
-  };
+  });
   try {
     if (a.device !== 'cpu') {
       event('device');
@@ -239,7 +261,7 @@ async function childMain(a: ChildArgs): Promise<Record<string, number | string>>
       out.tokens_per_s = a.genTokens / (ms / 1000);
       out.prompt_tokens = prompt.length;
     } else if (a.phase === 'stats') {
-      const profile = benchProfile(a);
+      const profile = benchProfile(a, model.cfg.layers);
       const layer = profile.rome.layer;
       out.layer = layer;
       out.samples = profile.stats.samples;
@@ -255,7 +277,7 @@ async function childMain(a: ChildArgs): Promise<Record<string, number | string>>
       out.cholesky_n = F;
     } else {
       const method = a.phase as 'rome' | 'eac-rome';
-      const profile = benchProfile(a);
+      const profile = benchProfile(a, model.cfg.layers);
       const cap = capSteps(profile, method, a.maxSteps);
       out.steps_cap = cap.capped ? cap.steps : 'none';
       const worldA = path.join(fixturesDir(), 'world-a', 'edits.json');

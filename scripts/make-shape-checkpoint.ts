@@ -615,12 +615,14 @@ export function makeShapeCheckpoint(arch: ShapeArch, dir: string, opts: MakeOpti
   }
   fs.mkdirSync(dir, { recursive: true });
   const json = (f: string, v: unknown) => fs.writeFileSync(path.join(dir, f), JSON.stringify(v, null, 2) + '\n');
-  json('config.json', spec.config);
   json('generation_config.json', spec.generationConfig);
   // the BPE is trained once per arch per process (seconds for 128k entries)
   if (!tokenizerMemo.has(arch)) tokenizerMemo.set(arch, tokenizerFiles(arch));
   for (const [f, v] of Object.entries(tokenizerMemo.get(arch)!)) json(f, v);
   writeWeights(spec, dir, opts);
+  // config.json last: the bench takes a folder with a config.json for a finished checkpoint, so an
+  // interrupted write is redone instead of being opened without its weights
+  json('config.json', spec.config);
   return spec;
 }
 

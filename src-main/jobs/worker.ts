@@ -11,7 +11,7 @@
 import { CheckpointError } from '../engine/checkpoint';
 import { DEVICES } from '../engine/devices';
 import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
-import { LoadedModel, topTokens } from '../engine/runtime/model';
+import { LoadedModel, topTokens, type SessionBuildEvent } from '../engine/runtime/model';
 import { describeModel } from './model-info';
 import { decodeShown } from '../engine/runtime/decode-shown';
 import {
@@ -98,8 +98,10 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       const eos = model.cfg.eosTokenId;
       const stopIds = params.stopAtEos === false || eos === undefined ? [] : [eos];
       // a session built for this call (minutes on a big model) and each token are reported as counts
-      const onSession = (e: { kind: string; state: 'start' | 'done' }) =>
-        ctx.progress('session', e.state === 'done' ? 1 : 0, `${e.state === 'done' ? 'built' : 'building'} the ${e.kind} session`, { done: e.state === 'done' ? 1 : 0, total: 1, unit: 'sessions' });
+      const onSession = (e: SessionBuildEvent) =>
+        e.count
+          ? ctx.progress('upload', e.count.total ? e.count.done / e.count.total : 1, `uploading the ${e.kind}`, e.count)
+          : ctx.progress('session', e.state === 'done' ? 1 : 0, `${e.state === 'done' ? 'built' : 'building'} the ${e.kind} session`, { done: e.state === 'done' ? 1 : 0, total: 1, unit: 'sessions' });
       model.sessionListeners.add(onSession);
       let out: number[][];
       try {

@@ -6,7 +6,7 @@ import { bundledProfiles, EDIT_METHODS, loadProfile, type EditMethod, type EditR
 import type { EditRequest, FactProgress } from '../../engine/facts/types';
 import { parseFacts, readFactsFile } from '../../engine/facts';
 import { packageRoot } from '../../engine/paths';
-import { LoadedModel } from '../../engine/runtime/model';
+import { LoadedModel, type SessionBuildEvent } from '../../engine/runtime/model';
 import { QueueRunner } from '../../jobs/studio/runner';
 import { Workspace } from '../../jobs/studio/workspace';
 import type { QueueRecord } from '../../store';
@@ -170,8 +170,10 @@ export default defineCommand({
     // every long phase on stderr, from the numbers of its progress reports: the first-time hash, each
     // session being built, key statistics, v* steps, the metrics passes (cli/progress.ts)
     const progress = ProgressPrinter.forIO(io, json);
-    const onSession = (e: { kind: string; state: 'start' | 'done' }) =>
-      progress.update({ phase: 'session', message: `${e.state === 'start' ? 'building' : 'built'} the ${e.kind} session` });
+    const onSession = (e: SessionBuildEvent) =>
+      e.count
+        ? progress.update({ phase: 'upload', count: e.count })
+        : progress.update({ phase: 'session', message: `${e.state === 'start' ? 'building' : 'built'} the ${e.kind} session` });
     const dbArg = optionalString(values, 'db');
     const resume = values['no-resume'] ? false : true;
     // One pipeline: `eac edit` drives the app's queue runner on a ledger-backed queue (--db) or on a

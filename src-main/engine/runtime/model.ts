@@ -10,8 +10,16 @@ import { Device, DeviceReport, probeDevice, type SessionSettings } from './sessi
 import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './device-weights';
 import { checkDeviceFits, deviceWeightBytes } from './device-limits';
 import { cancelledError } from '../errors';
+import type { ProgressCount } from '../progress';
 
 export const NEG_INF = -1e9;
+
+/** A session being built, or the weights being uploaded to a GPU (with a count), for progress displays. */
+export interface SessionBuildEvent {
+  kind: string;
+  state: 'start' | 'done';
+  count?: ProgressCount;
+}
 
 /**
  * Low-rank change of one layer's MLP output projection, ΔW = U Vᵀ with W mapping d_ff -> d.
@@ -107,8 +115,19 @@ export class LoadedModel implements SessionHost {
   private released = false;
   /** the one device copy of the weights every session takes its weights from (WebGPU) */
   private dw: DeviceWeights | null = null;
-  /** progress of weight uploads (the first session on a GPU uploads what it needs; CLI/jobs set it) */
-  onUploadProgress?: (p: UploadProgress) => void;
+  /**
+   * Progress of a weight upload (the first session on a GPU uploads what it needs): reported to the
+   * session listeners as kind 'weights' with the bytes done / total, so the CLI and the app show it
+   * like a session build.
+   */
+  onUploadProgress = (p: UploadProgress): void => {
+    const e: SessionBuildEvent = {
+      kind: `weights to ${this.deviceReport.used}`,
+      state: p.done === p.total ? 'done' : 'start',
+      count: { done: p.bytes, total: p.totalBytes, unit: 'bytes' },
+    };
+    for (const l of this.sessionListeners) l(e);
+  };
 
   private constructor(
     readonly ck: Checkpoint,
@@ -173,7 +192,7 @@ export class LoadedModel implements SessionHost {
    * Who wants to know when a session is being built (the CLI prints it, the worker sends it as
    * progress): `kind` is the graph family (forward, loss), `state` start or done.
    */
-  readonly sessionListeners = new Set<(e: { kind: string; state: 'start' | 'done' }) => void>();
+  readonly sessionListeners = new Set<(e: SessionBuildEvent) => void>();
 
   onSessionBuild(label: string, state: 'start' | 'done'): void {
     const kind = label.slice(0, Math.max(0, label.indexOf(':'))) || label;
