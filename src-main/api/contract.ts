@@ -115,6 +115,23 @@ export interface DeviceAvailability {
   reason?: string;
 }
 
+/**
+ * What the open model holds on its GPU now (README "How memory is used on a GPU"): sessions are built
+ * lazily, so the weights go up with the first session that needs them.
+ */
+export interface DeviceHolding {
+  /** the provider the model's sessions run on (after any fallback) */
+  device: DeviceName;
+  /** weights resident on the device, and their bytes there */
+  tensors: number;
+  bytes: number;
+  /** bytes all of the model's weights take on that device */
+  modelBytes: number;
+  /** file dtype -> device dtype of what was converted while uploading, e.g. { bfloat16: 'float16' } */
+  conversions: Record<string, string>;
+  uploadSeconds: number;
+}
+
 /** ----- key statistics ----- */
 
 export interface StatsComputeParams {
@@ -543,7 +560,7 @@ export interface StudioMethods {
   'workspace.open': { params: WorkspaceOpenParams; result: WorkspaceInfo };
   'workspace.info': { params: Empty; result: WorkspaceInfo | null };
   'workspace.close': { params: Empty; result: { closed: boolean } };
-  'devices.list': { params: Empty; result: { devices: DeviceAvailability[]; current: DeviceName | null } };
+  'devices.list': { params: Empty; result: { devices: DeviceAvailability[]; current: DeviceName | null; holding: DeviceHolding | null } };
   'stats.compute': { params: StatsComputeParams; result: { entries: StatsEntry[] } };
   'stats.list': { params: Empty; result: { entries: StatsEntry[] } };
   'queue.import': { params: QueueImportParams; result: QueueImportResult };

@@ -235,7 +235,20 @@ export function registerHandlers(r: HandlerRegistry): void {
         if (avail.has(name)) return { name, available: true };
         return { name, available: false, reason: name === 'cuda' ? CUDA_SETUP_HINT : `onnxruntime-node has no ${name} backend on this machine` };
       });
-      return { devices, current: ctx.state.model ? ctx.state.model.deviceReport.used : null };
+      const model = ctx.state.model;
+      const dw = model?.deviceWeightsReport() ?? null;
+      const holding =
+        model && model.deviceReport.used !== 'cpu'
+          ? {
+              device: model.deviceReport.used,
+              tensors: dw?.tensors ?? 0,
+              bytes: dw?.bytes ?? 0,
+              modelBytes: model.deviceWeightBytes(),
+              conversions: { ...(dw?.conversions ?? {}) },
+              uploadSeconds: dw?.uploadSeconds ?? 0,
+            }
+          : null;
+      return { devices, current: model ? model.deviceReport.used : null, holding };
     },
 
     'profiles.list'(params) {

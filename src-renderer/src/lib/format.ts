@@ -64,3 +64,23 @@ export function exportSummary(r: { outDir: string; files: { name: string; bytes:
     `${r.editedTensors.length} tensor(s) materialised from ${r.editIds.length} edit(s).`
   );
 }
+
+/**
+ * What the model holds on its GPU, in one line: "2.77 GB of 2.77 GB of weights on webgpu (36 tensors,
+ * bfloat16 → float16 once at upload, 25.1 s)", or that nothing is there until the first session.
+ */
+export function deviceHoldingLine(h: {
+  device: string;
+  tensors: number;
+  bytes: number;
+  modelBytes: number;
+  conversions: Record<string, string>;
+  uploadSeconds: number;
+}): string {
+  if (h.tensors === 0) return `nothing yet on ${h.device}: the weights (${fmtBytes(h.modelBytes)}) go up with the first generation or edit`;
+  const conv = Object.entries(h.conversions).map(([from, to]) => `${from} → ${to} once at upload`);
+  return (
+    `${fmtBytes(h.bytes)} of ${fmtBytes(h.modelBytes)} of weights on ${h.device} (${h.tensors} tensors` +
+    `${conv.length ? `, ${conv.join(', ')}` : ''}, uploaded in ${h.uploadSeconds.toFixed(1)} s)`
+  );
+}
