@@ -5,9 +5,10 @@
 #   device run, carry [".cache/device"]:  bash scripts/device-bench.sh [webgpu|cuda] [SECONDS]
 #
 # Unpacks the carried node + onnxruntime-node, writes the GPT-2 XL (F32) and LLaMA-3-8B (BF16) shape
-# checkpoints, and runs `bench --scale` on the GPU: generate 32 tokens, key statistics (100 samples:
-# minutes, not hours), one ROME and one EAC-ROME edit (optimisation steps capped at 8 on LLaMA-3-8B,
-# printed with the results). Per phase: wall time, device memory (nvidia-smi), host peak RSS, tok/s.
+# checkpoints, and runs `bench --scale` on the GPU: generate 32 tokens, key statistics from the bundled
+# corpus (400 samples for GPT-2 XL, 800 for LLaMA-3-8B: the fewest that cover d_ff = 6400 / 14336
+# tokens, below which C is singular — minutes, not hours), one ROME and one EAC-ROME edit
+# (optimisation steps capped at 8 on LLaMA-3-8B, printed with the results). Per phase: wall time, device memory (nvidia-smi), host peak RSS, tok/s.
 # Everything is time-boxed (default 450 s in all) and each phase's result is written as it ends, to
 # $OUT (the device tool's folder) or bench/, so a run cut off still returns what it measured.
 #
@@ -39,13 +40,13 @@ command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>/dev/null | grep -E '
 layers=()
 [ -n "${EAC_DEVICE_BENCH_LAYERS:-}" ] && layers=(--layers "$EAC_DEVICE_BENCH_LAYERS")
 scale_dir="${EAC_SCALE_DIR:-.cache/scale}"
-run() { # model, max-steps, seconds
+run() { # model, max-steps, seconds, stats samples
   local t; t=$(left); [ "$t" -gt "$3" ] && t=$3
   [ "$t" -lt 20 ] && { echo "device-bench: no time left for $1" | tee -a "$out/device-bench.log"; return; }
   timeout --signal=TERM --kill-after=10 "$t" "${BENCH[@]}" --scale --device "$device" --make --dir "$scale_dir" "${layers[@]}" \
-    --models "$1" --phases generate,stats,rome,eac-rome --stats-samples 100 --max-steps "$2" \
+    --models "$1" --phases generate,stats,rome,eac-rome --stats-samples "$4" --max-steps "$2" \
     --out "$out/scale-$device-$1.json" 2>&1 | tee -a "$out/device-bench.log"
 }
-run gpt2-xl 20 200
-run llama3-8b 8 "$(left)"
+run gpt2-xl 20 200 400
+run llama3-8b 8 "$(left)" 800
 echo "device-bench: done in $(( $(date +%s) - start )) s; results in $out/scale-$device-*.json" | tee -a "$out/device-bench.log"
