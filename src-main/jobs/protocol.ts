@@ -132,6 +132,18 @@ export interface TopKEntry {
  * Method name -> params/result. An interface, so other modules can extend it by declaration
  * merging.
  */
+export interface PlacementInfo {
+  device: DeviceName;
+  /** nodes that ran, per onnxruntime provider name */
+  byProvider: Record<string, number>;
+  /** op types run on the CPU, with counts (shape arithmetic is placed there on purpose) */
+  cpuOps: Record<string, number>;
+  /** CPU nodes reading a weight directly (each would copy it from the device every run) */
+  cpuWeightNodes: string[];
+  /** the model's weights resident on the device: tensors and bytes (null on the CPU) */
+  resident: { tensors: number; bytes: number; modelBytes: number } | null;
+}
+
 export interface EngineMethods {
   /** Load a HF folder and make it the resident model (replacing any previous one). */
   openModel: {
@@ -148,6 +160,11 @@ export interface EngineMethods {
     params: { prompt: string; k: number; edited?: boolean };
     result: { ids: number[]; top: TopKEntry[] };
   };
+  /**
+   * Where the decoding graph's nodes really run on the model's device and what the device holds
+   * (runtime/placement.ts): a profiled run of one token.
+   */
+  placement: { params: Record<string, never>; result: PlacementInfo };
   /** Abort a running or queued request. */
   cancel: { params: { id: number }; result: { cancelled: boolean } };
   /** Release the resident model's sessions; the worker then exits. */

@@ -124,6 +124,13 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       return { ids, lastLogits: Array.from(lg) };
     },
 
+    async placement(_params, ctx) {
+      const model = ctx.requireModel();
+      const r = await model.placement();
+      const dw = model.deviceWeightsReport();
+      return { ...r, resident: dw ? { tensors: dw.tensors, bytes: dw.bytes, modelBytes: model.deviceWeightBytes() } : null };
+    },
+
     async topk(params, ctx) {
       const model = ctx.requireModel();
       const ids = encodePrompt(model, checkPrompt(params?.prompt, 'prompt'));

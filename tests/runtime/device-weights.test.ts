@@ -20,6 +20,7 @@ import { Graph } from '../../src-main/engine/graph/ir';
 import { serializeModel } from '../../src-main/engine/onnx/writer';
 import { checkDeviceFits, deviceWeightBytes, workingSetBytes } from '../../src-main/engine/runtime/device-limits';
 import { deviceWeightCounters } from '../../src-main/engine/runtime/device-weights';
+import { readPlacement } from '../../src-main/engine/runtime/placement';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { FIXTURES } from '../shared';
 
@@ -55,6 +56,23 @@ describe('bf16 -> f16 conversion for the upload', () => {
     expect(overflow).toBe(expected);
     expect(expected).toBeGreaterThan(0);
     void nanMismatch;
+  });
+});
+
+describe('placement report from an onnxruntime profile', () => {
+  it('counts nodes per provider once each, lists CPU ops, and flags CPU nodes that read a weight', () => {
+    const ev = (name: string, op: string, provider: string) => ({ cat: 'Node', name: `${name}_kernel_time`, args: { op_name: op, provider } });
+    const events = [
+      ev('gemm_3', 'Gemm', 'WebGpuExecutionProvider'),
+      ev('gemm_3', 'Gemm', 'WebGpuExecutionProvider'),
+      ev('concat_5', 'Concat', 'CPUExecutionProvider'),
+      ev('gather_1', 'Gather', 'CPUExecutionProvider'),
+      { cat: 'Session', name: 'model_run', args: {} },
+    ];
+    const r = readPlacement(events, new Map([['gather_1', 'w:model.embed_tokens.weight']]));
+    expect(r.byProvider).toEqual({ WebGpuExecutionProvider: 1, CPUExecutionProvider: 2 });
+    expect(r.cpuOps).toEqual({ Concat: 1, Gather: 1 });
+    expect(r.cpuWeightNodes).toEqual(['Gather(model.embed_tokens.weight)']);
   });
 });
 
@@ -133,6 +151,20 @@ describe.skipIf(!!noGpuReason)(`WebGPU: weights once on the device${noGpuReason 
       }
     });
   }
+
+  it('llama-world-a: every node that reads a weight runs on the GPU (profiled placement)', async () => {
+    const gpu = LoadedModel.open(path.join(FIXTURES, 'llama-world-a'), { device: 'webgpu' });
+    try {
+      const p = await gpu.placement();
+      expect(p.device).toBe('webgpu');
+      expect(p.byProvider.WebGpuExecutionProvider).toBeGreaterThan(0);
+      expect(p.cpuWeightNodes).toEqual([]);
+      // what onnxruntime keeps on the CPU is shape arithmetic, never a matmul
+      for (const op of ['MatMul', 'Gemm', 'FusedMatMul']) expect(p.cpuOps[op] ?? 0).toBe(0);
+    } finally {
+      await gpu.release();
+    }
+  });
 
   it('a BF16 checkpoint goes up as f16 once: no host conversion of a weight during an EAC-ROME edit, metrics within 0.02 of the CPU', async () => {
     const dir = path.join(FIXTURES, 'llama-world-a');

@@ -9,6 +9,7 @@ import { defaultMemoryBudget, ManagedSession, MemoryManager, ModelCaches, type S
 import { Device, DeviceReport, probeDevice, type SessionSettings } from './session';
 import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './device-weights';
 import { checkDeviceFits, deviceWeightBytes } from './device-limits';
+import { profilePlacement, type PlacementReport } from './placement';
 import { cancelledError } from '../errors';
 import type { ProgressCount } from '../progress';
 
@@ -363,6 +364,24 @@ export class LoadedModel implements SessionHost {
     const { logits } = await this.logitsAt(rows, (b) => rows.map((_, i) => i * b.T + b.T - 1));
     const V = this.cfg.vocabSize;
     return rows.map((_, b) => logits.slice(b * V, (b + 1) * V));
+  }
+
+  /**
+   * Where the nodes of the decoding graph (the graph generation, prompt logits and metrics run) really
+   * run on this model's device: a profiled copy of its session, run once on a one-token prompt, then
+   * released. Its weights come from the device copy, so it uploads nothing new.
+   */
+  async placement(): Promise<PlacementReport & { device: Device }> {
+    await this.checkDevice();
+    const device = this.deviceReport.used;
+    const full: ForwardSpec = { kvCache: true, logits: 'rows', editLayers: this.allLayers() };
+    const graph = buildForward(this.ck, full).graph;
+    const dw = this.deviceWeights();
+    const weightFeeds = dw ? await dw.feedsFor(graph, this.onUploadProgress) : {};
+    const batch = makeBatch([this.encode('The')]);
+    const feeds = { ...weightFeeds, ...this.prefillFeeds(batch), logit_rows: rowsTensor([batch.T - 1]), ...this.factorFeeds() };
+    const report = await profilePlacement(graph, this.ck.dir, device, this.sessionSettings(), dw?.inputsOf(graph), feeds);
+    return { device, ...report };
   }
 
   /** Inputs of the KV-cache graph for a first pass over a whole batch (empty past). */
