@@ -95,8 +95,6 @@ const NOT_ABOVE: Record<string, readonly string[]> = {
  * file importing it), src-main entries the exact pair.
  */
 const ALLOWED_UP: readonly { from: string; to: string; why: string }[] = [
-  // issue 20: the contract's request/response types still name jobs/protocol's ModelInfo, DeviceName, ProgressEvent, TopKEntry
-  { from: 'src-main/api/contract.ts', to: 'src-main/jobs/protocol.ts', why: 'issue 20: protocol types used by the contract' },
   // issue 20: the import view validates facts with the engine's parser instead of one exported through api/
   { from: 'src-renderer/*', to: 'src-main/engine/facts/validate.ts', why: 'issue 20: facts validation not yet behind api/' },
   // issue 20: the renderer's transports read the wire format (IPC names, error replies) from host/ rather than api/

@@ -26,7 +26,8 @@
 import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
-import type { DeviceName, ModelInfo, ProgressEvent, TopKEntry } from '../jobs/protocol';
+import type { DeviceName } from '../engine/devices';
+import type { ModelInfo, TopKEntry } from './model';
 import type { ProgressCount } from '../engine/progress';
 import type {
   EditDetail,
@@ -719,7 +720,7 @@ export type StudioEventBody = StudioEvent extends infer E ? (E extends { type: '
  * ledger changes) is a broadcast message of the worker protocol (EngineBroadcast in
  * jobs/protocol.ts) carrying a StudioEventBody.
  */
-export function toStudioEvent(requestId: number, method: string, pe: Pick<ProgressEvent, 'phase' | 'fraction' | 'message'>): StudioEvent {
+export function toStudioEvent(requestId: number, method: string, pe: { phase: string; fraction: number; message?: string }): StudioEvent {
   return { type: 'progress', requestId, method, phase: pe.phase, fraction: pe.fraction, ...(pe.message !== undefined ? { message: pe.message } : {}) };
 }
 
