@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateParams, type JobRecord, type StudioEventBody } from '../../src-main/api/contract';
+import type { JobRecord, StudioEventBody } from '../../src-main/api/contract';
+import { validateParams } from '../../src-main/api/validate';
 import { EngineClient } from '../../src-main/jobs/client';
 import '../../src-main/jobs/studio';
 import { FIX, fastProfile, GPT2, tmpDir, worldEdits, studioEngine } from './helpers';

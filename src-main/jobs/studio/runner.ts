@@ -20,7 +20,7 @@ import type {
   QueueRunStatus,
   StudioEventBody,
 } from '../../api/contract';
-import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/contract';
+import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/validate';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
 import { isCancelled } from '../../engine/errors';
 import { PhaseEta, type ProgressCount } from '../../engine/progress';

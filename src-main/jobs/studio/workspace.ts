@@ -24,7 +24,7 @@ import { Ledger, openLedger, type ReplayRequest } from '../../store';
 import { EngineError } from '../protocol';
 import { cancelledError, type ErrorCode } from '../../engine/errors';
 import type { ProgressCount } from '../../engine/progress';
-import { STUDIO_ERROR_CODES } from '../../api/contract';
+import { STUDIO_ERROR_CODES } from '../../api/errors';
 
 export const CODES = STUDIO_ERROR_CODES;
 
