@@ -2,6 +2,8 @@
 // it to the engine), and for run settings read back from a ledger. Messages name the method and the field.
 import { DEVICE_NAMES, EDIT_METHOD_NAMES, isStudioMethod, STUDIO_METHODS } from './methods';
 import { ContractError } from './errors';
+import { checkRequest as checkEditRequest, type FieldNames } from '../engine/facts/validate';
+import type { EditRequest } from '../engine/facts/types';
 import type { QueueRunSettings, StudioMethod, StudioParams, WhenBusy } from './contract';
 
 /** The run options a queue run takes and the ledger stores with the queue (QueueRunSettings). */
@@ -109,9 +111,9 @@ class Check {
 function checkRequest(method: string, where: string, r: unknown): void {
   if (!r || typeof r !== 'object' || Array.isArray(r)) fail(method, `${where} must be an edit request object, got ${show(r)}`);
   const o = r as Obj;
-  for (const k of ['caseId', 'prompt', 'subject', 'targetNew'] as const)
-    if (typeof o[k] !== 'string' || (k !== 'caseId' && (o[k] as string).length === 0)) fail(method, `${where}.${k} must be a non-empty string, got ${show(o[k])}`);
-  if (!(o.prompt as string).includes('{}')) fail(method, `${where}.prompt must contain "{}" where the subject goes, got ${show(o.prompt)}`);
+  // the shape here; what the text must say (one "{}" slot, no empty subject or target, clean text) is the engine's
+  // request check below, the one the import view and the editor apply
+  for (const k of ['caseId', 'prompt', 'subject', 'targetNew'] as const) if (typeof o[k] !== 'string') fail(method, `${where}.${k} must be a string, got ${show(o[k])}`);
   if (o.groundTruth !== undefined && typeof o.groundTruth !== 'string') fail(method, `${where}.groundTruth must be a string`);
   if (!Array.isArray(o.rephrase) || o.rephrase.some((x) => typeof x !== 'string')) fail(method, `${where}.rephrase must be a list of strings`);
   if (!Array.isArray(o.locality) || o.locality.some((x) => !x || typeof (x as Obj).prompt !== 'string' || typeof (x as Obj).target !== 'string'))
@@ -124,6 +126,24 @@ function checkRequest(method: string, where: string, r: unknown): void {
   for (const x of o.rephrase as string[]) chars += x.length;
   for (const x of o.locality as Obj[]) chars += (x.prompt as string).length + (x.target as string).length;
   if (chars > MAX_REQUEST_CHARS) fail(method, `${where} is too large (${chars} characters in its strings, at most ${MAX_REQUEST_CHARS})`);
+  // the per-string length limit stays the call's whole bound: the engine's tighter default (and the model's token
+  // limit) is the import view's and the editor's to apply, with the file row or queue item to point at
+  const problem = checkEditRequest(o as unknown as EditRequest, { maxChars: MAX_REQUEST_CHARS }, apiFieldNames(where));
+  if (problem) fail(method, problem.message);
+}
+
+/** The engine's messages name fields as the API spells them, under the request's place in the call. */
+function apiFieldNames(where: string): FieldNames {
+  const at = (k: string) => `${where}.${k}`;
+  return {
+    case_id: at('caseId'),
+    prompt: at('prompt'),
+    subject: at('subject'),
+    target_new: at('targetNew'),
+    ground_truth: at('groundTruth'),
+    rephrase: at('rephrase'),
+    locality: at('locality'),
+  };
 }
 
 /** Per-call size limits (every call's params arrive over IPC or the WebSocket from the UI). */

@@ -185,7 +185,7 @@ describe('validateParams', () => {
     expect(() => validateParams('nope' as never, {})).toThrow(/unknown method/);
     expect(() =>
       validateParams('queue.create', { name: 'q', method: 'rome', profile: 'p', requests: [{ caseId: '1', prompt: 'no slot', subject: 's', targetNew: 't', rephrase: [], locality: [] }] }),
-    ).toThrow(/requests\[0\]\.prompt must contain "\{\}"/);
+    ).toThrow(/requests\[0\]\.prompt has no "\{\}" slot for the subject/);
     expect(() => validateParams('playground.compare', { prompt: 'x', k: 0, maxNewTokens: 1 })).toThrow(/"k" must be between 1/);
   });
 });
