@@ -14,7 +14,7 @@ async function main() {
   const out = (s: string) => process.stdout.write(s + '\n');
   const ws = await Workspace.open({ modelDir, dbFile, workspaceDir, cacheDir: process.env.EAC_CACHE_DIR, onProgress: (p) => out(`PHASE open-${p}`) });
   if (mode === 'init') {
-    const q = ws.ledger.createQueue(ws.modelId, 'crash', 'rome', fastProfile('gpt2-world-a', 8), worldEdits(Number(process.env.CRASH_EDITS ?? 8), 40));
+    const q = ws.ledger.queues.createQueue(ws.modelId, 'crash', 'rome', fastProfile('gpt2-world-a', 8), worldEdits(Number(process.env.CRASH_EDITS ?? 8), 40));
     out(`QUEUE ${q.id}`);
     await ws.close();
     return;
@@ -22,7 +22,7 @@ async function main() {
   // edits= : how many edits the ledger holds after recovery (the parent checks that a killed commit left none)
   out(`READY recovered=${ws.recoveredItems.length} edits=${ws.ledger.history(ws.modelId).edits.length}`);
   if (process.env.CRASH_MODE === 'commit') process.env.EAC_TEST_CRASH_BEFORE_COMMIT = 'recordEdit';
-  const queueId = ws.ledger.queuesForModel(ws.modelId)[0].id;
+  const queueId = ws.ledger.queues.queuesForModel(ws.modelId)[0].id;
   const runner = new QueueRunner(ws);
   const res = await runner.run(queueId, {}, {
     progress: (p) => out(`PHASE ${p.phase} ${(p.fraction ?? 0).toFixed(3)}`),

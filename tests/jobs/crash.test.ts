@@ -168,7 +168,7 @@ describe('crash safety', () => {
     const l1 = openLedger(db);
     expect(l1.integrityCheck()).toEqual([]);
     const model = l1.listModels()[0];
-    const items = l1.queueItems(l1.queuesForModel(model.id)[0].id);
+    const items = l1.queues.queueItems(l1.queues.queuesForModel(model.id)[0].id);
     expect(items.map((i) => i.status)).toEqual(Array(EDITS).fill('done'));
     expect(l1.liveEdits(model.id)).toHaveLength(EDITS);
     expect(l1.history(model.id).edits).toHaveLength(EDITS);

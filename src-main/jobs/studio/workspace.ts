@@ -171,12 +171,12 @@ export class Workspace {
 
   /** Items left 'running' by a killed run go back to pending, with an event saying so. */
   private recoverInterrupted(): void {
-    const queues = this.ledger.queuesForModel(this.modelId);
+    const queues = this.ledger.queues.queuesForModel(this.modelId);
     const reset: { queueId: number; itemId: number }[] = [];
-    for (const q of queues) for (const it of this.ledger.queueItems(q.id)) if (it.status === 'running') reset.push({ queueId: q.id, itemId: it.id });
+    for (const q of queues) for (const it of this.ledger.queues.queueItems(q.id)) if (it.status === 'running') reset.push({ queueId: q.id, itemId: it.id });
     if (reset.length === 0) return;
     const tx = this.ledger.db.transaction(() => {
-      for (const r of reset) this.ledger.markItem(r.itemId, 'pending', null);
+      for (const r of reset) this.ledger.queues.markItem(r.itemId, 'pending', null);
       // 'resume' (the queue resumes after an interruption) unless a guardrail pause is in force, which must stay so
       const kind = this.ledger.guardrailPaused(this.modelId) ? 'override' : 'resume';
       this.ledger.recordEvent(this.modelId, kind, {
