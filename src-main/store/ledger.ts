@@ -9,11 +9,8 @@
 // (lock.ts) and, within it, an optimistic head check: recordEdit / revertTo / removeEdit take the head the caller
 // computed on (expectedHead) and refuse the write when another writer moved it.
 //
-// Test hook: EAC_TEST_CRASH_BEFORE_COMMIT=<method>[,<method>...] (e.g. recordEdit) makes the process SIGKILL itself
-// inside that method's write transaction, after its last statement and before COMMIT, having written one line
-// "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
-// to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
-import fs from 'node:fs';
+// LedgerOptions.beforeCommit runs inside every outermost write transaction, after its last statement and before
+// COMMIT: the crash-safety tests kill the process there (tests/store/crash-hook.ts) to prove that leaves no trace.
 import type Database from 'better-sqlite3';
 import type { EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
@@ -65,6 +62,11 @@ export interface LedgerOptions {
   lock?: WriterLock;
   /** run once after the connection is closed (a read-only snapshot's private copy is removed) */
   onClose?: () => void;
+  /**
+   * Run inside each outermost write transaction after its last statement, before COMMIT, with the method's name
+   * (`op`) and what it is about to return. For tests: tests/store/crash-hook.ts kills the process there.
+   */
+  beforeCommit?: (op: string, result: unknown, db: Database.Database) => void;
 }
 
 /** NaN cannot be stored in SQLite (it becomes NULL); NULL reads back as NaN. */
@@ -92,6 +94,7 @@ export class Ledger {
   readonly readOnly: boolean;
   private lock?: WriterLock;
   private onClose?: () => void;
+  private readonly beforeCommit?: LedgerOptions['beforeCommit'];
   /**
    * Per model, the head this connection last saw the live set at: when it read it (liveEdits / liveFactors, i.e. a
    * rebuild) or moved it itself. recordEdit / revertTo / removeEdit without an explicit expectedHead check against
@@ -112,6 +115,7 @@ export class Ledger {
     this.readOnly = opts.readOnly ?? db.readonly;
     this.lock = opts.lock;
     this.onClose = opts.onClose;
+    this.beforeCommit = opts.beforeCommit;
     this.queues = new QueueStore(db, { tx: (op, fn) => this.tx(op, fn), now: () => this.now(), requireModel: (id) => this.requireModel(id) });
   }
 
@@ -132,7 +136,7 @@ export class Ledger {
     return this.clock().toISOString();
   }
 
-  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the crash test hook. */
+  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the beforeCommit hook. */
   private tx<T>(op: string, fn: () => T): T {
     if (this.readOnly) throw new LedgerError('read_only', `${op}: the ledger ${this.file} was opened read-only`);
     const outer = !this.db.inTransaction;
@@ -140,7 +144,7 @@ export class Ledger {
       return this.db
         .transaction(() => {
           const r = fn();
-          if (outer) crashBeforeCommit(this.db, op, r);
+          if (outer) this.beforeCommit?.(op, r, this.db);
           return r;
         })
         .immediate();
@@ -778,23 +782,6 @@ export class Ledger {
     const fk = (this.db.pragma('foreign_key_check') as Row[]).map((r) => `foreign key: ${JSON.stringify(r)}`);
     return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors()];
   }
-}
-
-// ------------------------------------------------------------------------------------------------ test hook
-
-/** See the header: SIGKILL inside the write transaction of `op`, after its last statement, before COMMIT. */
-function crashBeforeCommit(db: Database.Database, op: string, result: unknown): void {
-  const want = process.env.EAC_TEST_CRASH_BEFORE_COMMIT;
-  if (!want || !want.split(',').includes(op)) return;
-  let info = '';
-  try {
-    info = JSON.stringify(result) ?? '';
-  } catch {
-    /* not serialisable: the op name is enough */
-  }
-  // synchronous write: the line must be out before the signal lands
-  fs.writeSync(2, `EAC_TEST_CRASH_BEFORE_COMMIT ${op} inTransaction=${db.inTransaction} ${info}\n`);
-  process.kill(process.pid, 'SIGKILL');
 }
 
 // ------------------------------------------------------------------------------------------------ row mapping

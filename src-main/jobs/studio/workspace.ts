@@ -20,7 +20,7 @@ import {
 import { dataRoot, packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
 import type { Device } from '../../engine/runtime/session';
-import { Ledger, openLedger, type ReplayRequest } from '../../store';
+import { Ledger, openLedger, type OpenLedgerOptions, type ReplayRequest } from '../../store';
 import { EngineError } from '../protocol';
 import { cancelledError, type ErrorCode } from '../../engine/errors';
 import type { ProgressCount } from '../../engine/progress';
@@ -76,6 +76,8 @@ export interface OpenWorkspaceOptions {
   /** replay edits an interrupted `remove --replay` left pending (default true) */
   replayPending?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** passed to openLedger (tests: the crash hook, LedgerOptions.beforeCommit) */
+  ledger?: Pick<OpenLedgerOptions, 'beforeCommit'>;
 }
 
 export interface EditorStatsOptions {
@@ -124,7 +126,7 @@ export class Workspace {
     const progress = o.onProgress ?? (() => {});
     progress('load', 0, `reading ${modelDir}`);
     const model = o.model ?? LoadedModel.open(modelDir, { device: o.device ?? 'cpu' });
-    const ledger = openLedger(dbFile);
+    const ledger = openLedger(dbFile, o.ledger);
     try {
       // a full sha256 of every file at import (the first open); later opens trust the import hash
       // while size, mtime and a sampled hash (a few fixed 1 MiB windows) match, re-hashing only a
