@@ -29,7 +29,7 @@ import { NotPositiveDefiniteError } from '../src-main/engine/edit/linalg';
 import { AbortError, runTask } from '../src-main/engine/eval/tasks/score';
 import { keyStats } from '../src-main/engine/edit/stats';
 import { TaskValidationError } from '../src-main/engine/eval/tasks/schema';
-import { ContractError } from '../src-main/api/contract';
+import { ContractError } from '../src-main/api/errors';
 import { UsageError, defineCommand, type CliIO } from '../src-main/cli/command';
 import { main } from '../src-main/cli/main';
 

@@ -1,10 +1,10 @@
 // One list of devices and one of edit methods (issue 20). engine/devices.ts DEVICES: every --device choice reads
 // it, and no other file writes it out again beyond the named ones (files under rework in issue 20). The edit methods
-// are engine/edit/types.ts EDIT_METHODS; the API contract's copy is held equal to it until it re-exports it.
+// are engine/edit/types.ts EDIT_METHODS; the API's lists (api/methods.ts) are those arrays, not copies.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEVICE_NAMES, EDIT_METHOD_NAMES } from '../src-main/api/contract';
+import { DEVICE_NAMES, EDIT_METHOD_NAMES } from '../src-main/api/methods';
 import { main } from '../src-main/cli/main';
 import type { CliIO } from '../src-main/cli/command';
 import { DEVICES, isDevice } from '../src-main/engine/devices';
@@ -20,8 +20,6 @@ const ALLOWED: Record<string, string> = {
   'src-main/engine/devices.ts': 'the list itself',
   // issue 20: engine/runtime is under rework; its Device type is tied to DEVICES by a compile-time check in devices.ts
   'src-main/engine/runtime/session.ts': 'issue 20: the Device type and availableDevices() order',
-  // issue 20: the contract split moves DEVICE_NAMES onto DEVICES (checked equal below meanwhile)
-  'src-main/api/contract.ts': 'issue 20: DEVICE_NAMES',
 };
 
 /** The edit method list written out: the two EAC variants side by side. */
@@ -30,8 +28,6 @@ const METHOD_LIST = /\beac-rome['"`]?\s*[,|]\s*['"`]?eac-memit\b/;
 /** Files that write the method list: the list, and copies to read it in issue 20. */
 const METHOD_ALLOWED: Record<string, string> = {
   'src-main/engine/edit/types.ts': 'the list itself (EditMethod and EDIT_METHODS)',
-  // issue 20: the contract split moves EDIT_METHOD_NAMES onto EDIT_METHODS (checked equal below meanwhile)
-  'src-main/api/contract.ts': 'issue 20: EDIT_METHOD_NAMES',
   // issue 20: eac edit's usage and help text spell the methods out (cli/commands/edit.ts is under rework)
   'src-main/cli/commands/edit.ts': 'issue 20: usage and --method help',
 };
@@ -56,8 +52,8 @@ describe('the edit method list', () => {
     expect(Object.keys(METHOD_ALLOWED).filter((f) => !copies.includes(f))).toEqual([]);
   });
 
-  it("the API contract's EDIT_METHOD_NAMES is engine/edit's EDIT_METHODS", () => {
-    expect([...EDIT_METHOD_NAMES]).toEqual([...EDIT_METHODS]);
+  it("the API's EDIT_METHOD_NAMES is engine/edit's EDIT_METHODS itself, not a copy", () => {
+    expect(EDIT_METHOD_NAMES).toBe(EDIT_METHODS);
   });
 });
 
@@ -69,8 +65,8 @@ describe('the device list', () => {
     expect(Object.keys(ALLOWED).filter((f) => !copies.includes(f))).toEqual([]);
   });
 
-  it("the API contract's DEVICE_NAMES is that list", () => {
-    expect([...DEVICE_NAMES]).toEqual([...DEVICES]);
+  it("the API's DEVICE_NAMES is that list itself, not a copy", () => {
+    expect(DEVICE_NAMES).toBe(DEVICES);
   });
 
   it('isDevice accepts exactly the listed names', () => {

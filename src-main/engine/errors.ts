@@ -27,7 +27,7 @@ const failure = (doc: string): CodeInfo => ({ group: 'failure', doc });
  * reader's codes are kebab-case) because stored job records and scripts match on them.
  */
 export const ERROR_CODES = {
-  // ----- requests, CLI, studio (jobs/protocol ENGINE_ERROR_CODES, api/contract STUDIO_ERROR_CODES) -----
+  // ----- requests, CLI, studio (jobs/protocol ENGINE_ERROR_CODES, api/errors STUDIO_ERROR_CODES) -----
   usage: input('bad command line (unknown option, missing or malformed value)'),
   bad_params: input('a request or option value is invalid'),
   no_model: input('no model is open (call openModel first)'),

@@ -5,7 +5,10 @@
 // broadcasts (jobs, queue items, edits recorded, ledger changes, guardrails) to every connected client.
 import { EngineClient, type EngineClientOptions, type EngineExit } from '../jobs/client';
 import type { MethodName, ParamsOf } from '../jobs/protocol';
-import { isStudioEventBody, isStudioMethod, toStudioEvent, validateParams, type StudioEvent } from '../api/contract';
+import type { StudioEvent } from '../api/contract';
+import { isStudioEventBody, toStudioEvent } from '../api/events';
+import { isStudioMethod } from '../api/methods';
+import { validateParams } from '../api/validate';
 import {
   HOST_EVENTS,
   HOST_METHODS,

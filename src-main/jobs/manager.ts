@@ -12,7 +12,8 @@
 // 'interrupted' is what a restart finds of a job that was in flight (JobStore.markInterrupted).
 // A paused job gives the model back (other jobs may run) and waits for resume or cancel.
 import type { GuardrailTrip, JobErrorEntry, JobKind, JobLogLine, JobProgress, JobRecord, JobState, StudioEventBody, WhenBusy } from '../api/contract';
-import { jobRef, STUDIO_ERROR_CODES as CODES, TRANSIENT_JOB_ID_BASE } from '../api/contract';
+import { STUDIO_ERROR_CODES as CODES } from '../api/errors';
+import { jobRef, TRANSIENT_JOB_ID_BASE } from '../api/jobs';
 import { failureLine, type JobStore } from './job-store';
 import { EngineError } from './protocol';
 import { cancelledError } from '../engine/errors';

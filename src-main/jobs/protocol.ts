@@ -7,12 +7,14 @@
 //   declare module '../protocol' { interface EngineMethods { edit: { params: EditParams; result: EditResult } } }
 // ) and register a handler for it (see HandlerRegistry in ./registry).
 import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
-import type { ModelConfig } from '../engine/checkpoint';
 import type { DeviceName } from '../engine/devices';
 import type { ProgressCount } from '../engine/progress';
+import type { ModelInfo, TopKEntry } from '../api/model';
 
 /** the one device list's type (engine/devices.ts) */
 export type { DeviceName };
+// what a model is and what generation returns: shared with the API contract, so they live in api/ (a floor below)
+export type { DeviceInfo, ModelInfo, TensorSummary, TopKEntry } from '../api/model';
 
 /** ----- wire messages ----- */
 
@@ -67,45 +69,6 @@ export type HostToWorker = RequestMessage;
 
 /** ----- method payloads ----- */
 
-export interface TensorSummary {
-  name: string;
-  dtype: string;
-  shape: number[];
-  file: string;
-}
-
-export interface DeviceInfo {
-  requested: DeviceName;
-  used: DeviceName;
-  /** why the requested device was not used, when it was not */
-  fallbackReason?: string;
-}
-
-export interface ModelInfo {
-  /** absolute folder */
-  dir: string;
-  arch: 'gpt2' | 'llama';
-  /** HF `architectures[0]` / `model_type` as written in config.json */
-  architectures: string[];
-  modelType?: string;
-  sizes: Pick<ModelConfig, 'vocabSize' | 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'ffn' | 'maxPositions'>;
-  normEps: number;
-  ropeTheta?: number;
-  activation: string;
-  tiedHead: boolean;
-  bosTokenId?: number;
-  eosTokenId?: number;
-  /** number of weights (tensor elements) the forward pass reads; a tied head counts once */
-  parameters: number;
-  /** storage dtype -> number of tensors */
-  dtypes: Record<string, number>;
-  tensorCount: number;
-  tensors: TensorSummary[];
-  files: { name: string; bytes: number }[];
-  /** filled when the model was opened by the engine (sessions created) */
-  device?: DeviceInfo;
-}
-
 export interface GenerateParams {
   prompts: string[];
   maxNewTokens: number;
@@ -119,13 +82,6 @@ export interface GenerateRow {
   newIds: number[];
   /** decoded new tokens (special tokens skipped) */
   text: string;
-}
-
-export interface TopKEntry {
-  id: number;
-  token: string;
-  logit: number;
-  prob: number;
 }
 
 /**

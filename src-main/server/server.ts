@@ -16,7 +16,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ClientFrame, HostEvent, ServerFrame } from '../host/wire';
 import type { ApiHost } from '../host/api-host';
 import { contentType, resolveRequestPath } from '../host/static-files';
-import { MAX_MESSAGE_BYTES } from '../api/contract';
+import { MAX_MESSAGE_BYTES } from '../api/validate';
 
 export interface ServerOptions {
   host: ApiHost;

@@ -3,6 +3,8 @@ export { openLedger, openDatabase } from './db';
 export type { OpenLedgerOptions } from './db';
 export { Ledger, LedgerError } from './ledger';
 export type { LedgerOptions } from './ledger';
+export { QueueStore } from './queue-store';
+export type { QueueStoreHost } from './queue-store';
 export { acquireWriterLock, writerLockHolder, lockFileOf, mountPoints } from './lock';
 export type { LockHolder, WriterLock } from './lock';
 export { concatFactors, decodeF32, encodeF32, factorSha256 } from './factors';

@@ -1,6 +1,7 @@
-// The edit ledger: append-only history of models, queues, edits (with their exact factors), norms, health runs
-// and events. The live set of edits is derived from the events (event_edits rows, mirrored into live_edits by
-// triggers in the same transaction). Every public write is one IMMEDIATE transaction.
+// The edit ledger: append-only history of models, edits (with their exact factors), norms, health runs and events.
+// The live set of edits is derived from the events (event_edits rows, mirrored into live_edits by triggers in the
+// same transaction). Every public write is one IMMEDIATE transaction. The mutable queues and their items are
+// `ledger.queues` (queue-store.ts), on the same connection and transactions.
 //
 // Integrity: every factor row carries a sha256 of its bytes bound to the edit, layer, tensor and shape they belong to
 // (004_factor_binding); every read of factor values (rebuild, export, editFactors, ledger list) checks it and names
@@ -8,13 +9,10 @@
 // (lock.ts) and, within it, an optimistic head check: recordEdit / revertTo / removeEdit take the head the caller
 // computed on (expectedHead) and refuse the write when another writer moved it.
 //
-// Test hook: EAC_TEST_CRASH_BEFORE_COMMIT=<method>[,<method>...] (e.g. recordEdit) makes the process SIGKILL itself
-// inside that method's write transaction, after its last statement and before COMMIT, having written one line
-// "EAC_TEST_CRASH_BEFORE_COMMIT <method> inTransaction=<bool> <result json>" to stderr. The crash-safety tests use it
-// to prove that a kill at that point leaves no trace; it does nothing unless the variable is set.
-import fs from 'node:fs';
+// LedgerOptions.beforeCommit runs inside every outermost write transaction, after its last statement and before
+// COMMIT: the crash-safety tests kill the process there (tests/store/crash-hook.ts) to prove that leaves no trace.
 import type Database from 'better-sqlite3';
-import type { EditMethod, EditResult, NormSnapshot } from '../engine/edit/types';
+import type { EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
 import { boundFactorSha256, concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
@@ -22,6 +20,8 @@ import { ledgerIoError } from './io-errors';
 import { LedgerError } from './ledger-error';
 import type { WriterLock } from './lock';
 import type { MigrationReport } from './migrate';
+import { QueueStore } from './queue-store';
+import { parse, type Row } from './rows';
 import {
   EditDetail,
   EditSummary,
@@ -31,17 +31,12 @@ import {
   HealthInput,
   HealthRun,
   History,
-  InvalidRow,
   LedgerEvent,
   LiveEdit,
   ModelInfo,
   ModelRecord,
   NormPoint,
   NormSeries,
-  QUEUE_ITEM_STATUSES,
-  QueueItem,
-  QueueItemStatus,
-  QueueRecord,
   RecordEditOptions,
   RemoveResult,
   ReplayRequest,
@@ -67,12 +62,13 @@ export interface LedgerOptions {
   lock?: WriterLock;
   /** run once after the connection is closed (a read-only snapshot's private copy is removed) */
   onClose?: () => void;
+  /**
+   * Run inside each outermost write transaction after its last statement, before COMMIT, with the method's name
+   * (`op`) and what it is about to return. For tests: tests/store/crash-hook.ts kills the process there.
+   */
+  beforeCommit?: (op: string, result: unknown, db: Database.Database) => void;
 }
 
-
-type Row = Record<string, any>;
-
-const parse = <T>(s: string | null): T => (s === null ? (null as T) : (JSON.parse(s) as T));
 /** NaN cannot be stored in SQLite (it becomes NULL); NULL reads back as NaN. */
 const realOut = (x: number | null): number => (x === null ? NaN : x);
 const boolOut = (x: number) => x === 1;
@@ -98,12 +94,15 @@ export class Ledger {
   readonly readOnly: boolean;
   private lock?: WriterLock;
   private onClose?: () => void;
+  private readonly beforeCommit?: LedgerOptions['beforeCommit'];
   /**
    * Per model, the head this connection last saw the live set at: when it read it (liveEdits / liveFactors, i.e. a
    * rebuild) or moved it itself. recordEdit / revertTo / removeEdit without an explicit expectedHead check against
    * it, so an edit computed on a live set that another connection changed since is refused (head_moved).
    */
   private seenHead = new Map<number, number>();
+  /** the queues and their items: the mutable part, on this connection and inside this ledger's transactions */
+  readonly queues: QueueStore;
 
   constructor(
     /** the open connection (exposed for tests and maintenance; write only through the methods) */
@@ -116,6 +115,8 @@ export class Ledger {
     this.readOnly = opts.readOnly ?? db.readonly;
     this.lock = opts.lock;
     this.onClose = opts.onClose;
+    this.beforeCommit = opts.beforeCommit;
+    this.queues = new QueueStore(db, { tx: (op, fn) => this.tx(op, fn), now: () => this.now(), requireModel: (id) => this.requireModel(id) });
   }
 
   /** Close the connection and release the writer lock. */
@@ -135,7 +136,7 @@ export class Ledger {
     return this.clock().toISOString();
   }
 
-  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the crash test hook. */
+  /** Run fn in one IMMEDIATE transaction (nested calls become savepoints). `op` names it for the beforeCommit hook. */
   private tx<T>(op: string, fn: () => T): T {
     if (this.readOnly) throw new LedgerError('read_only', `${op}: the ledger ${this.file} was opened read-only`);
     const outer = !this.db.inTransaction;
@@ -143,7 +144,7 @@ export class Ledger {
       return this.db
         .transaction(() => {
           const r = fn();
-          if (outer) crashBeforeCommit(this.db, op, r);
+          if (outer) this.beforeCommit?.(op, r, this.db);
           return r;
         })
         .immediate();
@@ -190,136 +191,6 @@ export class Ledger {
 
   private requireModel(id: number): void {
     if (!this.db.prepare('SELECT 1 FROM models WHERE id = ?').get(id)) throw new LedgerError('ledger', `no model with id ${id}`);
-  }
-
-  // ---------------------------------------------------------------------------------------------- queues
-
-  /**
-   * A queue of edit requests: the valid requests first (pending, in order), then the invalid rows (status
-   * 'invalid', error = message) so the user can see and fix them.
-   */
-  createQueue(
-    modelId: number,
-    name: string,
-    method: EditMethod,
-    profile: unknown,
-    requests: EditRequest[],
-    invalid: InvalidRow[] = [],
-  ): QueueRecord {
-    return this.tx('createQueue', () => {
-      this.requireModel(modelId);
-      const now = this.now();
-      const q = this.db
-        .prepare('INSERT INTO queues (model_id, name, method, profile_json, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(modelId, name, method, JSON.stringify(profile ?? {}), now);
-      const queueId = Number(q.lastInsertRowid);
-      const ins = this.db.prepare(
-        'INSERT INTO queue_items (queue_id, position, request_json, status, error, source_row, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      );
-      let pos = 0;
-      for (const r of requests) ins.run(queueId, pos++, JSON.stringify(r), 'pending', null, null, now);
-      for (const bad of invalid)
-        ins.run(queueId, pos++, bad.request ? JSON.stringify(bad.request) : null, 'invalid', bad.message, bad.row, now);
-      return this.getQueue(queueId)!;
-    });
-  }
-
-  /**
-   * Stores the settings a queue runs with (batch size, health schedule, guardrails, ...; see
-   * QueueRunSettings in the API contract), replacing the previous run's. The ledger keeps them as given;
-   * whoever reads them back validates them (a ledger can be edited by hand).
-   */
-  setQueueRunSettings(queueId: number, settings: Record<string, unknown>): QueueRecord {
-    return this.tx('setQueueRunSettings', () => {
-      const r = this.db.prepare('UPDATE queues SET run_json = ? WHERE id = ?').run(JSON.stringify(settings), queueId);
-      if (r.changes === 0) throw new LedgerError('ledger', `no queue with id ${queueId}`);
-      return this.getQueue(queueId)!;
-    });
-  }
-
-  getQueue(queueId: number): QueueRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM queues WHERE id = ?').get(queueId) as Row | undefined;
-    return r && mapQueue(r);
-  }
-
-  queuesForModel(modelId: number): QueueRecord[] {
-    return (this.db.prepare('SELECT * FROM queues WHERE model_id = ? ORDER BY id').all(modelId) as Row[]).map(mapQueue);
-  }
-
-  queueItems(queueId: number): QueueItem[] {
-    return (this.db.prepare('SELECT * FROM queue_items WHERE queue_id = ? ORDER BY position').all(queueId) as Row[]).map(mapItem);
-  }
-
-  getItem(itemId: number): QueueItem | undefined {
-    const r = this.db.prepare('SELECT * FROM queue_items WHERE id = ?').get(itemId) as Row | undefined;
-    return r && mapItem(r);
-  }
-
-  /** The first pending item by position. */
-  nextPendingItem(queueId: number): QueueItem | undefined {
-    const r = this.db
-      .prepare(`SELECT * FROM queue_items WHERE queue_id = ? AND status = 'pending' ORDER BY position LIMIT 1`)
-      .get(queueId) as Row | undefined;
-    return r && mapItem(r);
-  }
-
-  /**
-   * Set an item's status (running, failed, skipped, pending again, invalid). 'done' is set only by recordEdit, and a
-   * done item cannot change (its edit is in the ledger).
-   */
-  markItem(itemId: number, status: QueueItemStatus, error?: string | null): QueueItem {
-    if (!QUEUE_ITEM_STATUSES.includes(status)) throw new LedgerError('ledger', `unknown queue item status "${status}"`);
-    if (status === 'done') throw new LedgerError('ledger', 'an item becomes done only by recording its edit (recordEdit with queueItemId)');
-    return this.tx('markItem', () => {
-      const item = this.getItem(itemId);
-      if (!item) throw new LedgerError('ledger', `no queue item with id ${itemId}`);
-      if (item.status === 'done') throw new LedgerError('ledger', `queue item ${itemId} is done (edit ${item.editId}); it cannot change`);
-      if (status !== 'invalid' && item.request === null)
-        throw new LedgerError('ledger', `queue item ${itemId} has no parsable request; fix it with updateItemRequest first`);
-      this.db
-        .prepare('UPDATE queue_items SET status = ?, error = ?, updated_at = ? WHERE id = ?')
-        .run(status, error ?? null, this.now(), itemId);
-      return this.getItem(itemId)!;
-    });
-  }
-
-  /**
-   * Reorder items: the listed items take, in the listed order, the positions they occupy now. Pass every item of
-   * the queue for a full reorder, or a subset (e.g. the pending ones) to reorder just those among themselves.
-   */
-  reorderItems(queueId: number, itemIds: number[]): QueueItem[] {
-    return this.tx('reorderItems', () => {
-      if (new Set(itemIds).size !== itemIds.length) throw new LedgerError('ledger', 'reorderItems: an item is listed twice');
-      const rows = this.db
-        .prepare('SELECT id, position FROM queue_items WHERE queue_id = ?')
-        .all(queueId) as { id: number; position: number }[];
-      const posOf = new Map(rows.map((r) => [r.id, r.position]));
-      for (const id of itemIds) if (!posOf.has(id)) throw new LedgerError('ledger', `reorderItems: item ${id} is not in queue ${queueId}`);
-      const slots = itemIds.map((id) => posOf.get(id)!).sort((a, b) => a - b);
-      const set = this.db.prepare('UPDATE queue_items SET position = ?, updated_at = ? WHERE id = ?');
-      const now = this.now();
-      // two passes so UNIQUE (queue_id, position) holds after every statement
-      itemIds.forEach((id, i) => set.run(-1 - i, now, id));
-      itemIds.forEach((id, i) => set.run(slots[i], now, id));
-      return this.queueItems(queueId);
-    });
-  }
-
-  /**
-   * Replace the request of a pending item, or fix an invalid one (which becomes pending; validate it first).
-   * Items that ran (running, done, failed, skipped) keep the request they ran with.
-   */
-  updateItemRequest(itemId: number, request: EditRequest): QueueItem {
-    return this.tx('updateItemRequest', () => {
-      const item = this.getItem(itemId);
-      if (!item) throw new LedgerError('ledger', `no queue item with id ${itemId}`);
-      if (item.status !== 'pending' && item.status !== 'invalid')
-        throw new LedgerError('ledger', `queue item ${itemId} is ${item.status}; only pending (or invalid) items can be edited`);
-      this.db
-        .prepare(`UPDATE queue_items SET request_json = ?, status = 'pending', error = NULL, updated_at = ? WHERE id = ?`)
-        .run(JSON.stringify(request), this.now(), itemId);
-      return this.getItem(itemId)!;
-    });
   }
 
   // ---------------------------------------------------------------------------------------------- edits
@@ -913,23 +784,6 @@ export class Ledger {
   }
 }
 
-// ------------------------------------------------------------------------------------------------ test hook
-
-/** See the header: SIGKILL inside the write transaction of `op`, after its last statement, before COMMIT. */
-function crashBeforeCommit(db: Database.Database, op: string, result: unknown): void {
-  const want = process.env.EAC_TEST_CRASH_BEFORE_COMMIT;
-  if (!want || !want.split(',').includes(op)) return;
-  let info = '';
-  try {
-    info = JSON.stringify(result) ?? '';
-  } catch {
-    /* not serialisable: the op name is enough */
-  }
-  // synchronous write: the line must be out before the signal lands
-  fs.writeSync(2, `EAC_TEST_CRASH_BEFORE_COMMIT ${op} inTransaction=${db.inTransaction} ${info}\n`);
-  process.kill(process.pid, 'SIGKILL');
-}
-
 // ------------------------------------------------------------------------------------------------ row mapping
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
@@ -948,32 +802,6 @@ function mapModel(r: Row): ModelRecord {
     config: parse(r.config_json),
     fileHashes: parse(r.file_hashes_json),
     importedAt: r.imported_at,
-  };
-}
-
-function mapQueue(r: Row): QueueRecord {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    name: r.name,
-    method: r.method,
-    profile: parse(r.profile_json),
-    runSettings: parse(r.run_json ?? null),
-    createdAt: r.created_at,
-  };
-}
-
-function mapItem(r: Row): QueueItem {
-  return {
-    id: r.id,
-    queueId: r.queue_id,
-    position: r.position,
-    request: parse(r.request_json),
-    status: r.status,
-    error: r.error,
-    sourceRow: r.source_row,
-    editId: r.edit_id,
-    updatedAt: r.updated_at,
   };
 }
 

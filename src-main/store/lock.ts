@@ -31,7 +31,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { LedgerError } from './ledger';
+import { LedgerError } from './ledger-error';
 
 export interface LockHolder {
   pid: number;

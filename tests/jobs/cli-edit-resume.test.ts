@@ -67,7 +67,7 @@ describe('eac edit --db resumes instead of re-applying', () => {
     try {
       const m = ledger.listModels()[0];
       expect(ledger.history(m.id).edits).toHaveLength(4);
-      expect(ledger.queuesForModel(m.id)).toHaveLength(2);
+      expect(ledger.queues.queuesForModel(m.id)).toHaveLength(2);
     } finally {
       ledger.close();
     }

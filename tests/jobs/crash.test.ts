@@ -1,6 +1,6 @@
 // Crash safety (issues 4, 12): SIGKILL a queue run at random moments (mid-statistics,
 // mid-optimisation, random times) and inside the recording transaction between its last statement
-// and COMMIT (the ledger's EAC_TEST_CRASH_BEFORE_COMMIT hook), restart each time; afterwards the
+// and COMMIT (the ledger's crash hook, tests/store/crash-hook.ts), restart each time; afterwards the
 // database is intact, no edit is half-recorded, a killed commit left no edit behind, interrupted
 // items were reset to pending with an event, and the rebuilt model's logits equal those of an
 // uninterrupted run of the same edits bit for bit.
@@ -168,7 +168,7 @@ describe('crash safety', () => {
     const l1 = openLedger(db);
     expect(l1.integrityCheck()).toEqual([]);
     const model = l1.listModels()[0];
-    const items = l1.queueItems(l1.queuesForModel(model.id)[0].id);
+    const items = l1.queues.queueItems(l1.queues.queuesForModel(model.id)[0].id);
     expect(items.map((i) => i.status)).toEqual(Array(EDITS).fill('done'));
     expect(l1.liveEdits(model.id)).toHaveLength(EDITS);
     expect(l1.history(model.id).edits).toHaveLength(EDITS);

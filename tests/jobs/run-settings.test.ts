@@ -18,7 +18,7 @@ describe('queue run settings live in the ledger', () => {
 
   it('a guardrail-paused queue resumes after a restart with its stored guardrails (the next edit pauses it again)', async () => {
     const ws = await open();
-    const q = ws.ledger.createQueue(ws.modelId, 'guarded', 'rome', fastProfile('gpt2-world-a', 6), worldEdits(3, 60));
+    const q = ws.ledger.queues.createQueue(ws.modelId, 'guarded', 'rome', fastProfile('gpt2-world-a', 6), worldEdits(3, 60));
     const settings = { batchSize: 1, guardrails: { maxL1GrowthPct: 0 }, notTakenBelow: 0.25 };
     const first = await new QueueRunner(ws).run(q.id, settings);
     expect(first.state).toBe('paused');
@@ -29,7 +29,7 @@ describe('queue run settings live in the ledger', () => {
     // "restart": a new workspace and a runner that never saw the run's options
     const ws2 = await open();
     try {
-      expect(ws2.ledger.getQueue(q.id)!.runSettings).toEqual(settings);
+      expect(ws2.ledger.queues.getQueue(q.id)!.runSettings).toEqual(settings);
       const summary = queueSummaries(ws2).find((s) => s.queue.id === q.id)!;
       expect(summary.settings).toEqual(settings);
       const logs: string[] = [];
@@ -39,7 +39,7 @@ describe('queue run settings live in the ledger', () => {
       expect(second.editIds).toHaveLength(1);
       expect(second.guardrail?.[0]).toMatchObject({ rule: 'maxL1GrowthPct', threshold: 0 });
       expect(logs).toContain('resumed after the guardrail pause');
-      expect(ws2.ledger.queueItems(q.id).filter((i) => i.status === 'pending')).toHaveLength(1);
+      expect(ws2.ledger.queues.queueItems(q.id).filter((i) => i.status === 'pending')).toHaveLength(1);
     } finally {
       await ws2.close();
     }
@@ -48,9 +48,9 @@ describe('queue run settings live in the ledger', () => {
   it('stored settings are validated when read back: a hand-edited value is refused with what to do', async () => {
     const ws = await open();
     try {
-      const q = ws.ledger.createQueue(ws.modelId, 'tampered', 'rome', fastProfile('gpt2-world-a', 6), worldEdits(1, 70));
+      const q = ws.ledger.queues.createQueue(ws.modelId, 'tampered', 'rome', fastProfile('gpt2-world-a', 6), worldEdits(1, 70));
       expect(storedRunSettings(ws, q.id)).toBeNull();
-      ws.ledger.setQueueRunSettings(q.id, { guardrails: { maxL1GrowthPct: -5 } });
+      ws.ledger.queues.setQueueRunSettings(q.id, { guardrails: { maxL1GrowthPct: -5 } });
       expect(() => storedRunSettings(ws, q.id)).toThrow(/run settings stored with queue \d+ .* are not valid .*maxL1GrowthPct.*resume with the settings given again/);
       const summary = queueSummaries(ws).find((s) => s.queue.id === q.id)!;
       expect(summary.settings).toBeNull();

@@ -16,7 +16,7 @@ describe('queue progress numbers and ETA', () => {
   it('statistics report samples with an ETA of their own; v* steps report steps', async () => {
     const ws = await Workspace.open({ modelDir: GPT2, dbFile: path.join(dir, 'l.sqlite'), workspaceDir: path.join(dir, 'ws'), cacheDir: path.join(dir, 'cache') });
     try {
-      const q = ws.ledger.createQueue(ws.modelId, 'eta', 'rome', fastProfile('gpt2-world-a', 6, 48), worldEdits(1, 95));
+      const q = ws.ledger.queues.createQueue(ws.modelId, 'eta', 'rome', fastProfile('gpt2-world-a', 6, 48), worldEdits(1, 95));
       const seen: JobProgress[] = [];
       const r = await new QueueRunner(ws).run(q.id, {}, { progress: (p) => seen.push(p) });
       expect(r.state).toBe('done');

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateParams } from '../../src-main/api/contract';
+import { validateParams } from '../../src-main/api/validate';
 import { EngineClient } from '../../src-main/jobs/client';
 import { GPT2, tmpDir, studioEngine } from './helpers';
 

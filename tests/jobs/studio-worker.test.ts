@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateParams, type JobRecord, type StudioEventBody } from '../../src-main/api/contract';
+import type { JobRecord, StudioEventBody } from '../../src-main/api/contract';
+import { validateParams } from '../../src-main/api/validate';
 import { EngineClient } from '../../src-main/jobs/client';
 import '../../src-main/jobs/studio';
 import { FIX, fastProfile, GPT2, tmpDir, worldEdits, studioEngine } from './helpers';
@@ -184,7 +185,7 @@ describe('validateParams', () => {
     expect(() => validateParams('nope' as never, {})).toThrow(/unknown method/);
     expect(() =>
       validateParams('queue.create', { name: 'q', method: 'rome', profile: 'p', requests: [{ caseId: '1', prompt: 'no slot', subject: 's', targetNew: 't', rephrase: [], locality: [] }] }),
-    ).toThrow(/requests\[0\]\.prompt must contain "\{\}"/);
+    ).toThrow(/requests\[0\]\.prompt has no "\{\}" slot for the subject/);
     expect(() => validateParams('playground.compare', { prompt: 'x', k: 0, maxNewTokens: 1 })).toThrow(/"k" must be between 1/);
   });
 });

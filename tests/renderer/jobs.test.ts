@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EditSummary, History, JobRecord, NormSeries } from '../../src-main/api/contract';
 import { normsChart } from '../../src-renderer/src/lib/charts';
-import { jobRef } from '../../src-main/api/contract';
+import { jobRef } from '../../src-main/api/jobs';
 import { activeJob, busyDialogEnded, busyText, didNotTake, etaLeft, factList, jobActions, jobNumber, openJobs, removeTakesOut, revertTakesOut, upsertJob } from '../../src-renderer/src/lib/jobs';
 
 function job(over: Partial<JobRecord>): JobRecord {

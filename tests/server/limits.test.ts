@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { MAX_MESSAGE_BYTES, validateParams } from '../../src-main/api/contract';
+import { MAX_MESSAGE_BYTES, validateParams } from '../../src-main/api/validate';
 import type { ApiHost } from '../../src-main/host/api-host';
 import { startServer, type RunningServer } from '../../src-main/server/server';
 import { assertInside } from '../../src-main/engine/fs-safe';

@@ -179,12 +179,12 @@ describe('models', () => {
 
 describe('queues', () => {
   it('creates items, walks pending ones, reorders and edits only pending/invalid rows', () => {
-    const q = ledger.createQueue(modelId, 'batch 1', 'eac-rome', { layer: 1 }, [request('a'), request('b'), request('c')], [
+    const q = ledger.queues.createQueue(modelId, 'batch 1', 'eac-rome', { layer: 1 }, [request('a'), request('b'), request('c')], [
       { row: 5, message: 'Row 5: target_new is empty' },
       { row: 7, message: 'Row 7: prompt has no {}', request: { ...request('x'), prompt: 'no placeholder' } },
     ]);
     expect(q).toMatchObject({ modelId, name: 'batch 1', method: 'eac-rome', profile: { layer: 1 } });
-    let items = ledger.queueItems(q.id);
+    let items = ledger.queues.queueItems(q.id);
     expect(items.map((i) => [i.position, i.status, i.request?.caseId ?? null, i.sourceRow])).toEqual([
       [0, 'pending', 'a', null],
       [1, 'pending', 'b', null],
@@ -194,38 +194,38 @@ describe('queues', () => {
     ]);
     expect(items[3].error).toMatch(/Row 5/);
     const [a, b, c, bad5, bad7] = items;
-    expect(ledger.nextPendingItem(q.id)!.id).toBe(a.id);
+    expect(ledger.queues.nextPendingItem(q.id)!.id).toBe(a.id);
 
     // reorder the pending ones: c, a, b
-    ledger.reorderItems(q.id, [c.id, a.id, b.id]);
-    items = ledger.queueItems(q.id);
+    ledger.queues.reorderItems(q.id, [c.id, a.id, b.id]);
+    items = ledger.queues.queueItems(q.id);
     expect(items.map((i) => i.id)).toEqual([c.id, a.id, b.id, bad5.id, bad7.id]);
-    expect(ledger.nextPendingItem(q.id)!.id).toBe(c.id);
+    expect(ledger.queues.nextPendingItem(q.id)!.id).toBe(c.id);
     // full reorder
-    ledger.reorderItems(q.id, [bad7.id, bad5.id, a.id, b.id, c.id]);
-    expect(ledger.queueItems(q.id).map((i) => i.id)).toEqual([bad7.id, bad5.id, a.id, b.id, c.id]);
-    expect(() => ledger.reorderItems(q.id, [a.id, a.id])).toThrow(/twice/);
-    expect(() => ledger.reorderItems(q.id, [a.id, 9999])).toThrow(/not in queue/);
+    ledger.queues.reorderItems(q.id, [bad7.id, bad5.id, a.id, b.id, c.id]);
+    expect(ledger.queues.queueItems(q.id).map((i) => i.id)).toEqual([bad7.id, bad5.id, a.id, b.id, c.id]);
+    expect(() => ledger.queues.reorderItems(q.id, [a.id, a.id])).toThrow(/twice/);
+    expect(() => ledger.queues.reorderItems(q.id, [a.id, 9999])).toThrow(/not in queue/);
 
     // statuses
-    expect(ledger.markItem(a.id, 'running').status).toBe('running');
-    expect(ledger.markItem(a.id, 'failed', 'v* did not converge')).toMatchObject({ status: 'failed', error: 'v* did not converge' });
-    expect(() => ledger.markItem(a.id, 'done')).toThrow(/recording its edit/);
-    expect(() => ledger.markItem(bad5.id, 'pending')).toThrow(/no parsable request/);
-    expect(ledger.markItem(b.id, 'skipped').status).toBe('skipped');
+    expect(ledger.queues.markItem(a.id, 'running').status).toBe('running');
+    expect(ledger.queues.markItem(a.id, 'failed', 'v* did not converge')).toMatchObject({ status: 'failed', error: 'v* did not converge' });
+    expect(() => ledger.queues.markItem(a.id, 'done')).toThrow(/recording its edit/);
+    expect(() => ledger.queues.markItem(bad5.id, 'pending')).toThrow(/no parsable request/);
+    expect(ledger.queues.markItem(b.id, 'skipped').status).toBe('skipped');
 
     // edit rows
-    expect(ledger.updateItemRequest(c.id, request('c2')).request!.caseId).toBe('c2');
-    expect(() => ledger.updateItemRequest(a.id, request('a2'))).toThrow(/failed; only pending/);
-    const fixed = ledger.updateItemRequest(bad5.id, request('fixed5'));
+    expect(ledger.queues.updateItemRequest(c.id, request('c2')).request!.caseId).toBe('c2');
+    expect(() => ledger.queues.updateItemRequest(a.id, request('a2'))).toThrow(/failed; only pending/);
+    const fixed = ledger.queues.updateItemRequest(bad5.id, request('fixed5'));
     expect(fixed).toMatchObject({ status: 'pending', error: null, sourceRow: 5 });
 
     // recordEdit marks it done; a done item cannot change
     const { editId } = ledger.recordEdit(modelId, editResult(['c2'], [delta(1, 1, 1)]), { queueItemId: c.id });
-    expect(ledger.getItem(c.id)).toMatchObject({ status: 'done', editId });
+    expect(ledger.queues.getItem(c.id)).toMatchObject({ status: 'done', editId });
     expect(ledger.editDetail(editId)!.profile).toEqual({ layer: 1 }); // queue profile by default
-    expect(() => ledger.markItem(c.id, 'pending')).toThrow(/is done/);
-    expect(() => ledger.updateItemRequest(c.id, request('z'))).toThrow(/done; only pending/);
+    expect(() => ledger.queues.markItem(c.id, 'pending')).toThrow(/is done/);
+    expect(() => ledger.queues.updateItemRequest(c.id, request('z'))).toThrow(/done; only pending/);
     expect(() => ledger.recordEdit(modelId, editResult(['c2'], [delta(1, 1, 2)]), { queueItemId: c.id })).toThrow(/is done/);
     // the database itself refuses an item marked done without an edit
     expect(() => ledger.db.prepare(`UPDATE queue_items SET status = 'done' WHERE id = ?`).run(b.id)).toThrow(/CHECK/);
@@ -305,9 +305,9 @@ describe('edits', () => {
   });
 
   it('a transaction that fails midway (norm insert) leaves nothing behind', () => {
-    const q = ledger.createQueue(modelId, 'q', 'rome', {}, [request('a')]);
-    const item = ledger.nextPendingItem(q.id)!;
-    ledger.markItem(item.id, 'running');
+    const q = ledger.queues.createQueue(modelId, 'q', 'rome', {}, [request('a')]);
+    const item = ledger.queues.nextPendingItem(q.id)!;
+    ledger.queues.markItem(item.id, 'running');
     ledger.recordEdit(modelId, editResult(['first'], [delta(1, 1, 1)]));
     const tables = ['edits', 'edit_factors', 'norm_snapshots', 'events', 'event_edits', 'live_edits'];
     const snapshot = () => Object.fromEntries(tables.map((t) => [t, count(t)]));
@@ -321,14 +321,14 @@ describe('edits', () => {
     );
     ledger.db.exec('DROP TRIGGER fail_norms');
     expect(snapshot()).toEqual(before);
-    expect(ledger.getItem(item.id)).toMatchObject({ status: 'running', editId: null });
+    expect(ledger.queues.getItem(item.id)).toMatchObject({ status: 'running', editId: null });
 
     // 2. a bad second norm (the first one was already inserted)
     const bad = editResult(['a'], [delta(1, 1, 2), delta(2, 1, 3)]);
     (bad.norms[1] as unknown as Record<string, unknown>).fro = undefined;
     expect(() => ledger.recordEdit(modelId, bad, { queueItemId: item.id })).toThrow(/fro is not a number/);
     expect(snapshot()).toEqual(before);
-    expect(ledger.getItem(item.id)!.status).toBe('running');
+    expect(ledger.queues.getItem(item.id)!.status).toBe('running');
 
     const after = ledger.liveFactors(modelId).get(1)!;
     expect(after.rank).toBe(1);
@@ -339,18 +339,18 @@ describe('edits', () => {
   });
 
   it('one MEMIT batch edit marks all its queue items done, or none of them', () => {
-    const q = ledger.createQueue(modelId, 'batch', 'memit', {}, [request('a'), request('b'), request('c')]);
-    const [a, b, c] = ledger.queueItems(q.id);
+    const q = ledger.queues.createQueue(modelId, 'batch', 'memit', {}, [request('a'), request('b'), request('c')]);
+    const [a, b, c] = ledger.queues.queueItems(q.id);
     const edits = count('edits');
-    ledger.markItem(c.id, 'skipped');
+    ledger.queues.markItem(c.id, 'skipped');
     expect(() => ledger.recordEdit(modelId, editResult(['a', 'c'], [delta(1, 2, 1)]), { queueItemId: a.id, batchItemIds: [c.id] })).toThrow(
       new RegExp(`queue item ${c.id} is skipped`),
     );
     expect(count('edits')).toBe(edits);
-    expect(ledger.getItem(a.id)!.status).toBe('pending');
+    expect(ledger.queues.getItem(a.id)!.status).toBe('pending');
     const r = ledger.recordEdit(modelId, editResult(['a', 'b'], [delta(1, 2, 1)]), { queueItemId: a.id, batchItemIds: [b.id] });
-    expect(ledger.getItem(a.id)).toMatchObject({ status: 'done', editId: r.editId });
-    expect(ledger.getItem(b.id)).toMatchObject({ status: 'done', editId: r.editId });
+    expect(ledger.queues.getItem(a.id)).toMatchObject({ status: 'done', editId: r.editId });
+    expect(ledger.queues.getItem(b.id)).toMatchObject({ status: 'done', editId: r.editId });
     expect(() => ledger.recordEdit(modelId, editResult(['x'], [delta(1, 1, 1)]), { batchItemIds: [c.id] })).toThrow(/need a queueItemId/);
   });
 

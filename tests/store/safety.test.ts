@@ -614,9 +614,9 @@ describe('a kill between the last statement and COMMIT leaves no trace', () => {
           ? `const r = ${JSON.stringify(result('x', []))} as any;
              r.deltas = [{ layer: 1, tensor: 'h.1.mlp.c_proj.weight', rank: 1, Ut: new Float32Array(${D}).fill(0.5), Vt: new Float32Array(${DFF}).fill(0.25) }];
              r.norms = [{ layer: 1, tensor: 'h.1.mlp.c_proj.weight', l1: 1, l1Base: 1, l1GrowthPct: 0, fro: 1, maxAbs: 1, relChange: 0, deltaFro: 0, deltaL1: 0, factorNormU: 1, factorNormV: 1 }];
-             const l = openLedger(${JSON.stringify(file)}); l.recordEdit(${modelId}, r); console.log('COMMITTED');`
-          : `const l = openLedger(${JSON.stringify(file)}); ${call}; console.log('COMMITTED');`;
-      const f = script(`crash-${op}.ts`, body);
+             const l = openLedger(${JSON.stringify(file)}, { beforeCommit: crashBeforeCommit }); l.recordEdit(${modelId}, r); console.log('COMMITTED');`
+          : `const l = openLedger(${JSON.stringify(file)}, { beforeCommit: crashBeforeCommit }); ${call}; console.log('COMMITTED');`;
+      const f = script(`crash-${op}.ts`, `import { crashBeforeCommit } from ${JSON.stringify(path.join(__dirname, 'crash-hook'))};\n${body}`);
       const r = spawnSync(process.execPath, ['--import', 'tsx', f], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, EAC_TEST_CRASH_BEFORE_COMMIT: op } });
       expect(r.signal, r.stderr).toBe('SIGKILL');
       expect(r.stdout).not.toContain('COMMITTED');

@@ -38,9 +38,9 @@ const sameRequest = (a: EditRequest, b: EditRequest | null) =>
 
 /** The newest queue of the ledger's model with the same method and exactly the same cases, in order. */
 export function findSameQueue(ws: Workspace, method: EditMethod, requests: EditRequest[]): QueueRecord | null {
-  for (const q of ws.ledger.queuesForModel(ws.modelId).reverse()) {
+  for (const q of ws.ledger.queues.queuesForModel(ws.modelId).reverse()) {
     if (q.method !== method) continue;
-    const items = ws.ledger.queueItems(q.id);
+    const items = ws.ledger.queues.queueItems(q.id);
     if (items.length === requests.length && items.every((it, i) => sameRequest(requests[i], it.request))) return q;
   }
   return null;
@@ -213,11 +213,11 @@ export default defineCommand({
       let queueId: number;
       if (same) {
         queueId = same.id;
-        const done = ws.ledger.queueItems(queueId).filter((i) => i.status === 'done').length;
+        const done = ws.ledger.queues.queueItems(queueId).filter((i) => i.status === 'done').length;
         emit({ type: 'resume', queue_id: queueId, done, total: requests.length }, `resuming queue ${queueId}: ${done} of ${requests.length} already edited`);
         // items a killed run left running or failed go back to pending
-        for (const it of ws.ledger.queueItems(queueId)) if (it.status === 'failed') ws.ledger.markItem(it.id, 'pending', null);
-      } else queueId = ws.ledger.createQueue(ws.modelId, `eac edit ${path.basename(factsFile)}`, method, profile, requests).id;
+        for (const it of ws.ledger.queues.queueItems(queueId)) if (it.status === 'failed') ws.ledger.queues.markItem(it.id, 'pending', null);
+      } else queueId = ws.ledger.queues.createQueue(ws.modelId, `eac edit ${path.basename(factsFile)}`, method, profile, requests).id;
       const results: EditResult[] = [];
       const health: { edits: number; scores: Record<string, number> }[] = [];
       let skipped = 0;

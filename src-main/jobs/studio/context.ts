@@ -1,6 +1,7 @@
 // Per-worker studio state (the open workspace, its queue runner and the job manager) and small
 // handler helpers.
-import { validateParams, type JobKind, type JobRecord, type StudioEventBody, type StudioMethod, type StudioParams } from '../../api/contract';
+import type { JobKind, JobRecord, StudioEventBody, StudioMethod, StudioParams } from '../../api/contract';
+import { validateParams } from '../../api/validate';
 import { JobManager } from '../manager';
 import type { HandlerContext } from '../registry';
 import { QueueRunner } from './runner';

@@ -1,7 +1,8 @@
 // The studio handlers: every method of the API contract (src-main/api/contract.ts), implemented in
 // the engine worker. Load with EngineClient({ handlerModules: [studioHandlersUrl] }) or list
 // `studio` in worker.ts HANDLER_MODULES.
-import { IMMEDIATE_METHODS, type StudioMethods } from '../../api/contract';
+import type { StudioMethods } from '../../api/contract';
+import { IMMEDIATE_METHODS } from '../../api/methods';
 import type { HandlerRegistry } from '../registry';
 import { registerHandlers as health } from './health-handlers';
 import { registerHandlers as jobs } from './job-handlers';

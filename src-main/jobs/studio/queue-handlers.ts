@@ -53,8 +53,8 @@ export function registerHandlers(r: HandlerRegistry): void {
       }
       if (profile.arch !== ws.model.cfg.arch)
         throw studioError(`profile "${profile.name}" is for ${profile.arch} models; this model is ${ws.model.cfg.arch}`);
-      const queue = ledgerCall(() => ws.ledger.createQueue(ws.modelId, p.name, p.method, profile, p.requests, p.invalid ?? []));
-      return { queue, items: ws.ledger.queueItems(queue.id) };
+      const queue = ledgerCall(() => ws.ledger.queues.createQueue(ws.modelId, p.name, p.method, profile, p.requests, p.invalid ?? []));
+      return { queue, items: ws.ledger.queues.queueItems(queue.id) };
     },
 
     'queue.list'(params, ctx) {
@@ -66,26 +66,26 @@ export function registerHandlers(r: HandlerRegistry): void {
     'queue.items'(params, ctx) {
       const p = checked('queue.items', params);
       const { ws } = requireWorkspace(ctx);
-      const q = ws.ledger.getQueue(p.queueId);
+      const q = ws.ledger.queues.getQueue(p.queueId);
       if (!q || q.modelId !== ws.modelId) throw studioError(`no queue ${p.queueId} for this model`, CODES.notFound);
-      return { items: ws.ledger.queueItems(p.queueId) };
+      return { items: ws.ledger.queues.queueItems(p.queueId) };
     },
 
     'queue.updateItem'(params, ctx) {
       const p = checked('queue.updateItem', params);
       const { ws, runner } = requireWorkspace(ctx);
       if (runner.currentItems.includes(p.itemId)) throw studioError(`item ${p.itemId} is being edited right now`, CODES.busy);
-      let item = ledgerCall(() => ws.ledger.getItem(p.itemId));
+      let item = ledgerCall(() => ws.ledger.queues.getItem(p.itemId));
       if (!item) throw studioError(`no queue item ${p.itemId}`, CODES.notFound);
       if (p.request) {
         if (ws.model) {
           const problem = ws.model.encode(p.request.prompt.replace('{}', p.request.subject)).length > ws.model.cfg.maxPositions - 16 ? 'the prompt is too long for this model' : null;
           if (problem) throw studioError(`item ${p.itemId}: ${problem}`);
         }
-        if (item.status === 'failed' || item.status === 'skipped') ledgerCall(() => ws.ledger.markItem(p.itemId, 'pending'));
-        item = ledgerCall(() => ws.ledger.updateItemRequest(p.itemId, p.request!));
+        if (item.status === 'failed' || item.status === 'skipped') ledgerCall(() => ws.ledger.queues.markItem(p.itemId, 'pending'));
+        item = ledgerCall(() => ws.ledger.queues.updateItemRequest(p.itemId, p.request!));
       }
-      if (p.status) item = ledgerCall(() => ws.ledger.markItem(p.itemId, p.status!, null));
+      if (p.status) item = ledgerCall(() => ws.ledger.queues.markItem(p.itemId, p.status!, null));
       emit(ctx, { type: 'queue.item', queueId: item.queueId, item });
       return { item };
     },
@@ -93,7 +93,7 @@ export function registerHandlers(r: HandlerRegistry): void {
     'queue.reorder'(params, ctx) {
       const p = checked('queue.reorder', params);
       const { ws } = requireWorkspace(ctx);
-      return { items: ledgerCall(() => ws.ledger.reorderItems(p.queueId, p.itemIds)) };
+      return { items: ledgerCall(() => ws.ledger.queues.reorderItems(p.queueId, p.itemIds)) };
     },
 
     async 'queue.run'(params, ctx) {
@@ -154,7 +154,7 @@ const outcome = (r: QueueRunResult): JobOutcome => ({ state: r.state, ...(r.guar
 export function startQueueRun(ctx: HandlerContext, p: QueueRunParams, retryOf: number | null): { job: JobRecord; done: Promise<QueueRunResult> } {
   const { ws, runner } = requireWorkspace(ctx);
   const { queueId, whenBusy, ...opts } = p;
-  const q = ws.ledger.getQueue(queueId);
+  const q = ws.ledger.queues.getQueue(queueId);
   const paused = queueJob(ctx, ['paused']);
   const precheck = () => {
     if (paused && studio(ctx).jobs.get(paused.id)?.state === 'paused')

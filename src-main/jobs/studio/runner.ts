@@ -20,7 +20,7 @@ import type {
   QueueRunStatus,
   StudioEventBody,
 } from '../../api/contract';
-import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/contract';
+import { RUN_SETTING_KEYS, validateRunSettings } from '../../api/validate';
 import { METHOD_IS_BATCHED } from '../../engine/edit/methods';
 import { isCancelled } from '../../engine/errors';
 import { PhaseEta, type ProgressCount } from '../../engine/progress';
@@ -45,7 +45,7 @@ export function pickRunSettings(o: Record<string, unknown>): QueueRunSettings {
  * run has started on the queue.
  */
 export function storedRunSettings(ws: Workspace, queueId: number): QueueRunSettings | null {
-  const q = ws.ledger.getQueue(queueId);
+  const q = ws.ledger.queues.getQueue(queueId);
   if (!q || q.runSettings === null || q.runSettings === undefined) return null;
   try {
     return validateRunSettings(`queue ${queueId}`, q.runSettings);
@@ -201,7 +201,7 @@ export class QueueRunner {
   checkRunnable(queueId: number): void {
     const ws = this.ws;
     if (this.running) throw studioError(`queue ${this.queueId} is already running; pause or cancel it first`, CODES.busy);
-    const q = ws.ledger.getQueue(queueId);
+    const q = ws.ledger.queues.getQueue(queueId);
     if (!q || q.modelId !== ws.modelId) throw studioError(`no queue ${queueId} for this model`, CODES.notFound);
     if (ws.ledger.guardrailPaused(ws.modelId))
       throw studioError(
@@ -261,12 +261,12 @@ export class QueueRunner {
   }
 
   private pendingCount(queueId: number): number {
-    return this.ws.ledger.queueItems(queueId).filter((i) => i.status === 'pending').length;
+    return this.ws.ledger.queues.queueItems(queueId).filter((i) => i.status === 'pending').length;
   }
 
   /** Resolves the queue's method, profile, batch size and health plan. */
   private plan(queueId: number, opts: RunOptions, hooks: RunHooks): RunPlan {
-    const q = this.ws.ledger.getQueue(queueId)!;
+    const q = this.ws.ledger.queues.getQueue(queueId)!;
     const method = q.method as EditMethod;
     let profile: EditProfile;
     try {
@@ -380,12 +380,12 @@ export class QueueRunner {
   /** The next batch of pending items that pass the editor's checks; failing ones are marked invalid. */
   private nextBatch(plan: RunPlan, editor: Editor, hooks: RunHooks, result: QueueRunResult): QueueItem[] {
     const batch: QueueItem[] = [];
-    for (const it of this.ws.ledger.queueItems(plan.queueId)) {
+    for (const it of this.ws.ledger.queues.queueItems(plan.queueId)) {
       if (it.status !== 'pending') continue;
       if (batch.length >= plan.batchSize) break;
       const problem = it.request ? editor.check(it.request) : 'no request';
       if (problem) {
-        this.itemEvent(hooks, this.ws.ledger.markItem(it.id, 'invalid', problem));
+        this.itemEvent(hooks, this.ws.ledger.queues.markItem(it.id, 'invalid', problem));
         result.failedItems.push(it.id);
         hooks.log?.('warn', `item ${it.id} skipped: ${problem}`);
         continue;
@@ -409,7 +409,7 @@ export class QueueRunner {
   private async editBatch(plan: RunPlan, c: RunCounters, editor: Editor, batch: QueueItem[], hooks: RunHooks, signal: AbortSignal, result: QueueRunResult): Promise<EditResult | null> {
     const ids = batch.map((b) => b.id);
     this.currentItems = ids;
-    for (const id of ids) this.itemEvent(hooks, this.ws.ledger.markItem(id, 'running'));
+    for (const id of ids) this.itemEvent(hooks, this.ws.ledger.queues.markItem(id, 'running'));
     c.editStarted = performance.now();
     c.statsStarted = null;
     c.statsMs = 0;
@@ -422,7 +422,7 @@ export class QueueRunner {
       if (isAbort(e, signal)) throw e;
       const msg = (e as Error).message ?? String(e);
       for (const id of ids) {
-        this.itemEvent(hooks, this.ws.ledger.markItem(id, 'failed', msg));
+        this.itemEvent(hooks, this.ws.ledger.queues.markItem(id, 'failed', msg));
         result.failedItems.push(id);
       }
       hooks.log?.('error', `items ${ids.join(', ')} failed: ${msg}`);
@@ -445,7 +445,7 @@ export class QueueRunner {
       const msg = `the edit could not be recorded (withdrawn from the live model): ${(e as Error).message}`;
       for (const id of ids) {
         try {
-          this.itemEvent(hooks, ws.ledger.markItem(id, 'failed', msg));
+          this.itemEvent(hooks, ws.ledger.queues.markItem(id, 'failed', msg));
         } catch {
           /* the database itself failed; the item stays running and is recovered at the next open */
         }
@@ -467,7 +467,7 @@ export class QueueRunner {
       result.notTaken.push(rec.editId);
       hooks.log?.('warn', `edit #${rec.seq} did not take for ${notTaken.join(', ')}: reliability below ${plan.notTakenBelow}`);
     } else hooks.log?.('info', `edit #${rec.seq} recorded (${res.requests.map((r) => r.caseId).join(', ')})`);
-    for (const id of ids) this.itemEvent(hooks, ws.ledger.getItem(id));
+    for (const id of ids) this.itemEvent(hooks, ws.ledger.queues.getItem(id));
     hooks.emit?.({ type: 'edit.recorded', queueId: plan.queueId, editId: rec.editId, seq: rec.seq, itemIds: ids, metrics: res.metrics, notTaken });
     hooks.emit?.({ type: 'ledger.changed', reason: 'edit', liveEdits: ws.liveCount(), headSeq: rec.seq });
     hooks.onEdit?.(res, rec, ids);
@@ -519,8 +519,8 @@ export class QueueRunner {
   /** Puts items left running (a cancelled or failed edit) back to pending. */
   private releaseCurrent(hooks: RunHooks): void {
     for (const id of this.currentItems) {
-      const it = this.ws.ledger.getItem(id);
-      if (it?.status === 'running') this.itemEvent(hooks, this.ws.ledger.markItem(id, 'pending'));
+      const it = this.ws.ledger.queues.getItem(id);
+      if (it?.status === 'running') this.itemEvent(hooks, this.ws.ledger.queues.markItem(id, 'pending'));
     }
     this.currentItems = [];
   }
@@ -529,7 +529,7 @@ export class QueueRunner {
     const plan = this.plan(queueId, opts, hooks);
     // the settings go with the queue in the ledger before anything runs: a reload shows them and a
     // Resume after a restart (or a guardrail pause) goes on with them
-    this.ws.ledger.setQueueRunSettings(queueId, pickRunSettings(opts as Record<string, unknown>));
+    this.ws.ledger.queues.setQueueRunSettings(queueId, pickRunSettings(opts as Record<string, unknown>));
     this.queueId = queueId;
     this.lastOptions = opts;
     this.pauseRequested = false;
@@ -588,8 +588,8 @@ export class QueueRunner {
 }
 
 export function lastQueueWithPending(ws: Workspace): number | null {
-  const qs = ws.ledger.queuesForModel(ws.modelId).reverse();
-  for (const q of qs) if (ws.ledger.queueItems(q.id).some((i) => i.status === 'pending')) return q.id;
+  const qs = ws.ledger.queues.queuesForModel(ws.modelId).reverse();
+  for (const q of qs) if (ws.ledger.queues.queueItems(q.id).some((i) => i.status === 'pending')) return q.id;
   return null;
 }
 

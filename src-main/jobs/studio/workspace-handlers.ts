@@ -20,9 +20,9 @@ import { lastTrips, QueueRunner, storedRunSettings } from './runner';
 import { CODES, defaultProfileFor, resolveProfile, studioError, Workspace } from './workspace';
 
 export function queueSummaries(ws: Workspace): QueueSummary[] {
-  return ws.ledger.queuesForModel(ws.modelId).map((queue) => {
+  return ws.ledger.queues.queuesForModel(ws.modelId).map((queue) => {
     const counts: Record<QueueItemStatus, number> = { pending: 0, running: 0, done: 0, failed: 0, skipped: 0, invalid: 0 };
-    for (const it of ws.ledger.queueItems(queue.id)) counts[it.status]++;
+    for (const it of ws.ledger.queues.queueItems(queue.id)) counts[it.status]++;
     // the UI shows the stored settings (not its form's defaults) after a reload; a bad stored value is
     // listed with its problem instead of failing the whole list
     try {
@@ -136,7 +136,7 @@ function adoptGuardrailPause(ws: Workspace, store: JobStore): void {
     params: queueId !== null ? { queueId } : {},
     state: 'paused',
     headSeq: ws.headSeq(),
-    queueId: queueId !== null && ws.ledger.getQueue(queueId) ? queueId : null,
+    queueId: queueId !== null && ws.ledger.queues.getQueue(queueId) ? queueId : null,
     retryOf: null,
     createdAt: store.now(),
     exclusive: true,

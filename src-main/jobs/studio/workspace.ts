@@ -20,11 +20,11 @@ import {
 import { dataRoot, packageRoot } from '../../engine/paths';
 import { LoadedModel } from '../../engine/runtime/model';
 import type { Device } from '../../engine/runtime/session';
-import { Ledger, openLedger, type ReplayRequest } from '../../store';
+import { Ledger, openLedger, type OpenLedgerOptions, type ReplayRequest } from '../../store';
 import { EngineError } from '../protocol';
 import { cancelledError, type ErrorCode } from '../../engine/errors';
 import type { ProgressCount } from '../../engine/progress';
-import { STUDIO_ERROR_CODES } from '../../api/contract';
+import { STUDIO_ERROR_CODES } from '../../api/errors';
 
 export const CODES = STUDIO_ERROR_CODES;
 
@@ -76,6 +76,8 @@ export interface OpenWorkspaceOptions {
   /** replay edits an interrupted `remove --replay` left pending (default true) */
   replayPending?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** passed to openLedger (tests: the crash hook, LedgerOptions.beforeCommit) */
+  ledger?: Pick<OpenLedgerOptions, 'beforeCommit'>;
 }
 
 export interface EditorStatsOptions {
@@ -124,7 +126,7 @@ export class Workspace {
     const progress = o.onProgress ?? (() => {});
     progress('load', 0, `reading ${modelDir}`);
     const model = o.model ?? LoadedModel.open(modelDir, { device: o.device ?? 'cpu' });
-    const ledger = openLedger(dbFile);
+    const ledger = openLedger(dbFile, o.ledger);
     try {
       // a full sha256 of every file at import (the first open); later opens trust the import hash
       // while size, mtime and a sampled hash (a few fixed 1 MiB windows) match, re-hashing only a
@@ -171,12 +173,12 @@ export class Workspace {
 
   /** Items left 'running' by a killed run go back to pending, with an event saying so. */
   private recoverInterrupted(): void {
-    const queues = this.ledger.queuesForModel(this.modelId);
+    const queues = this.ledger.queues.queuesForModel(this.modelId);
     const reset: { queueId: number; itemId: number }[] = [];
-    for (const q of queues) for (const it of this.ledger.queueItems(q.id)) if (it.status === 'running') reset.push({ queueId: q.id, itemId: it.id });
+    for (const q of queues) for (const it of this.ledger.queues.queueItems(q.id)) if (it.status === 'running') reset.push({ queueId: q.id, itemId: it.id });
     if (reset.length === 0) return;
     const tx = this.ledger.db.transaction(() => {
-      for (const r of reset) this.ledger.markItem(r.itemId, 'pending', null);
+      for (const r of reset) this.ledger.queues.markItem(r.itemId, 'pending', null);
       // 'resume' (the queue resumes after an interruption) unless a guardrail pause is in force, which must stay so
       const kind = this.ledger.guardrailPaused(this.modelId) ? 'override' : 'resume';
       this.ledger.recordEvent(this.modelId, kind, {

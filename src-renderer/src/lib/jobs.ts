@@ -1,6 +1,7 @@
 // The job list's model and the ledger confirmations: which controls a job offers in each state, the
 // live ETA, and how many edits a revert / remove takes out. Pure (unit-tested in tests/renderer).
-import { jobRef, TRANSIENT_JOB_ID_BASE, type EditSummary, type History, type JobErrorEntry, type JobRecord, type JobState } from '../../../src-main/api/contract';
+import type { EditSummary, History, JobErrorEntry, JobRecord, JobState } from '../../../src-main/api/contract';
+import { jobRef, TRANSIENT_JOB_ID_BASE } from '../../../src-main/api/jobs';
 
 /** Newest last; a job event replaces the job with the same id. */
 export function upsertJob(jobs: JobRecord[], job: JobRecord): JobRecord[] {

@@ -2,7 +2,9 @@
 // engine runs. Jobs belong to the engine, not to this window: the list comes from `jobs.list` when
 // the window connects (and reconnects) and every `job` event after it, so a reloaded or second window
 // shows the running job with live progress and can pause or cancel it.
-import { JOB_METHODS, jobRef, type History, type JobErrorEntry, type JobRecord, type QueueRunStatus, type StudioMethod, type StudioParams, type StudioResult, type WorkspaceInfo } from '../../../src-main/api/contract';
+import type { History, JobErrorEntry, JobRecord, QueueRunStatus, StudioMethod, StudioParams, StudioResult, WorkspaceInfo } from '../../../src-main/api/contract';
+import { jobRef } from '../../../src-main/api/jobs';
+import { JOB_METHODS } from '../../../src-main/api/methods';
 import { ApiError, call, errorText, getBridge, onEvent } from './api';
 import { activeJob, busyDialogEnded, busyText, upsertJob } from './jobs';
 
