@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
-import type { ServerFrame } from '../src-main/host/wire';
+import type { ServerFrame } from '../src-main/api/wire';
 import { DEMO_MODEL, FACTS, fastProfile, ROOT, Steps } from './flow';
 import { CHROMIUM, launchChromium, saveServerLog, startServer, stopServer, type HeadlessServer as Server } from './server';
 

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isInside } from '../host/static-files';
 import { ApiHost } from '../host/api-host';
-import { IPC, type CallReply, type HostEvent, type PickPathKind } from '../host/wire';
+import { IPC, type CallReply, type HostEvent, type PickPathKind } from '../api/wire';
 import { utilityProcessSpawner, type UtilityProcessModuleLike } from './engine-channel';
 import {
   allowNavigation,

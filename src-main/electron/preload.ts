@@ -1,6 +1,6 @@
 // Sandboxed preload (CommonJS, contextIsolation on): exposes exactly one object, `window.eac`,
 // with four functions (call, cancel, on, and pickPath for the native folder dialog). No Node, no ipcRenderer, no arbitrary channels reach the page.
-import { IPC, type CallProgress, type CallReply, type EacBridge, type HostEvent, type PickPathKind } from '../host/wire';
+import { IPC, type CallProgress, type CallReply, type EacBridge, type HostEvent, type PickPathKind } from '../api/wire';
 
 interface PreloadElectron {
   contextBridge: { exposeInMainWorld(key: string, api: unknown): void };

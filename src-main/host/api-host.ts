@@ -1,6 +1,6 @@
 // ApiHost: the one place where calls from a UI transport (Electron IPC or the headless WebSocket)
-// meet the engine process. Transport-neutral, so it lives in src-main/host beside the wire format
-// (./wire) and neither transport imports the other. Every call is checked against the contract's allow-list and validator
+// meet the engine process. Transport-neutral, so it lives in src-main/host and reads the wire format
+// (api/wire.ts); neither transport imports the other. Every call is checked against the contract's allow-list and validator
 // before it reaches the engine; a call's progress goes back to the caller only, the engine's
 // broadcasts (jobs, queue items, edits recorded, ledger changes, guardrails) to every connected client.
 import { EngineClient, type EngineClientOptions, type EngineExit } from '../jobs/client';
@@ -17,7 +17,7 @@ import {
   type EngineRestartedEvent,
   type HostEvent,
   type HostMethods,
-} from './wire';
+} from '../api/wire';
 import { dataRoot } from '../engine/paths';
 import { toWire } from '../engine/errors';
 import { RecentModels } from './recent-models';

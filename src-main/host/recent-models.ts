@@ -3,7 +3,7 @@
 // again. Written by the host after every successful workspace.open; read by `models.recent`.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RecentModel } from './wire';
+import type { RecentModel } from '../api/wire';
 
 export type { RecentModel };
 

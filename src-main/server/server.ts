@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ClientFrame, HostEvent, ServerFrame } from '../host/wire';
+import type { ClientFrame, HostEvent, ServerFrame } from '../api/wire';
 import type { ApiHost } from '../host/api-host';
 import { contentType, resolveRequestPath } from '../host/static-files';
 import { MAX_MESSAGE_BYTES } from '../api/validate';

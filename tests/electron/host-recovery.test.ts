@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostEvent } from '../../src-main/host/wire';
+import type { HostEvent } from '../../src-main/api/wire';
 import { ApiHost } from '../../src-main/host/api-host';
 import { RecentModels } from '../../src-main/host/recent-models';
 import { fastProfile, GPT2, tmpDir, worldEdits } from '../jobs/helpers';

@@ -46,16 +46,9 @@ import { denseDelta } from '../edit/live';
 import { mkdirsOnce } from '../paths';
 import { FILE_LIMITS, openRegularFile, readJsonFile, readTextFile } from '../fs-safe';
 import { exportModelCard } from './model-card';
+import type { ExportedEdit, OmittedFile } from './types';
+export type { ExportedEdit, OmittedFile } from './types';
 import type { EditMethod, LayerDelta } from '../edit/types';
-
-export interface ExportedEdit {
-  id: number;
-  seq: number;
-  method: EditMethod | string;
-  layers: number[];
-  caseIds: string[];
-  approximate?: boolean;
-}
 
 export interface ExportOptions {
   /** the base checkpoint (LoadedModel.ck) */
@@ -93,12 +86,6 @@ export interface ExportedFile {
   name: string;
   bytes: number;
   sha256: string;
-}
-
-/** A file (or sub-folder, name ending in "/") of the model folder the export left out, and why. */
-export interface OmittedFile {
-  file: string;
-  reason: string;
 }
 
 export interface ExportSummary {

@@ -3,7 +3,7 @@
 // licence and YAML metadata. So the export's card keeps the base's front matter (licence, tags),
 // says what changed — method, layers and cases of every live edit, and where the manifest is — and
 // keeps the base card's body below, marked as the base's.
-import type { ExportedEdit, OmittedFile } from './index';
+import type { ExportedEdit, OmittedFile } from './types';
 
 export interface CardInput {
   /** the base model folder's name (never an absolute path: the card travels with the export) */

@@ -84,5 +84,3 @@ export interface ParseOptions extends ValidateOptions {
   onProgress?: (p: FactProgress) => void;
 }
 
-export { detectFormat, parseFacts } from './parse';
-export { validateRequest, requestPrompt } from './validate';

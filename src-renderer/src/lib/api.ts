@@ -1,6 +1,6 @@
 // Typed calls to the studio API (src-main/api/contract.ts) over whichever transport this window has.
 import type { StudioEvent, StudioMethod, StudioParams, StudioResult } from '../../../src-main/api/contract';
-import type { EacBridge } from '../../../src-main/host/wire';
+import type { EacBridge } from '../../../src-main/api/wire';
 import { pickBridge } from './transport';
 
 export type ProgressEv = Extract<StudioEvent, { type: 'progress' }>;

@@ -1,7 +1,7 @@
 // The import view's model: turns a `queue.import` result into the draft rows the user reviews,
 // edits and reorders before creating a queue, and the messages shown for them. Pure (unit-tested).
 import type { EditRequest, FactFormat, InvalidRow, QueueImportResult, RowError } from '../../../src-main/api/contract';
-import { validateRequest } from '../../../src-main/engine/facts/validate';
+import { validateRequest } from '../../../src-main/api/facts';
 
 export const FORMAT_LABELS: Record<FactFormat, string> = {
   counterfact: 'CounterFact',

@@ -1,6 +1,6 @@
 // Picks the transport: the Electron preload's window.eac, or a WebSocket to the headless server
 // this page was served from (token taken from the page URL).
-import type { CallReply, ClientFrame, EacBridge, ServerFrame } from '../../../src-main/host/wire';
+import type { CallReply, ClientFrame, EacBridge, ServerFrame } from '../../../src-main/api/wire';
 
 declare global {
   interface Window {

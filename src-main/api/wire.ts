@@ -1,6 +1,6 @@
 // The wire format of the renderer boundary, shared by the Electron main/preload, the headless
-// WebSocket server and the renderer's transports (so it lives here, in the transport-neutral
-// src-main/host, not in either transport). Plain data only.
+// WebSocket server and the renderer's transports (so it lives in api/, beside the contract, and not in either transport
+// — the renderer reaches it through api/ only). Plain data only.
 
 /** IPC channel names (Electron). */
 export const IPC = {
