@@ -182,3 +182,21 @@ describe('CSV line endings: mixed CRLF / LF / CR', () => {
     expect(r.requests[0].rephrase).toEqual(['Tokyo lies in\nTokyo is located in']);
   });
 });
+
+describe('a file that is not a fact table', () => {
+  it('is refused from its header line, naming at most 12 columns cut to 40 characters each', () => {
+    // 6.7 MB of comma-separated noise: one "header" of 2 000 long names, then lines of junk
+    const word = (i: number) => `junk${i}-${'x'.repeat(200)}`;
+    const header = Array.from({ length: 2000 }, (_, i) => word(i)).join(',');
+    const body = Array.from({ length: 20000 }, (_, i) => `${i},${'y'.repeat(320)}`).join('\n');
+    const r = parseFacts('garbage.csv', `${header}\n${body}\n`);
+    expect(r.requests).toEqual([]);
+    expect(r.errors).toHaveLength(1);
+    const m = r.errors[0].message;
+    expect(m).toContain('missing required columns prompt, subject, target_new');
+    expect(m).toContain(`found columns: junk0-${'x'.repeat(34)}…, `);
+    expect(m).toContain('… 1988 more');
+    expect(m).not.toContain('x'.repeat(41));
+    expect(m.length).toBeLessThan(1000);
+  });
+});

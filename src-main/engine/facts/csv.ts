@@ -46,6 +46,26 @@ export function parseCsv(raw: string, c: Collector): void {
   const text = raw.replace(/\r\n?/g, '\n');
   const firstLine = text.split('\n').find((l) => l.trim()) ?? '';
   const delimiter = headerDelimiter(firstLine) ?? ',';
+  // the header alone first: a file that is not a fact table (binary, prose, a 6.7 MB log) is refused
+  // from its first line instead of after parsing every row of it (15 s for 6.7 MB of garbage)
+  const head = Papa.parse<string[]>(firstLine, { delimiter, newline: '\n', header: false }).data[0] ?? [];
+  const headCols = new Set(head.map(normalizeColumn));
+  const missing = REQUIRED_COLUMNS.filter((r) => !headCols.has(r));
+  if (missing.length) {
+    // names as written, each cut to 40 characters and at most 12 of them: a garbage "header" is one
+    // long line, which would otherwise fill the error with 200 characters of noise
+    const found = head.map((h) => h.replace(/^\uFEFF/, '').trim()).filter(Boolean);
+    const shown = found.slice(0, 12).map((h) => (h.length > 40 ? `${h.slice(0, 40)}…` : h));
+    // the lines after the header that hold anything (what a full parse would have counted as rows read)
+    c.rowsRead = Math.max(0, text.split('\n').filter((l) => l.trim()).length - 1);
+    c.fileError(
+      `missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ` +
+        `found ${found.length ? `columns: ${shown.join(', ')}${found.length > shown.length ? `, … ${found.length - shown.length} more` : ''}` : 'no column names'}. ` +
+        `Expected a header row with prompt, subject, target_new (optional: ${OPTIONAL_COLUMNS.join(', ')})`,
+      missing.join(', '),
+    );
+    return;
+  }
   const res = Papa.parse<string[]>(text, { delimiter, newline: '\n', header: false, skipEmptyLines: false });
   const rows = res.data;
   const brokenRows = new Map<number, string>();
@@ -64,18 +84,6 @@ export function parseCsv(raw: string, c: Collector): void {
   const dataRows = rows.slice(headerIdx + 1).map((cells, i) => ({ cells, row: headerIdx + i + 2 }));
   const nonBlank = dataRows.filter((d) => !isBlank(d.cells) || brokenRows.has(d.row - 1));
   c.rowsRead = nonBlank.length;
-
-  const missing = REQUIRED_COLUMNS.filter((r) => !col.has(r));
-  if (missing.length) {
-    const found = rows[headerIdx].map((h) => h.replace(/^\uFEFF/, '').trim()).filter(Boolean);
-    c.fileError(
-      `missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ` +
-        `found columns: ${found.length ? found.join(', ') : '(none)'}. ` +
-        `Expected a header row with prompt, subject, target_new (optional: ${OPTIONAL_COLUMNS.join(', ')})`,
-      missing.join(', '),
-    );
-    return;
-  }
 
   const names = { ...FIELD_NAMES.csv, locality: col.has('locality_prompt') ? 'locality_prompt' : 'locality' };
   const get = (cells: string[], name: string) => {
