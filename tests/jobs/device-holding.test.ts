@@ -4,12 +4,21 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../src-main/jobs/studio';
 import { GPT2, tmpDir, studioEngine } from './helpers';
+import { providerLibraryInstalled } from '../../src-main/engine/runtime/session';
 
 const noGpuReason = process.env.VK_ICD_FILENAMES ? '' : 'VK_ICD_FILENAMES is unset: no Vulkan driver for the WebGPU EP';
 
 describe('devices.list: what the model holds on its device', () => {
   const studio = studioEngine(tmpDir('eac-holding-'));
   afterAll(() => studio.close());
+
+  it('lists CUDA as available only when its provider library is installed, else with the install command', async () => {
+    const r = await studio.engine.call('devices.list', {});
+    const cuda = r.devices.find((d) => d.name === 'cuda')!;
+    expect(cuda.available).toBe(providerLibraryInstalled('cuda'));
+    if (!cuda.available) expect(cuda.reason).toContain('--onnxruntime-node-install=cuda12');
+    expect(r.devices.find((d) => d.name === 'cpu')!.available).toBe(true);
+  });
 
   it('is null for a model on the CPU', async () => {
     await studio.engine.call('workspace.open', { modelDir: GPT2, device: 'cpu' });

@@ -7,12 +7,18 @@
 //     it (graph/autodiff.ts) so its f32 copy lives for one matmul, and CSE would merge that re-cast
 //     with the forward one and keep the copy alive across the whole graph;
 //   - big checkpoints run without prepacked weights (a second copy per session).
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import { serializeModel, prune } from '../onnx/writer';
 import { Graph, type DType } from '../graph/ir';
 
 export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+// resolves onnxruntime-node's folder (named so a CommonJS build's own require is not shadowed)
+const resolveFrom = createRequire(import.meta.url);
 
 export interface DeviceReport {
   requested: Device;
@@ -22,11 +28,24 @@ export interface DeviceReport {
 }
 
 export function availableDevices(): { device: Device; bundled: boolean }[] {
-  const names = new Set(ort.listSupportedBackends().map((b) => b.name));
-  return (['cpu', 'webgpu', 'cuda'] as Device[]).filter((d) => names.has(d)).map((d) => ({
-    device: d,
-    bundled: ort.listSupportedBackends().find((b) => b.name === d)!.bundled,
-  }));
+  const backends = ort.listSupportedBackends();
+  const names = new Set(backends.map((b) => b.name));
+  // onnxruntime-node lists cuda whether or not its provider library was installed ('bundled: false'):
+  // only a device that is bundled, or whose provider library is there, can start
+  return (['cpu', 'webgpu', 'cuda'] as Device[])
+    .filter((d) => names.has(d))
+    .map((d) => ({ device: d, bundled: backends.find((b) => b.name === d)!.bundled }))
+    .filter((d) => d.bundled || providerLibraryInstalled(d.device));
+}
+
+/** Whether onnxruntime-node's provider library for a non-bundled device sits beside its binding. */
+export function providerLibraryInstalled(device: Device): boolean {
+  try {
+    const dir = path.join(path.dirname(resolveFrom.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+    return fs.existsSync(path.join(dir, process.platform === 'win32' ? `onnxruntime_providers_${device}.dll` : `libonnxruntime_providers_${device}.so`));
+  } catch {
+    return false;
+  }
 }
 
 export const CUDA_SETUP_HINT =
