@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { LayerFactors } from '../engine/runtime/model';
+import type { FactorShape } from './types';
 
 if (endianness() !== 'LE') throw new Error('the edit ledger stores little-endian float32 factors; big-endian hosts are not supported');
 
@@ -68,14 +69,8 @@ export function factorSha256(ut: Uint8Array, vt: Uint8Array): string {
 }
 
 /** What a factor row belongs to: the edit, its place in it, the layer and tensor it changes, and its shape. */
-export interface FactorBinding {
+export interface FactorBinding extends FactorShape {
   editId: number;
-  ord: number;
-  layer: number;
-  tensor: string;
-  rank: number;
-  dOut: number;
-  dIn: number;
 }
 
 /**

@@ -14,29 +14,12 @@ import { revertWorkspace } from '../../src-main/jobs/studio/ops';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
 import { openLedger } from '../../src-main/store';
 import { GPT2, runEac } from '../jobs/helpers';
+import { fakeDelta, fakeEditResult } from './fake-edit';
 
 const eac = (args: string[]) => runEac(args, { ...process.env, EAC_DEBUG: '' });
 
-function delta(layer: number, seed: number, d = 6, dff = 10): LayerDelta {
-  const Ut = new Float32Array(d).map((_, i) => Math.sin(seed * 7 + i));
-  const Vt = new Float32Array(dff).map((_, i) => Math.cos(seed * 3 + i));
-  return { layer, tensor: `h.${layer}.mlp.c_proj.weight`, rank: 1, Ut, Vt };
-}
-
-function result(caseId: string, deltas: LayerDelta[]): EditResult {
-  return {
-    method: 'rome',
-    requests: [{ caseId, prompt: '{} is in', subject: 'S', targetNew: 'T', rephrase: [], locality: [] }],
-    layers: deltas.map((d) => d.layer),
-    deltas,
-    metrics: [{ caseId, reliability: 1, generalization: 1, locality: 1 }],
-    preMetrics: [{ caseId, reliability: 0, generalization: 0, locality: 1 }],
-    norms: [],
-    timings: {},
-    details: {},
-    statsKeys: {},
-  } as unknown as EditResult;
-}
+const delta = fakeDelta;
+const result = fakeEditResult;
 
 /** A closed ledger with `n` edits of a model recorded at the GPT-2 fixture's path (so revert gets as far as the ledger). */
 function makeLedger(file: string, n = 2): number[] {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EditResult, LayerDelta } from '../../src-main/engine/edit/types';
 import { boundFactorSha256 } from '../../src-main/store/factors';
+import { fakeDelta, fakeEditResult } from './fake-edit';
 import {
   factorSha256,
   LEDGER_APPLICATION_ID,
@@ -33,39 +34,8 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function delta(layer: number, seed: number): LayerDelta {
-  const Ut = new Float32Array(D).map((_, i) => Math.sin(seed * 7 + i));
-  const Vt = new Float32Array(DFF).map((_, i) => Math.cos(seed * 3 + i));
-  return { layer, tensor: `h.${layer}.mlp.c_proj.weight`, rank: 1, Ut, Vt };
-}
-
-function result(caseId: string, deltas: LayerDelta[]): EditResult {
-  return {
-    method: 'rome',
-    requests: [{ caseId, prompt: '{} is in', subject: 'S', targetNew: 'T', rephrase: [], locality: [] }],
-    layers: deltas.map((d) => d.layer),
-    deltas,
-    metrics: [{ caseId, reliability: 1, generalization: 1, locality: 1 }],
-    preMetrics: [{ caseId, reliability: 0, generalization: 0, locality: 1 }],
-    norms: deltas.map((d) => ({
-      layer: d.layer,
-      tensor: d.tensor,
-      l1: 1,
-      l1Base: 1,
-      l1GrowthPct: 0,
-      fro: 1,
-      maxAbs: 1,
-      relChange: 0,
-      deltaFro: 0,
-      deltaL1: 0,
-      factorNormU: 1,
-      factorNormV: 1,
-    })),
-    timings: {},
-    details: {},
-    statsKeys: {},
-  } as unknown as EditResult;
-}
+const delta = (layer: number, seed: number): LayerDelta => fakeDelta(layer, seed, D, DFF);
+const result = fakeEditResult;
 
 function newLedger(file: string, edits = 2) {
   const l = openLedger(file);
