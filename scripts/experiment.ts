@@ -34,11 +34,12 @@ export function applyVariant(base: EditProfile, variant: Variant): EditProfile {
     // steps under λΣα|z| + μ‖z‖² (λ 5e-7; μ 0.5 GPT2-XL, 1e-3 LLaMA-3)
     const pct = p.arch === 'gpt2' ? 85 : 95;
     p.eac.saliency = 'value';
+    p.eac.stage1Floor = 'none';
     p.eac.lambda = 5e-7;
     p.eac.mu = p.arch === 'gpt2' ? 0.5 : 1e-3;
     for (const m of ['rome', 'memit'] as const) {
       p.eac.scoreStep = Math.max(1, Math.floor(p[m].vSteps / 2));
-      p.eac[m] = { anchors: { mode: 'percentile', value: pct }, elasticNet: 'paper', retrainSteps: p[m].vSteps - p.eac.scoreStep, retrainFrom: 'stage1', retrainAdam: 'continue' };
+      p.eac[m] = { anchors: { mode: 'percentile', value: pct }, elasticNet: 'paper', retrainSteps: p[m].vSteps - p.eac.scoreStep, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: p.eac[m].minAnchors, retrainKlReference: 'original' };
     }
   }
   if (variant === 'previous') {
@@ -49,9 +50,9 @@ export function applyVariant(base: EditProfile, variant: Variant): EditProfile {
     }
     p.memit.keyWeighting = 'mean';
     p.rome.mom2Adjustment = true;
-    Object.assign(p.eac, { saliency: 'step', scoreStep: 15, lambda: 5e-7, mu: 0.05, eps: 1e-8 });
+    Object.assign(p.eac, { saliency: 'step', scoreStep: 15, stage1Floor: 'none', lambda: 5e-7, mu: 0.05, eps: 1e-8 });
     for (const m of ['rome', 'memit'] as const) {
-      p.eac[m] = { anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: p[m].vSteps - 1 - 15, retrainFrom: 'stage1', retrainAdam: 'continue' };
+      p.eac[m] = { anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: p[m].vSteps - 1 - 15, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: 0, retrainKlReference: 'original' };
     }
   }
   p.name = variant === 'default' ? p.name : `${p.name}+${variant}`;

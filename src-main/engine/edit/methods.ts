@@ -61,7 +61,7 @@ function dotv(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: EditProfile['rome'] | EditProfile['memit'], eac: boolean) {
   const { model, profile } = ctx;
-  const set = buildEditPrompts(model, req, templates);
+  const set = buildEditPrompts(model, req, templates, undefined, profile.targetTokens);
   const problem = await LossProblem.create(model, layer, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), {
     klFactor: hp.klFactor,
     klDirection: hp.klDirection,
@@ -158,7 +158,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   // so a singular C fails here and not at the update step after all the optimisation
   const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solvesOf(model), [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
+  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir, lengthCounts: profile.contextTemplates.lengthCounts });
   const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
   ctx.phase('update', 0);
   const F = model.cfg.ffn;
@@ -201,7 +201,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
   const stats = await preparedStats(ctx, solvesOf(model), layers, 0);
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
+  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir, lengthCounts: profile.contextTemplates.lengthCounts });
   // target residuals at the z layer, one per request (MEMIT compute_z)
   const targets: Float64Array[] = [];
   const perRequest: Record<string, unknown>[] = [];
@@ -210,7 +210,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
     targets.push(Float64Array.from(problem.residInit, (v, k) => v + res.z[k]));
     perRequest.push({ caseId: reqs[i].caseId, ...summarise(res) });
   }
-  const sets = reqs.map((r) => buildEditPrompts(model, r, templates));
+  const sets = reqs.map((r) => buildEditPrompts(model, r, templates, undefined, profile.targetTokens));
   const keyWeights = contextTypeWeights(profile.contextTemplates.memit);
   if (keyWeights.length !== templates.length) throw new Error(`internal: ${templates.length} context templates but ${keyWeights.length} key weights`);
   const plainRows = sets.map((s) => s.rewrite[0]);
