@@ -64,7 +64,7 @@ export type {
   TopKEntry,
 };
 
-export const EDIT_METHOD_NAMES = ['rome', 'memit', 'eac-rome', 'eac-memit', 'ft', 'ft-en'] as const satisfies readonly EditMethod[];
+export const EDIT_METHOD_NAMES = ['rome', 'memit', 'eac-rome', 'eac-memit', 'alphaedit', 'eac-alphaedit', 'ft', 'ft-en'] as const satisfies readonly EditMethod[];
 export const DEVICE_NAMES = ['cpu', 'webgpu', 'cuda'] as const satisfies readonly DeviceName[];
 
 /** ----- workspace ----- */
@@ -195,7 +195,7 @@ export interface Guardrails {
 
 export interface QueueRunParams {
   queueId: number;
-  /** requests per edit for memit / eac-memit (default 1); ROME-style methods always 1 */
+  /** requests per edit for memit / eac-memit / alphaedit / eac-alphaedit (default 1); ROME-style methods always 1 */
   batchSize?: number;
   /** health check every K edits (0 / absent = only the baseline when guardrails need health) */
   healthEvery?: number;
