@@ -48,7 +48,7 @@ function randomSetup(seed: number) {
     for (let i = 0; i < F; i++) for (let j = 0; j < F; j++) C[i * F + j] += (k[i] * k[j]) / 10;
   }
   const eig = symmetricEigen(C, F);
-  const { rows, basis } = nullspaceBasis({ n: F, ...eig }, 1e-2);
+  const { rows, basis } = nullspaceBasis(eig, 1e-2);
   const ns: Nullspace = { key: 'test', statsKey: 'test', n: F, rows, basis, threshold: 1e-2, source: 'computed' };
   const vec = (len: number) => Float64Array.from({ length: len }, () => r() * 2 - 1);
   return { ns, vec };
