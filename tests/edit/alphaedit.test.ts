@@ -192,4 +192,21 @@ describe('AlphaEdit on gpt2-world-a', () => {
       await model.release();
     }
   }, 300_000);
+
+  it('a batch of 2 facts is one rank-2 update whose keys add two rows to K_p K_pᵀ, with reliability per fact', async () => {
+    const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+    try {
+      const profile = loadProfile('gpt2-world-a');
+      profile.stats.samples = 400;
+      const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
+      const reqs = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests;
+      const res = await editor.edit('alphaedit', [reqs[3], reqs[4]]);
+      expect(res.deltas.map((d) => d.rank)).toEqual([2, 2, 2]);
+      expect(res.metrics.map((m) => m.caseId)).toEqual([reqs[3].caseId, reqs[4].caseId]);
+      expect(res.preservedKeys!.map((b) => b.n)).toEqual([2, 2, 2]);
+      expect(res.metrics.reduce((a, m) => a + m.reliability, 0)).toBeGreaterThan(res.preMetrics.reduce((a, m) => a + m.reliability, 0));
+    } finally {
+      await model.release();
+    }
+  }, 300_000);
 });
