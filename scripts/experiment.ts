@@ -1,4 +1,4 @@
-// Sequential-editing experiment on a fixture model: ROME vs EAC-ROME and MEMIT vs EAC-MEMIT over the
+// Sequential-editing experiment on a fixture model: ROME vs EAC-ROME, MEMIT vs EAC-MEMIT and AlphaEdit vs EAC-AlphaEdit over the
 // first N world-a edit requests, all methods advanced edit by edit (one resident model per method), so
 // an interrupted run still has every method at the same count. At each checkpoint every edited fact
 // is measured again ("final"), the health tasks run, and the JSON is rewritten.
@@ -92,7 +92,7 @@ async function run(values: Record<string, string | boolean | undefined>) {
   const profile = applyVariant(loadProfile(String(values.profile ?? modelName)), variant);
   const N = Number(values.edits ?? 100);
   const checkpoints = [...new Set([...String(values.checkpoints ?? '100,300').split(',').map(Number), N])].filter((c) => c > 0 && c <= N).sort((a, b) => a - b);
-  const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit').split(',') as EditMethod[];
+  const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit,alphaedit,eac-alphaedit').split(',') as EditMethod[];
   const evalN = Number(values['eval-n'] ?? 100);
   const factsFile = String(values.facts ?? path.join(fixturesDir(), 'world-a', 'edits.json'));
   const tasks = loadTaskFile(path.join(root, 'resources', 'tasks', 'world-a.json'));

@@ -136,6 +136,17 @@ describe('PreservedKeys (K_p K_pᵀ as model state)', () => {
     expect(pk.projectedMoment(2, ns)).toEqual(without.projectedMoment(2, ns));
     expect(pk.accumulated(2, F)).toEqual(without.accumulated(2, F));
     expect(project(ns, blocks[0].keys, 1)).toHaveLength(r);
+    // a sync that only appends keeps what was folded; one that changes an earlier block refolds
+    const synced = new PreservedKeys();
+    synced.set([blocks[0]]);
+    const b0 = Float64Array.from(synced.projectedMoment(2, ns));
+    synced.set([{ ...blocks[0], keys: Float64Array.from(blocks[0].keys) }, blocks[2]]);
+    expect(synced.projectedMoment(2, ns)).toEqual(without.projectedMoment(2, ns));
+    synced.set([blocks[1]]);
+    const only1 = new PreservedKeys();
+    only1.set([blocks[1]]);
+    expect(synced.projectedMoment(2, ns)).toEqual(only1.projectedMoment(2, ns));
+    expect(synced.projectedMoment(2, ns)).not.toEqual(b0);
   });
 });
 

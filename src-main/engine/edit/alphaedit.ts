@@ -45,10 +45,15 @@ export class PreservedKeys {
   private entries: Entry[] = [];
   private projected = new Map<string, Projected>();
 
-  /** Replaces the whole list (the ledger's live alphaedit edits, in seq order). */
+  /**
+   * Replaces the whole list (the ledger's live alphaedit edits, in seq order). When the current list
+   * is a prefix of the new one (the usual sync after recording an edit) the projected moments are
+   * kept and only the new blocks are folded later; any other change recomputes them from the blocks.
+   */
   set(blocks: PreservedKeyBlock[]): void {
+    const prefix = blocks.length >= this.entries.length && this.entries.every((e, i) => sameBlock(e, blocks[i]));
+    if (!prefix) this.projected.clear();
     this.entries = blocks.map((b) => ({ ...b, tag: null }));
-    this.projected.clear();
   }
 
   add(tag: object, blocks: PreservedKeyBlock[]): void {
@@ -100,6 +105,13 @@ export class PreservedKeys {
     p.folded = mine.length;
     return p.B;
   }
+}
+
+function sameBlock(a: PreservedKeyBlock, b: PreservedKeyBlock): boolean {
+  if (a.layer !== b.layer || a.n !== b.n || a.keys.length !== b.keys.length) return false;
+  if (a.keys === b.keys) return true;
+  for (let i = 0; i < a.keys.length; i++) if (a.keys[i] !== b.keys[i] && !(Number.isNaN(a.keys[i]) && Number.isNaN(b.keys[i]))) return false;
+  return true;
 }
 
 /** Ûᵀ-side projection Y = Û K of n key rows: [r, n]. */
