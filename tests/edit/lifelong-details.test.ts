@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { LossProblem } from '../../src-main/engine/edit/problem';
 import { EAC_METHOD_DEFAULTS, loadProfile, parseProfile, type EacParams, type VStarParams } from '../../src-main/engine/edit/profile';
 import { anchorMask, eacRun, optimiseZ, templateText } from '../../src-main/engine/edit/vstar';
+import { buildEditPrompts, targetTokenIds } from '../../src-main/engine/edit/prompts';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { FIXTURES } from '../shared';
 
@@ -114,6 +115,23 @@ describe('context templates: the seed word and the generated text are decoded as
       const seed = model.encode('The');
       const cont = model.tok.continuationIds('The', ' favorite sport of');
       expect(templateText(model, seed, cont)).toBe('The favorite sport of. {}');
+    } finally {
+      await model.release();
+    }
+  });
+});
+
+describe('targetTokens: in context (default) or " " + target alone (ROME compute_v)', () => {
+  it.each(['gpt2-world-a', 'llama-world-a'])('%s: "alone" tokenises " " + target by itself without BOS', async (fixture) => {
+    const model = LoadedModel.open(path.join(FIXTURES, fixture));
+    try {
+      const req = { caseId: 'x', prompt: 'The favorite sport of {} is', subject: 'Alice', targetNew: 'tennis' };
+      const alone = buildEditPrompts(model, req, ['{}'], undefined, 'alone').targetIds;
+      let expected = model.tok.encode(' tennis');
+      if (expected[0] === model.cfg.bosTokenId) expected = expected.slice(1);
+      expect(alone).toEqual(expected);
+      expect(buildEditPrompts(model, req, ['{}']).targetIds).toEqual(targetTokenIds(model, 'The favorite sport of Alice is', 'tennis'));
+      expect(() => parseProfile({ ...structuredClone(loadProfile(fixture)), targetTokens: 'bare' })).toThrow(/targetTokens must be one of "in-context", "alone", got "bare"/);
     } finally {
       await model.release();
     }
