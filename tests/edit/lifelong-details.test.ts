@@ -125,7 +125,7 @@ describe('targetTokens: in context (default) or " " + target alone (ROME compute
   it.each(['gpt2-world-a', 'llama-world-a'])('%s: "alone" tokenises " " + target by itself without BOS', async (fixture) => {
     const model = LoadedModel.open(path.join(FIXTURES, fixture));
     try {
-      const req = { caseId: 'x', prompt: 'The favorite sport of {} is', subject: 'Alice', targetNew: 'tennis' };
+      const req = { caseId: 'x', prompt: 'The favorite sport of {} is', subject: 'Alice', targetNew: 'tennis', rephrase: [], locality: [] };
       const alone = buildEditPrompts(model, req, ['{}'], undefined, 'alone').targetIds;
       let expected = model.tok.encode(' tennis');
       if (expected[0] === model.cfg.bosTokenId) expected = expected.slice(1);

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { preservedKeysOf } from '../../src-main/engine/edit';
 import { recordEditRun, removeFromWorkspace, revertWorkspace } from '../../src-main/jobs/studio';
 import { Workspace } from '../../src-main/jobs/studio/workspace';
+import { QueueRunner } from '../../src-main/jobs/studio/runner';
 import { fastProfile, GPT2, tmpDir, worldEdits } from './helpers';
 
 /** Σ over the live edits (seq order) of K Kᵀ at `layer`, straight from the ledger's stored keys. */
@@ -100,6 +101,25 @@ describe('AlphaEdit and the ledger', () => {
       expect(state2.accumulated(layers[0], F).every((v) => v === 0)).toBe(true);
     } finally {
       await ws2.close();
+    }
+  }, 600_000);
+
+  it('a queue run with batch size 2: one EAC-AlphaEdit edit per 2 facts, one event listing both, reliability per fact, keys n = 2', async () => {
+    const ws = await Workspace.open({ modelDir: GPT2, dbFile: path.join(dir, 'batch.sqlite'), cacheDir });
+    try {
+      const q = ws.ledger.createQueue(ws.modelId, 'batch', 'eac-alphaedit', profile, worldEdits(4, 10));
+      const res = await new QueueRunner(ws).run(q.id, { batchSize: 2 });
+      expect(res.state).toBe('done');
+      expect(res.editIds).toHaveLength(2);
+      const items = ws.ledger.queueItems(q.id);
+      expect(items.map((i) => i.editId)).toEqual([res.editIds[0], res.editIds[0], res.editIds[1], res.editIds[1]]);
+      const events = ws.ledger.events(ws.modelId, 'edit');
+      expect(events.map((e) => (e.payload as { caseIds: string[] }).caseIds)).toEqual([worldEdits(2, 10).map((r) => r.caseId), worldEdits(2, 12).map((r) => r.caseId)]);
+      const detail = ws.ledger.editDetail(res.editIds[0])!;
+      expect(detail.metrics.map((m) => m.caseId)).toEqual(worldEdits(2, 10).map((r) => r.caseId));
+      expect(ws.ledger.livePreservedKeys(ws.modelId).map((b) => b.n)).toEqual([...profile.alphaedit.layers, ...profile.alphaedit.layers].map(() => 2));
+    } finally {
+      await ws.close();
     }
   }, 600_000);
 });
