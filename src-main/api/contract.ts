@@ -67,6 +67,15 @@ export type {
 export const EDIT_METHOD_NAMES = ['rome', 'memit', 'eac-rome', 'eac-memit', 'alphaedit', 'eac-alphaedit', 'ft', 'ft-en'] as const satisfies readonly EditMethod[];
 export const DEVICE_NAMES = ['cpu', 'webgpu', 'cuda'] as const satisfies readonly DeviceName[];
 
+/**
+ * The method the queue's method picker recommends for long queues, and why in one line — from the
+ * README's issue-18 table (sequential edits on both fixtures); change both together.
+ */
+export const LONG_QUEUE_METHOD: { method: (typeof EDIT_METHOD_NAMES)[number]; why: string } = {
+  method: 'alphaedit',
+  why: 'RECOMMENDATION_PENDING',
+};
+
 /** ----- workspace ----- */
 
 export interface WorkspaceOpenParams {
