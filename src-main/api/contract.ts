@@ -73,7 +73,7 @@ export const DEVICE_NAMES = ['cpu', 'webgpu', 'cuda'] as const satisfies readonl
  */
 export const LONG_QUEUE_METHOD: { method: (typeof EDIT_METHOD_NAMES)[number]; why: string } = {
   method: 'alphaedit',
-  why: 'RECOMMENDATION_PENDING',
+  why: 'after 100 sequential edits it still holds the most facts (final reliability 0.85 on gpt2-world-a vs 0.80 EAC-MEMIT, 0.73 MEMIT, 0.64 ROME) and keeps the model healthy (retention ≥ 0.99)',
 };
 
 /** ----- workspace ----- */
