@@ -137,3 +137,27 @@ describe('targetTokens: in context (default) or " " + target alone (ROME compute
     }
   });
 });
+
+describe("contextTemplates.lengthCounts 'total' (ROME generate_fast counts the prompt in max_out_len)", () => {
+  it('gpt2-world-a: the generation asks for length − (longest seed word in tokens) new tokens; the default for length', async () => {
+    const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+    try {
+      const { contextTemplates } = await import('../../src-main/engine/edit/vstar');
+      const asked: number[] = [];
+      const generate = model.generate.bind(model);
+      model.generate = (rows, maxNewTokens, opts) => {
+        asked.push(maxNewTokens);
+        return generate(rows, maxNewTokens, opts);
+      };
+      const seedLen = Math.max(...['The', 'Therefore', 'Because', 'I', 'You'].map((w) => model.encode(w).length));
+      const total = await contextTemplates(model, [[5, 5]], 42, { lengthCounts: 'total' });
+      await contextTemplates(model, [[5, 5]], 42);
+      expect(seedLen).toBeGreaterThan(1);
+      expect(asked).toEqual([Math.max(1, 5 - seedLen), 5]);
+      expect(total).toHaveLength(6);
+      expect(parseProfile({ ...structuredClone(loadProfile('gpt2-world-a')), contextTemplates: { rome: [[5, 10]], memit: [[10, 5]], seed: 42 } }).contextTemplates.lengthCounts).toBe('new-tokens');
+    } finally {
+      await model.release();
+    }
+  });
+});
