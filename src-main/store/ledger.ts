@@ -893,7 +893,16 @@ export class Ledger {
   integrityCheck(): string[] {
     const ic = (this.db.pragma('integrity_check') as Row[]).map((r) => String(Object.values(r)[0]));
     const fk = (this.db.pragma('foreign_key_check') as Row[]).map((r) => `foreign key: ${JSON.stringify(r)}`);
-    return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors()];
+    return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors(), ...this.verifyPreservedKeys()];
+  }
+
+  /** Every stored AlphaEdit key block whose bytes no longer match its sha256 (empty = all intact). */
+  verifyPreservedKeys(): string[] {
+    const out: string[] = [];
+    for (const r of this.db.prepare('SELECT k.edit_id, k.layer, k.keys, k.sha256, e.seq FROM edit_keys k JOIN edits e ON e.id = k.edit_id ORDER BY k.edit_id, k.layer').iterate() as Iterable<Row>)
+      if (createHash('sha256').update(r.keys as Buffer).digest('hex') !== r.sha256)
+        out.push(`edit ${r.edit_id} (seq ${r.seq}): the stored AlphaEdit keys of layer ${r.layer} no longer match their sha256 in ${this.file || 'the ledger'}`);
+    return out;
   }
 }
 
