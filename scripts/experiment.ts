@@ -1,8 +1,8 @@
-// Sequential-editing experiment on a fixture model: ROME vs EAC-ROME and MEMIT vs EAC-MEMIT over the
+// Sequential-editing experiment on a fixture model: ROME vs EAC-ROME, MEMIT vs EAC-MEMIT and AlphaEdit vs EAC-AlphaEdit over the
 // first N world-a edit requests, all methods advanced edit by edit (one resident model per method), so
 // an interrupted run still has every method at the same count. At each checkpoint every edited fact
 // is measured again ("final"), the health tasks run, and the JSON is rewritten.
-//   npm run experiment -- --model gpt2-world-a --variant default --edits 300 [--checkpoints 100,300]
+//   npm run experiment -- --model gpt2-world-a --variant default --edits 300 [--checkpoints 100,300] [--batch-size 10]
 //   npm run experiment -- --report experiments/a.json,experiments/b.json   (README table from results)
 // Variants (profile overrides; README "Profile schema" names the source of each option):
 //   default       the profile as it is (published code: ROME/MEMIT's own, the EAC authors' for EAC)
@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Editor, loadProfile, statsProvider, type EditMethod, type EditProfile } from '../src-main/engine/edit';
+import { METHOD_IS_BATCHED } from '../src-main/engine/edit/methods';
 import { localityPredictions, requestMetrics } from '../src-main/engine/edit/metrics';
 import { runHealth } from '../src-main/engine/eval/health';
 import { loadTaskFile } from '../src-main/engine/eval/tasks';
@@ -34,11 +35,12 @@ export function applyVariant(base: EditProfile, variant: Variant): EditProfile {
     // steps under λΣα|z| + μ‖z‖² (λ 5e-7; μ 0.5 GPT2-XL, 1e-3 LLaMA-3)
     const pct = p.arch === 'gpt2' ? 85 : 95;
     p.eac.saliency = 'value';
+    p.eac.stage1Floor = 'none';
     p.eac.lambda = 5e-7;
     p.eac.mu = p.arch === 'gpt2' ? 0.5 : 1e-3;
     for (const m of ['rome', 'memit'] as const) {
       p.eac.scoreStep = Math.max(1, Math.floor(p[m].vSteps / 2));
-      p.eac[m] = { anchors: { mode: 'percentile', value: pct }, elasticNet: 'paper', retrainSteps: p[m].vSteps - p.eac.scoreStep, retrainFrom: 'stage1', retrainAdam: 'continue' };
+      p.eac[m] = { anchors: { mode: 'percentile', value: pct }, elasticNet: 'paper', retrainSteps: p[m].vSteps - p.eac.scoreStep, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: p.eac[m].minAnchors, retrainKlReference: 'original' };
     }
   }
   if (variant === 'previous') {
@@ -49,9 +51,9 @@ export function applyVariant(base: EditProfile, variant: Variant): EditProfile {
     }
     p.memit.keyWeighting = 'mean';
     p.rome.mom2Adjustment = true;
-    Object.assign(p.eac, { saliency: 'step', scoreStep: 15, lambda: 5e-7, mu: 0.05, eps: 1e-8 });
+    Object.assign(p.eac, { saliency: 'step', scoreStep: 15, stage1Floor: 'none', lambda: 5e-7, mu: 0.05, eps: 1e-8 });
     for (const m of ['rome', 'memit'] as const) {
-      p.eac[m] = { anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: p[m].vSteps - 1 - 15, retrainFrom: 'stage1', retrainAdam: 'continue' };
+      p.eac[m] = { anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: p[m].vSteps - 1 - 15, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: 0, retrainKlReference: 'original' };
     }
   }
   p.name = variant === 'default' ? p.name : `${p.name}+${variant}`;
@@ -72,6 +74,8 @@ interface RunResult {
   model: string;
   profile: string;
   variant: Variant;
+  /** facts per update for the batched methods (absent in runs before --batch-size: 1) */
+  batchSize?: number;
   edits: number;
   /** health of the unedited model (same for every method) */
   health0: Record<string, number>;
@@ -91,8 +95,10 @@ async function run(values: Record<string, string | boolean | undefined>) {
   const profile = applyVariant(loadProfile(String(values.profile ?? modelName)), variant);
   const N = Number(values.edits ?? 100);
   const checkpoints = [...new Set([...String(values.checkpoints ?? '100,300').split(',').map(Number), N])].filter((c) => c > 0 && c <= N).sort((a, b) => a - b);
-  const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit').split(',') as EditMethod[];
+  const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit,alphaedit,eac-alphaedit').split(',') as EditMethod[];
   const evalN = Number(values['eval-n'] ?? 100);
+  const batchSize = Math.max(1, Number(values['batch-size'] ?? 1));
+  if (!Number.isInteger(batchSize)) throw new Error('--batch-size must be a positive integer');
   const factsFile = String(values.facts ?? path.join(fixturesDir(), 'world-a', 'edits.json'));
   const tasks = loadTaskFile(path.join(root, 'resources', 'tasks', 'world-a.json'));
   const requests = parseFacts(path.basename(factsFile), fs.readFileSync(factsFile, 'utf8')).requests.slice(0, N);
@@ -102,14 +108,14 @@ async function run(values: Record<string, string | boolean | undefined>) {
   const runs = methods.map((method) => {
     const model = LoadedModel.open(modelDir);
     const editor = new Editor(model, profile, statsProvider(model, profile));
-    return { method, model, editor, metrics: [] as { reliability: number; generalization: number | null; locality: number | null }[], edited: [] as EditRequest[], l1: {} as Record<string, number>, l1Series: [] as { edits: number; layer: number; pct: number }[], anchors: [] as number[], ms: 0, skipped: 0, checkpoints: [] as Checkpoint[] };
+    return { method, model, editor, pending: [] as EditRequest[], metrics: [] as { reliability: number; generalization: number | null; locality: number | null }[], edited: [] as EditRequest[], l1: {} as Record<string, number>, l1Series: [] as { edits: number; layer: number; pct: number }[], anchors: [] as number[], ms: 0, skipped: 0, checkpoints: [] as Checkpoint[] };
   });
   // neighbourhood predictions of the unedited model, to judge locality after the sequence
   const preLoc: number[][][] = [];
   for (const r of requests) preLoc.push(await localityPredictions(runs[0].model, r));
   const h0 = await runHealth(runs[0].model, tasks, { n: evalN });
   const health0 = Object.fromEntries(h0.map((x) => [x.taskId, x.score]));
-  const result: RunResult = { model: modelName, profile: profile.name, variant, edits: 0, health0, methods: [] };
+  const result: RunResult = { model: modelName, profile: profile.name, variant, batchSize, edits: 0, health0, methods: [] };
   const save = () => {
     result.methods = runs.map((r) => ({ method: r.method, skipped: r.skipped, checkpoints: r.checkpoints, l1Series: r.l1Series }));
     fs.writeFileSync(out, JSON.stringify(result, null, 1));
@@ -122,11 +128,17 @@ async function run(values: Record<string, string | boolean | undefined>) {
         r.skipped++;
         continue;
       }
+      // batched methods (--batch-size B) edit B facts in one update; the rest one at a time
+      r.pending.push(req);
+      const flush = i + 1 === requests.length || checkpoints.includes(i + 1);
+      if (r.pending.length < (METHOD_IS_BATCHED[r.method] ? batchSize : 1) && !flush) continue;
+      const batch = r.pending;
+      r.pending = [];
       const t = performance.now();
-      const res = await r.editor.edit(r.method, [req]);
+      const res = await r.editor.edit(r.method, batch);
       r.ms += performance.now() - t;
-      r.edited.push(req);
-      r.metrics.push(res.metrics[0]);
+      r.edited.push(...batch);
+      r.metrics.push(...res.metrics);
       for (const n of res.norms) {
         r.l1[`L${n.layer}`] = n.l1GrowthPct;
         r.l1Series.push({ edits: i + 1, layer: n.layer, pct: n.l1GrowthPct });
@@ -166,7 +178,7 @@ async function run(values: Record<string, string | boolean | undefined>) {
 export function mergeRuns(runs: RunResult[]): RunResult[] {
   const by = new Map<string, RunResult>();
   for (const r of runs) {
-    const k = `${r.model}|${r.variant}`;
+    const k = `${r.model}|${r.variant}|${r.batchSize ?? 1}`;
     const m = by.get(k);
     if (!m) by.set(k, structuredClone(r));
     else {
@@ -187,7 +199,7 @@ export function reportTable(results: RunResult[]): string {
     const can = Object.entries(res.health0).filter(([, s]) => s >= CAN_DO).map(([t]) => t);
     const skipped = Object.entries(res.health0).filter(([, s]) => s < CAN_DO).map(([t, s]) => `${t} ${s.toFixed(2)}`);
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`: world-a requests edited one after another, one row per method at each checkpoint ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
         `(\`npm run experiment -- --model ${res.model} --variant ${res.variant} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
@@ -239,6 +251,7 @@ async function main() {
       methods: { type: 'string' },
       facts: { type: 'string' },
       'eval-n': { type: 'string' },
+      'batch-size': { type: 'string' },
       out: { type: 'string' },
       report: { type: 'string' },
       'no-readme': { type: 'boolean' },

@@ -220,7 +220,7 @@ export interface Guardrails {
 
 export interface QueueRunParams {
   queueId: number;
-  /** requests per edit for memit / eac-memit (default 1); ROME-style methods always 1 */
+  /** requests per edit for memit / eac-memit / alphaedit / eac-alphaedit (default 1); ROME-style methods always 1 */
   batchSize?: number;
   /** health check every K edits (0 / absent = only the baseline when guardrails need health) */
   healthEvery?: number;

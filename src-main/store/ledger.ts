@@ -15,6 +15,7 @@ import type Database from 'better-sqlite3';
 import type { EditResult, NormSnapshot } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import type { LayerFactors } from '../engine/runtime/model';
+import { createHash } from 'node:crypto';
 import { boundFactorSha256, concatFactors, decodeF32, encodeF32, factorDims, factorSha256 } from './factors';
 import { ledgerIoError } from './io-errors';
 import { LedgerError } from './ledger-error';
@@ -283,6 +284,15 @@ export class Ledger {
         insN.run(editId, n.layer, n.tensor, ...values);
       }
 
+      // AlphaEdit's increment of K_p K_pᵀ: the edit's keys, exact float64 bytes
+      const insK = this.db.prepare('INSERT INTO edit_keys (edit_id, layer, n, d_ff, keys, sha256) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const b of result.preservedKeys ?? []) {
+        if (!(b.keys instanceof Float64Array) || !Number.isInteger(b.n) || b.n < 1 || b.keys.length % b.n !== 0)
+          throw new LedgerError('ledger', `preserved keys of layer ${b.layer}: expected n ≥ 1 rows of float64, got ${b.keys?.length} values for n = ${b.n}`);
+        const bytes = Buffer.from(b.keys.buffer, b.keys.byteOffset, b.keys.byteLength);
+        insK.run(editId, b.layer, b.n, b.keys.length / b.n, bytes, createHash('sha256').update(bytes).digest('hex'));
+      }
+
       const kind: EventKind = opts.replayOf !== undefined ? 'replay' : 'edit';
       const eventId = this.insertEvent(modelId, kind, editId, {
         seq,
@@ -431,6 +441,24 @@ export class Ledger {
       out.set(layer, { rank, Ut, Vt });
     }
     return out;
+  }
+
+  /**
+   * AlphaEdit's preserved keys of the live set: every live edit's key blocks in seq order, then layer
+   * (the order the running K_p K_pᵀ was summed in), checked against their sha256.
+   */
+  livePreservedKeys(modelId: number): { editId: number; seq: number; layer: number; n: number; keys: Float64Array }[] {
+    const rows = this.db
+      .prepare('SELECT k.*, l.seq FROM live_edits l JOIN edit_keys k ON k.edit_id = l.edit_id WHERE l.model_id = ? ORDER BY l.seq, k.layer')
+      .all(modelId) as Row[];
+    return rows.map((r) => {
+      const b = r.keys as Buffer;
+      if (createHash('sha256').update(b).digest('hex') !== r.sha256)
+        throw new LedgerError('factor_corrupt', `edit ${r.edit_id} (seq ${r.seq}): the stored AlphaEdit keys of layer ${r.layer} no longer match their sha256 in ${this.file || 'the ledger'}; restore the ledger from a backup`);
+      const keys = new Float64Array(b.byteLength / 8);
+      new Uint8Array(keys.buffer).set(b);
+      return { editId: r.edit_id, seq: r.seq, layer: r.layer, n: r.n, keys };
+    });
   }
 
   /** The factors of one edit (live or not), in delta order. */
@@ -780,7 +808,16 @@ export class Ledger {
   integrityCheck(): string[] {
     const ic = (this.db.pragma('integrity_check') as Row[]).map((r) => String(Object.values(r)[0]));
     const fk = (this.db.pragma('foreign_key_check') as Row[]).map((r) => `foreign key: ${JSON.stringify(r)}`);
-    return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors()];
+    return [...ic.filter((x) => x !== 'ok'), ...fk, ...this.verifyFactors(), ...this.verifyPreservedKeys()];
+  }
+
+  /** Every stored AlphaEdit key block whose bytes no longer match its sha256 (empty = all intact). */
+  verifyPreservedKeys(): string[] {
+    const out: string[] = [];
+    for (const r of this.db.prepare('SELECT k.edit_id, k.layer, k.keys, k.sha256, e.seq FROM edit_keys k JOIN edits e ON e.id = k.edit_id ORDER BY k.edit_id, k.layer').iterate() as Iterable<Row>)
+      if (createHash('sha256').update(r.keys as Buffer).digest('hex') !== r.sha256)
+        out.push(`edit ${r.edit_id} (seq ${r.seq}): the stored AlphaEdit keys of layer ${r.layer} no longer match their sha256 in ${this.file || 'the ledger'}`);
+    return out;
   }
 }
 

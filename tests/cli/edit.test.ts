@@ -73,6 +73,6 @@ describe('eac edit', () => {
   it('rejects an unknown method with exit code 2 and one line', async () => {
     const r = await eac(['edit', '--model', path.join(FIXTURES, 'gpt2-world-a'), '--facts', 'x.json', '--method', 'bogus']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--method must be one of rome, memit, eac-rome, eac-memit, ft, ft-en/);
+    expect(r.stderr).toMatch(/--method must be one of rome, memit, eac-rome, eac-memit, alphaedit, eac-alphaedit, ft, ft-en/);
   });
 });

@@ -21,7 +21,8 @@ async function perSeedWord(model: LoadedModel, lengths: [number, number][], seed
     for (const s of ['The', 'Therefore', 'Because', 'I', 'You']) {
       const rows = Array.from({ length: per }, () => model.encode(s));
       const gen = await model.generate(rows, len, { stopIds: [], sample: { topK: 5, rand: () => rand() } });
-      for (const g of gen) out.push((s + model.tok.decode(g, true)).replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim() + '. {}');
+      // ROME's generate_fast decodes prompt and continuation as one sequence
+      for (const g of gen) out.push(model.tok.decode([...model.encode(s), ...g], true).replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim() + '. {}');
     }
   }
   return out;

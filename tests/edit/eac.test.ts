@@ -38,7 +38,9 @@ const refNorm2 = ref.reduce((a, v) => a + v * v, 0);
 const hp: VStarParams = { vLr: 0.3, vSteps: 30, klFactor: 0, weightDecay: 0.5, clampNormFactor: 100, weightDecayForm: 'norm', klDirection: 'edited-original', klPosition: 'subject-last' };
 
 function eac(method: 'rome' | 'memit', patch: Partial<EacParams['rome']> = {}, lambda = 5e-7): EacParams {
-  return { saliency: 'mean-grad', scoreStep: 10, lambda, mu: 0, eps: 1e-6, rome: { ...EAC_METHOD_DEFAULTS.rome }, memit: { ...EAC_METHOD_DEFAULTS.memit }, [method]: { ...EAC_METHOD_DEFAULTS[method], ...patch } };
+  // the authors' code exactly: no anchor floor, stage 1 of exactly scoreStep steps
+  const authors = (m: 'rome' | 'memit') => ({ ...EAC_METHOD_DEFAULTS[m], minAnchors: 0 });
+  return { saliency: 'mean-grad', scoreStep: 10, stage1Floor: 'none', lambda, mu: 0, eps: 1e-6, rome: authors('rome'), memit: authors('memit'), [method]: { ...authors(method), ...patch } };
 }
 
 async function recorded(params: EacParams, method: 'rome' | 'memit') {

@@ -90,22 +90,47 @@ describe.each(['gpt2-world-a', 'llama-world-a'])('ROME on %s', (fixture) => {
   });
 });
 
-describe('EAC anchors per method (authors\' code: top 20 % for ROME, top 5 % for MEMIT)', () => {
-  it('EAC-ROME keeps ⌊0.2·192⌋ = 38 anchors and writes only those dimensions', async () => {
+describe('EAC anchors per method (authors\' code: top 20 % for ROME, top 5 % for MEMIT; at least minAnchors 80)', () => {
+  it('EAC-ROME keeps max(⌊0.2·192⌋, 80) = 80 anchors and writes only those dimensions', async () => {
     const { model, editor } = setup('gpt2-world-a');
     const r = await editor.edit('eac-rome', [requests[1]]);
     const anchors = r.details.anchors as { count: number; of: number };
-    expect(anchors).toMatchObject({ count: 38, of: 192 });
+    expect(anchors).toMatchObject({ count: 80, of: 192 });
     const nonZero = [...r.deltas[0].Ut].filter((v) => v !== 0).length;
-    expect(nonZero).toBe(38);
+    expect(nonZero).toBe(80);
     expect(r.metrics[0].reliability).toBe(1);
     await model.release();
   });
-  it('EAC-MEMIT keeps ⌊0.05·192⌋ = 9 anchors of the residual', async () => {
+  it('EAC-MEMIT keeps max(⌊0.05·192⌋, 80) = 80 anchors of the residual; minAnchors 0 gives the authors\' 9', async () => {
     const { model, editor } = setup('llama-world-a');
     const r = await editor.edit('eac-memit', [requests[1]]);
     const per = r.details.requests as { anchors: { count: number; of: number } }[];
-    expect(per[0].anchors).toMatchObject({ count: 9, of: 192 });
+    expect(per[0].anchors).toMatchObject({ count: 80, of: 192 });
+    await model.release();
+    const b = setup('llama-world-a', (p) => (p.eac.memit.minAnchors = 0));
+    const r0 = await b.editor.edit('eac-memit', [requests[1]]);
+    expect((r0.details.requests as { anchors: { count: number } }[])[0].anchors.count).toBe(9);
+    await b.model.release();
+  });
+});
+
+describe('norm control (profile normControl "nas", after NAS compute_z)', () => {
+  it('ROME writes a value vector with the norm the MLP output had there before the edit', async () => {
+    const { model, editor, profile } = setup('gpt2-world-a', (p) => (p.normControl = 'nas'));
+    const req = requests[1];
+    const before = await mlpAtSubject(model, req, profile.rome.layer);
+    const r = await editor.edit('rome', [req]);
+    const after = await mlpAtSubject(model, req, profile.rome.layer);
+    const n0 = Math.hypot(...before);
+    expect(Math.hypot(...after) / n0).toBeCloseTo(1, 3);
+    expect(r.details.nasScale as number).toBeGreaterThan(0);
+    expect(r.details.nasScale as number).not.toBeCloseTo(1, 3);
+    // without it the same edit leaves the norm elsewhere
+    const plain = setup('gpt2-world-a');
+    await plain.editor.edit('rome', [req]);
+    const free = await mlpAtSubject(plain.model, req, profile.rome.layer);
+    expect(Math.abs(Math.hypot(...free) / n0 - 1)).toBeGreaterThan(0.01);
+    await plain.model.release();
     await model.release();
   });
 });

@@ -46,8 +46,8 @@ describe('profile validation', () => {
     expect(q.rome).toMatchObject({ weightDecayForm: 'norm', klDirection: 'edited-original', klPosition: 'subject-last', mom2Adjustment: true });
     expect(q.memit.keyWeighting).toBe('context-type');
     expect(q.eac).toMatchObject({ saliency: 'mean-grad', scoreStep: 10, eps: 1e-6 });
-    expect(q.eac.rome).toEqual({ anchors: { mode: 'top_fraction', value: 0.2 }, elasticNet: 'off', retrainSteps: 10, retrainFrom: 'stage1', retrainAdam: 'fresh' });
-    expect(q.eac.memit).toEqual({ anchors: { mode: 'top_fraction', value: 0.05 }, elasticNet: 'scored-l1', retrainSteps: 15, retrainFrom: 'zero', retrainAdam: 'fresh' });
+    expect(q.eac.rome).toEqual({ anchors: { mode: 'top_fraction', value: 0.2 }, elasticNet: 'off', retrainSteps: 10, retrainFrom: 'stage1', retrainAdam: 'fresh', minAnchors: 80, retrainKlReference: 'retrain-start' });
+    expect(q.eac.memit).toEqual({ anchors: { mode: 'top_fraction', value: 0.05 }, elasticNet: 'scored-l1', retrainSteps: 15, retrainFrom: 'zero', retrainAdam: 'fresh', minAnchors: 80, retrainKlReference: 'retrain-start' });
     expect(p.eac).toEqual({ lambda: 5e-7 });
   });
 
@@ -66,7 +66,8 @@ describe('profile validation', () => {
     expect(q.rome).toMatchObject({ weightDecayForm: 'squared', klDirection: 'original-edited', klPosition: 'last', mom2Adjustment: true });
     expect(q.memit.keyWeighting).toBe('mean');
     expect(q.eac.saliency).toBe('step');
-    expect(q.eac.rome).toEqual({ anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: 14, retrainFrom: 'stage1', retrainAdam: 'continue' });
+    expect(q.eac.rome).toEqual({ anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: 14, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: 0, retrainKlReference: 'original' });
+    expect(q.eac.stage1Floor).toBe('none');
     expect(q.eac.memit.retrainSteps).toBe(4);
     expect('threshold' in q.eac).toBe(false);
     const off = parseProfile({ ...old, eac: { ...old.eac, elasticNet: false } });

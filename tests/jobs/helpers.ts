@@ -24,6 +24,7 @@ export function fastProfile(name: 'gpt2-world-a' | 'llama-world-a', steps = 10, 
   p.stats.samples = samples;
   p.rome.vSteps = steps;
   p.memit.vSteps = steps;
+  p.alphaedit.vSteps = steps;
   p.eac.scoreStep = Math.max(1, Math.floor(steps / 2));
   p.contextTemplates.rome = [[5, 2]];
   p.contextTemplates.memit = [[5, 2]];

@@ -608,3 +608,26 @@ describe('norms, health and events', () => {
     expect(ledger.integrityCheck()).toEqual([]);
   });
 });
+
+describe('AlphaEdit keys (issue 18)', () => {
+  it('are stored bit-exact with the edit, listed for the live set in seq order, dropped from it by a revert, and checked by integrityCheck', () => {
+    const r = rng(5);
+    const keys = (n: number) => Float64Array.from({ length: n * DFF }, () => r() * 2 - 1);
+    const k1 = keys(1);
+    const k2 = keys(2);
+    const a = ledger.recordEdit(modelId, { ...editResult(['a'], [delta(1, 1, 1)]), method: 'alphaedit', preservedKeys: [{ layer: 1, n: 1, keys: k1 }] });
+    const b = ledger.recordEdit(modelId, { ...editResult(['b', 'c'], [delta(1, 2, 2)]), method: 'alphaedit', preservedKeys: [{ layer: 1, n: 2, keys: k2 }] });
+    const live = ledger.livePreservedKeys(modelId);
+    expect(live.map((x) => [x.editId, x.n])).toEqual([[a.editId, 1], [b.editId, 2]]);
+    expect(live[0].keys).toEqual(k1);
+    expect(live[1].keys).toEqual(k2);
+    ledger.revertTo(modelId, a.seq);
+    expect(ledger.livePreservedKeys(modelId).map((x) => x.editId)).toEqual([a.editId]);
+    expect(ledger.integrityCheck()).toEqual([]);
+    expect(() => ledger.db.prepare('UPDATE edit_keys SET keys = zeroblob(8)').run()).toThrow(/append-only/);
+    ledger.db.exec('DROP TRIGGER edit_keys_no_update');
+    ledger.db.prepare('UPDATE edit_keys SET keys = ? WHERE edit_id = ?').run(Buffer.from(keys(1).buffer), a.editId);
+    expect(ledger.integrityCheck()).toEqual([expect.stringMatching(/AlphaEdit keys of layer 1 no longer match their sha256/)]);
+    expect(() => ledger.livePreservedKeys(modelId)).toThrow(/no longer match their sha256/);
+  });
+});

@@ -66,14 +66,14 @@ function editLine(r: EditResult, index: number) {
 
 export default defineCommand({
   name: 'edit',
-  summary: 'apply ROME / MEMIT / EAC / FT edits from a facts file, sequentially',
+  summary: 'apply ROME / MEMIT / AlphaEdit / EAC / FT edits from a facts file, sequentially',
   usage:
-    'edit --model DIR --facts FILE --method rome|memit|eac-rome|eac-memit|ft|ft-en [--profile NAME|FILE] [--stats CORPUS] [--batch-size N] [--limit N] [--eval-tasks FILE --eval-every K] [--json]',
+    'edit --model DIR --facts FILE --method rome|memit|eac-rome|eac-memit|alphaedit|eac-alphaedit|ft|ft-en [--profile NAME|FILE] [--stats CORPUS] [--batch-size N] [--limit N] [--eval-tasks FILE --eval-every K] [--json]',
   help: [
     'Options:',
     '  --model DIR         Hugging Face folder (gpt2 or llama)',
     '  --facts FILE        CounterFact, zsRE, EasyEdit JSON/JSONL or CSV (prompt,subject,target_new[,ground_truth,rephrase,locality])',
-    '  --method M          rome, memit, eac-rome, eac-memit, ft, ft-en',
+    '  --method M          rome, memit, eac-rome, eac-memit, alphaedit, eac-alphaedit, ft, ft-en',
     '  --profile P         bundled profile name or JSON file (default: the profile named like the model folder)',
     '  --stats CORPUS      text/JSONL corpus for key statistics (default: the profile\'s, else resources/corpus/default.txt)',
     '  --stats-samples N   number of corpus samples (default: the profile\'s)',

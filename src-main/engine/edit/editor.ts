@@ -3,7 +3,7 @@ import { validateRequest } from '../facts';
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { LiveEdits } from './live';
-import { ft, memit, METHOD_IS_BATCHED, MethodContext, rome, StatsProvider } from './methods';
+import { ft, memit, METHOD_IS_BATCHED, MethodContext, preservedKeysOf, rome, StatsProvider } from './methods';
 import { localityPredictions, normSnapshots, requestMetrics } from './metrics';
 import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
@@ -32,7 +32,7 @@ export class Editor {
     checkProfileFits(profile, model.cfg.arch, model.cfg.layers);
     this.live = new LiveEdits(model);
     // every layer any method of this profile taps: one tap session serves them all
-    model.reserveTapLayers([profile.rome.layer, profile.ft.layer, ...profile.memit.layers]);
+    model.reserveTapLayers([profile.rome.layer, profile.ft.layer, ...profile.memit.layers, ...profile.alphaedit.layers]);
     const b = makeBuilder(new Graph('probe'), model.ck);
     this.inputMajor = b.downProjInputMajor;
     this.downName = (l) => b.downProjName(l);
@@ -87,8 +87,12 @@ export class Editor {
         ? await rome(ctx, reqs[0], method === 'eac-rome')
         : method === 'memit' || method === 'eac-memit'
           ? await memit(ctx, reqs, method === 'eac-memit')
-          : await ft(ctx, reqs[0], method === 'ft-en');
+          : method === 'alphaedit' || method === 'eac-alphaedit'
+            ? await memit(ctx, reqs, method === 'eac-alphaedit', 'alphaedit')
+            : await ft(ctx, reqs[0], method === 'ft-en');
     this.live.push(...out.deltas);
+    // AlphaEdit's K_p K_pᵀ grows with the edit as soon as it is applied; unapply takes it out again
+    if (out.preservedKeys) preservedKeysOf(this.model).add(out.deltas, out.preservedKeys);
     try {
       const metrics: RequestMetrics[] = [];
       if (!opts.skipMetrics) {
@@ -111,9 +115,11 @@ export class Editor {
         timings,
         details: out.details,
         statsKeys: out.statsKeys,
+        ...(out.preservedKeys ? { preservedKeys: out.preservedKeys } : {}),
       };
     } catch (e) {
       this.live.drop(out.deltas);
+      preservedKeysOf(this.model).drop(out.deltas);
       throw e;
     }
   }
@@ -121,5 +127,11 @@ export class Editor {
   /** Withdraw an edit that was applied but could not be recorded. */
   unapply(deltas: LayerDelta[]): void {
     this.live.drop(deltas);
+    preservedKeysOf(this.model).drop(deltas);
+  }
+
+  /** AlphaEdit's preserved keys of this model (model state: set it with the live edits, see Workspace.rebuild). */
+  get preserved() {
+    return preservedKeysOf(this.model);
   }
 }

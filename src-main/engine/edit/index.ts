@@ -8,6 +8,8 @@ import { keyStats } from './stats';
 
 export { Editor, type EditOptions } from './editor';
 export { LiveEdits, stackDeltas, denseDelta } from './live';
+export { preservedKeysOf } from './methods';
+export { PreservedKeys, type PreservedKeyBlock } from './alphaedit';
 export { loadProfile, parseProfile, bundledProfiles, checkProfileFits, type EditProfile } from './profile';
 export { requestMetrics, teacherForced, normSnapshots } from './metrics';
 export { keyStats, importStatsIntoCache, modelContentHash } from './stats';

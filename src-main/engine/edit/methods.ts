@@ -5,9 +5,11 @@ import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { cholesky, choleskySolve } from './linalg';
 import { SolveCache, solveRef, type SolveStats } from './stats';
+import type { Nullspace } from './solve-cache';
+import { alphaEditLayerUpdate, PreservedKeys, type PreservedKeyBlock } from './alphaedit';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
-import type { EditProfile } from './profile';
+import type { EditProfile, VStarParams } from './profile';
 import { buildEditPrompts, PromptRow } from './prompts';
 import type { EditMethod, EditPhase, LayerDelta } from './types';
 import type { ProgressCount } from '../progress';
@@ -34,10 +36,15 @@ export interface MethodOutput {
   deltas: LayerDelta[];
   details: Record<string, unknown>;
   statsKeys: Record<number, string>;
+  /** AlphaEdit: the keys this edit adds to K_p K_pᵀ, per layer */
+  preservedKeys?: PreservedKeyBlock[];
 }
 
 /** Cholesky factors of C (+ ridge) per statistics key: computed once per layer, reused by every edit, owned by the model (freed with it). */
 const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('stats.solves', () => new SolveCache());
+
+/** AlphaEdit's K_p K_pᵀ of this model: model state, owned by the model, set from the ledger by whoever syncs the live edits. */
+export const preservedKeysOf = (model: LoadedModel): PreservedKeys => model.caches.getOrCreate('alphaedit.preserved', () => new PreservedKeys());
 
 function mean(rows: Float64Array[]): Float64Array {
   const out = new Float64Array(rows[0].length);
@@ -60,9 +67,27 @@ function dotv(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: EditProfile['rome'] | EditProfile['memit'], eac: boolean) {
+/**
+ * NAS-style norm control (SasyaTitech/NAS compute_z.py, `scale_vector_to_norm`): the solved value
+ * vector v0 + z (the MLP output at the subject's last token) rescaled to ‖v0‖, its norm before this
+ * edit; returns the z that gives it. (NAS scales to a mean v* norm of the unedited model; the norm
+ * at the position itself needs no extra statistics and is the same where the model is unedited.)
+ */
+export function normControlledZ(v0: Float64Array, z: Float64Array): { z: Float64Array; scale: number } {
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < v0.length; i++) {
+    a += v0[i] * v0[i];
+    b += (v0[i] + z[i]) ** 2;
+  }
+  if (!(b > 0)) return { z, scale: 1 };
+  const scale = Math.sqrt(a / b);
+  return { z: Float64Array.from(z, (zi, i) => scale * (v0[i] + zi) - v0[i]), scale };
+}
+
+async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: VStarParams, eac: boolean) {
   const { model, profile } = ctx;
-  const set = buildEditPrompts(model, req, templates);
+  const set = buildEditPrompts(model, req, templates, undefined, profile.targetTokens);
   const problem = await LossProblem.create(model, layer, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), {
     klFactor: hp.klFactor,
     klDirection: hp.klDirection,
@@ -74,7 +99,14 @@ async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templ
     onStep: (step, total, phase) =>
       ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`, { done: step + 1, total, unit: 'steps' }),
   });
-  return { problem, res, set };
+  let norm: Record<string, number> = {};
+  if (profile.normControl === 'nas') {
+    const solved = Math.hypot(...res.z);
+    const c = normControlledZ(problem.vInit, res.z);
+    res.z = c.z;
+    norm = { nasScale: c.scale, zNormSolved: solved };
+  }
+  return { problem, res, set, norm };
 }
 
 function summarise(res: VStarResult) {
@@ -160,8 +192,8 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   // so a singular C fails here and not at the update step after all the optimisation
   const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solvesOf(model), [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
-  const { problem, res } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
+  const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir, lengthCounts: profile.contextTemplates.lengthCounts });
+  const { problem, res, norm } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
   ctx.phase('update', 0);
   const F = model.cfg.ffn;
   // u = C⁻¹ k*, k* averaged over the context templates (ROME compute_u)
@@ -173,7 +205,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   const { tensor } = ctx.downProj(layer);
   return {
     deltas: [{ layer, tensor, rank: 1, Ut, Vt }],
-    details: { ...summarise(res), layer, denom, mom2Adjustment: hp.mom2Adjustment },
+    details: { ...summarise(res), ...norm, layer, denom, mom2Adjustment: hp.mom2Adjustment },
     statsKeys: stats ? { [layer]: stats.key } : {},
   };
 }
@@ -192,58 +224,112 @@ async function tapAtSubject(model: LoadedModel, layer: number, rows: PromptRow[]
   });
 }
 
-export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolean): Promise<MethodOutput> {
+/**
+ * AlphaEdit's null-space bases for `layers` (eigenvectors of each layer's C below the threshold),
+ * made at the statistics phase — once per statistics entry, then from memory or beside the
+ * statistics on disk — so a failure shows before any optimisation.
+ */
+async function preparedNullspaces(ctx: MethodContext, layers: number[], threshold: number): Promise<Map<number, Nullspace>> {
+  const all = await ctx.stats(layers);
+  const out = new Map<number, Nullspace>();
+  for (const l of layers) {
+    const st = all.get(l)!;
+    const ns = await solvesOf(ctx.model).nullspace(st, threshold, ctx.model.cfg.ffn, (f) => ctx.phase('statistics', f, `eigendecomposition of layer ${l}`));
+    if (ns.rows === 0) ctx.phase('statistics', 1, `layer ${l}: no eigenvalue of C is below ${threshold}, so AlphaEdit's projection leaves this layer unchanged`);
+    out.set(l, ns);
+  }
+  return out;
+}
+
+export type ZMethod = 'memit' | 'alphaedit';
+
+/**
+ * MEMIT (memit/memit_main.py) and AlphaEdit (AlphaEdit_main.py): z at the last layer per request,
+ * the residual spread over the layers R/(L − i), and per layer MEMIT's (λC + KKᵀ)⁻¹ solve or
+ * AlphaEdit's null-space projected one. AlphaEdit also returns the keys its edit adds to K_p K_pᵀ,
+ * taken after all layers are updated as the published code does.
+ */
+export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolean, kind: ZMethod = 'memit'): Promise<MethodOutput> {
   const { model, profile, live } = ctx;
-  const hp = profile.memit;
+  const hp = kind === 'memit' ? profile.memit : profile.alphaedit;
   const layers = [...hp.layers].sort((a, b) => a - b);
   const zLayer = layers[layers.length - 1];
   const { hidden: D, ffn: F } = model.cfg;
   const n = reqs.length;
   ctx.phase('statistics', 0);
-  // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation
-  const stats = await preparedStats(ctx, solvesOf(model), layers, 0);
+  // MEMIT solves with C itself (no ridge): check every layer's C now, before the optimisation;
+  // AlphaEdit needs C's eigenvectors instead (C may be singular there: its null space is the point)
+  const stats = kind === 'memit' ? await preparedStats(ctx, solvesOf(model), layers, 0) : null;
+  const spaces = kind === 'alphaedit' ? await preparedNullspaces(ctx, layers, profile.alphaedit.nullspaceThreshold) : null;
   ctx.phase('keys', 0);
-  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir });
+  const templates = await contextTemplates(model, profile.contextTemplates.memit, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir, lengthCounts: profile.contextTemplates.lengthCounts });
   // target residuals at the z layer, one per request (MEMIT compute_z)
   const targets: Float64Array[] = [];
   const perRequest: Record<string, unknown>[] = [];
   for (let i = 0; i < n; i++) {
-    const { problem, res } = await solveV(ctx, reqs[i], zLayer, templates, 'resid', hp, eac);
+    const { problem, res, norm } = await solveV(ctx, reqs[i], zLayer, templates, 'resid', hp, eac);
     targets.push(Float64Array.from(problem.residInit, (v, k) => v + res.z[k]));
-    perRequest.push({ caseId: reqs[i].caseId, ...summarise(res) });
+    perRequest.push({ caseId: reqs[i].caseId, ...summarise(res), ...norm });
   }
-  const sets = reqs.map((r) => buildEditPrompts(model, r, templates));
+  const sets = reqs.map((r) => buildEditPrompts(model, r, templates, undefined, profile.targetTokens));
   const keyWeights = contextTypeWeights(profile.contextTemplates.memit);
   if (keyWeights.length !== templates.length) throw new Error(`internal: ${templates.length} context templates but ${keyWeights.length} key weights`);
   const plainRows = sets.map((s) => s.rewrite[0]);
+  // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
+  // within each context type first ("{}" alone is a type, so it carries half the weight)
+  const keysAt = async (layer: number) => {
+    const K: Float64Array[] = [];
+    for (const s of sets) {
+      const rows = await tapAtSubject(model, layer, s.rewrite, 'key');
+      K.push(hp.keyWeighting === 'context-type' ? weightedMean(rows, keyWeights) : mean(rows));
+    }
+    return K;
+  };
   const deltas: LayerDelta[] = [];
+  const preserved: PreservedKeyBlock[] = [];
+  const untouched: number[] = [];
   try {
     for (let li = 0; li < layers.length; li++) {
       const layer = layers[li];
       ctx.phase('update', li / layers.length, `layer ${layer}`, { done: li, total: layers.length, unit: 'layers' });
-      // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
-      // within each context type first ("{}" alone is a type, so it carries half the weight)
-      const K: Float64Array[] = [];
-      for (const s of sets) {
-        const rows = await tapAtSubject(model, layer, s.rewrite, 'key');
-        K.push(hp.keyWeighting === 'context-type' ? weightedMean(rows, keyWeights) : mean(rows));
-      }
+      const K = await keysAt(layer);
       const cur = await tapAtSubject(model, zLayer, plainRows, 'resid');
       // residual still to be written, spread over the remaining layers
       const R = targets.map((t, i) => Float64Array.from(t, (v, k) => (v - cur[i][k]) / (layers.length - li)));
-      const st = stats.get(layer)!;
-      const LC = await solvesOf(model).factor(st, 0, F);
-      const { Ut, Vt } = memitLayerUpdate(K, R, LC, hp.mom2UpdateWeight, F, D);
-      const delta: LayerDelta = { layer, tensor: ctx.downProj(layer).tensor, rank: n, Ut, Vt };
+      let upd: { Ut: Float32Array; Vt: Float32Array } | null;
+      if (kind === 'memit') {
+        const LC = await solvesOf(model).factor(stats!.get(layer)!, 0, F);
+        upd = memitLayerUpdate(K, R, LC, profile.memit.mom2UpdateWeight, F, D);
+      } else {
+        const ns = spaces!.get(layer)!;
+        upd = await alphaEditLayerUpdate(K, R, ns, preservedKeysOf(model).projectedMoment(layer, ns), profile.alphaedit.l2, D);
+      }
+      if (!upd) {
+        untouched.push(layer);
+        continue;
+      }
+      const delta: LayerDelta = { layer, tensor: ctx.downProj(layer).tensor, rank: n, ...upd };
       deltas.push(delta);
       live.push(delta);
     }
+    // AlphaEdit_main: after every layer is written, `cache_c[i] += layer_ks @ layer_ks.T` with the
+    // keys computed again on the edited model
+    if (kind === 'alphaedit')
+      for (const layer of layers) {
+        const K = await keysAt(layer);
+        const keys = new Float64Array(n * F);
+        K.forEach((k, j) => keys.set(k, j * F));
+        preserved.push({ layer, n, keys });
+      }
   } finally {
     live.drop(deltas);
   }
   const statsKeys: Record<number, string> = {};
-  for (const l of layers) statsKeys[l] = stats.get(l)!.key;
-  return { deltas, details: { layers, zLayer, requests: perRequest }, statsKeys };
+  for (const l of layers) statsKeys[l] = stats ? stats.get(l)!.key : spaces!.get(l)!.statsKey;
+  const details: Record<string, unknown> = { layers, zLayer, requests: perRequest };
+  if (spaces) details.nullspace = Object.fromEntries(layers.map((l) => [l, { rows: spaces.get(l)!.rows, of: F, threshold: profile.alphaedit.nullspaceThreshold }]));
+  if (untouched.length) details.untouchedLayers = untouched;
+  return { deltas, details, statsKeys, ...(kind === 'alphaedit' ? { preservedKeys: preserved } : {}) };
 }
 
 /**
@@ -302,6 +388,8 @@ export const METHOD_IS_BATCHED: Record<EditMethod, boolean> = {
   'eac-rome': false,
   memit: true,
   'eac-memit': true,
+  alphaedit: true,
+  'eac-alphaedit': true,
   ft: false,
   'ft-en': false,
 };

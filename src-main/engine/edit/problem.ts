@@ -136,6 +136,29 @@ export class LossProblem {
     this.atZero = { ...first, kl: 0, loss: first.nll };
   }
 
+  /**
+   * Records the KL reference again at `param`: the EAC authors' retraining sets `kl_distr_init =
+   * None` before its loop, so its first pass (anchors at their stage-1 values) becomes the
+   * reference the retraining's KL is measured against. The cached evaluation at zero stays valid
+   * only when the new reference is the zero perturbation itself.
+   */
+  async setKlReference(param: ArrayLike<number>): Promise<void> {
+    if (!this.klRef) throw new Error('internal: setKlReference before init');
+    const klW = this.feeds.kl_w;
+    const atZero = this.atZero;
+    this.atZero = null;
+    this.feeds.kl_w = new ort.Tensor(this.dtype, this.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1), []);
+    let ev: Evaluation;
+    try {
+      ev = await this.evaluate(param);
+    } finally {
+      this.feeds.kl_w = klW;
+    }
+    this.klRef = new ort.Tensor(this.dtype, ev.klLogp as Float32Array, this.klRef.dims as number[]);
+    this.feeds.kl_ref = this.klRef;
+    this.atZero = isZero(param) ? atZero : null;
+  }
+
   paramSize(): number {
     const cfg = this.model.cfg;
     return this.perturbation === 'z' ? cfg.hidden : cfg.ffn * cfg.hidden;

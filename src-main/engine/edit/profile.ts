@@ -56,6 +56,20 @@ export interface EacMethodParams {
   retrainFrom: 'stage1' | 'zero';
   /** a fresh Adam for retraining (authors' code, both methods) or the stage-1 moments continued (earlier form) */
   retrainAdam: 'fresh' | 'continue';
+  /**
+   * Floor on the anchor count: anchors = max(rule's count, minAnchors), at most d. The published
+   * ratios were set for GPT-2 XL (d 1600: 5 % = 80); on a narrow model the same ratio keeps too few
+   * dimensions to write the edit (gpt2-world-a, d 192: 9 anchors, half the edits do not take).
+   * Default 80, which leaves the published setting unchanged at GPT-2 XL's and LLaMA-3-8B's widths.
+   */
+  minAnchors: number;
+  /**
+   * What the retraining's KL is measured against: 'retrain-start' = the model with the retraining's
+   * starting z applied (EAC authors' compute_v / compute_z reset `kl_distr_init` before the
+   * retraining loop, so the first retraining pass records it; default), 'original' = the unedited
+   * model, as stage 1 (this project's earlier form). With retrainFrom 'zero' both are the same.
+   */
+  retrainKlReference: 'retrain-start' | 'original';
 }
 
 export type Saliency = 'mean-grad' | 'step' | 'value';
@@ -69,6 +83,13 @@ export interface EacParams {
   saliency: Saliency;
   /** stage-1 steps before scoring (authors' code: `range(10)`; paper: half of the steps) */
   scoreStep: number;
+  /**
+   * 'base-steps' (default): stage 1 runs max(scoreStep, the base method's vSteps) steps, so EAC's z
+   * is never optimised for fewer steps than ROME's / MEMIT's own z before it is compressed (on the
+   * fixtures the fixed 10 of 30 left EAC-ROME's ‖z‖ short of ROME's). 'none': exactly scoreStep
+   * (the authors' code; on GPT-2 XL their 10 + 10 steps are at least ROME's 20).
+   */
+  stage1Floor: 'base-steps' | 'none';
   lambda: number;
   mu: number;
   /** ε in 1/(|score| + ε) (authors' code: 1e-6) */
@@ -77,11 +98,48 @@ export interface EacParams {
   memit: EacMethodParams;
 }
 
+/** AlphaEdit (Fang et al., ICLR 2025; jianghoucheng/AlphaEdit AlphaEdit_main.py and hparams/AlphaEdit/*.json). */
+export interface AlphaEditParams extends VStarParams {
+  /** MEMIT's layers; z is solved at the last */
+  layers: number[];
+  /** eigenvectors of C = E[kkᵀ] with eigenvalue < this span the null space P projects onto (`nullspace_threshold`) */
+  nullspaceThreshold: number;
+  /** α in (P(KKᵀ + K_pK_pᵀ) + αI)⁻¹ (`L2`) */
+  l2: number;
+  keyWeighting: 'context-type' | 'mean';
+}
+
+/**
+ * 'in-context' (default): the target's tokens as they follow the prompt (the tokens the metrics
+ * score); 'alone': " " + target tokenised by itself, BOS dropped (ROME compute_v / MEMIT compute_z).
+ * They agree on byte-level BPE (GPT-2, LLaMA-3) for the usual prompts; on SentencePiece (LLaMA-2)
+ * the alone form starts with a lone "▁" piece the model never reads after a prompt.
+ */
+export type TargetTokens = 'in-context' | 'alone';
+
+/** Norm control after z is solved: 'off' (default) or 'nas' (methods.ts normControlledZ). */
+export type NormControl = 'off' | 'nas';
+
 export interface EditProfile {
   name: string;
   description?: string;
   arch: 'gpt2' | 'llama';
-  contextTemplates: { rome: [number, number][]; memit: [number, number][]; seed: number };
+  /**
+   * lengthCounts: 'new-tokens' (default) generates `length` tokens after the seed word; 'total'
+   * counts the seed word's tokens in `length`, as ROME's generate_fast (`max_out_len` includes the
+   * prompt, so its templates are one token shorter on GPT-2). The default keeps the templates this
+   * project's measurements were made with.
+   */
+  contextTemplates: { rome: [number, number][]; memit: [number, number][]; seed: number; lengthCounts?: 'new-tokens' | 'total' };
+  targetTokens?: TargetTokens;
+  /**
+   * 'nas': the solved value vector (MLP output at the subject's last token, v0 + z) is rescaled to
+   * ‖v0‖, the norm the model had there before this edit (NAS, SasyaTitech/NAS compute_z.py rescales
+   * v* to a mean norm of the original model); 'off' (default): as solved. Usable with every
+   * z-based method.
+   */
+  normControl?: NormControl;
+  alphaedit: AlphaEditParams;
   stats: { samples: number; maxTokensPerSample?: number; corpus?: string };
   /** mom2Adjustment: u = C⁻¹k* (ROME rome/compute_u.py with `mom2_adjustment: true`, ROME's own hparams; default) or u = k* (the EAC authors' / EasyEdit's ROME configs) */
   rome: VStarParams & { layer: number; mom2Ridge: number; mom2Adjustment: boolean };
@@ -100,11 +158,11 @@ export const VSTAR_DEFAULTS: Pick<VStarParams, 'weightDecayForm' | 'klDirection'
 };
 export const EAC_METHOD_DEFAULTS: Record<'rome' | 'memit', EacMethodParams> = {
   // EAC authors' rome/compute_v.py: top 20 %, elastic net not in the loss, 10 steps from the stage-1 values, new Adam
-  rome: { anchors: { mode: 'top_fraction', value: 0.2 }, elasticNet: 'off', retrainSteps: 10, retrainFrom: 'stage1', retrainAdam: 'fresh' },
+  rome: { anchors: { mode: 'top_fraction', value: 0.2 }, elasticNet: 'off', retrainSteps: 10, retrainFrom: 'stage1', retrainAdam: 'fresh', minAnchors: 80, retrainKlReference: 'retrain-start' },
   // EAC authors' memit/compute_z.py: top 5 %, λΣ|δ|/(|score|+1e-6), 15 steps from a zero δ, new Adam
-  memit: { anchors: { mode: 'top_fraction', value: 0.05 }, elasticNet: 'scored-l1', retrainSteps: 15, retrainFrom: 'zero', retrainAdam: 'fresh' },
+  memit: { anchors: { mode: 'top_fraction', value: 0.05 }, elasticNet: 'scored-l1', retrainSteps: 15, retrainFrom: 'zero', retrainAdam: 'fresh', minAnchors: 80, retrainKlReference: 'retrain-start' },
 };
-export const EAC_DEFAULTS: Omit<EacParams, 'rome' | 'memit'> = { saliency: 'mean-grad', scoreStep: 10, lambda: 5e-7, mu: 0, eps: 1e-6 };
+export const EAC_DEFAULTS: Omit<EacParams, 'rome' | 'memit'> = { saliency: 'mean-grad', scoreStep: 10, stage1Floor: 'base-steps', lambda: 5e-7, mu: 0, eps: 1e-6 };
 
 /**
  * What a profile written before these options existed meant (it has `eac.threshold`): such profiles
@@ -119,17 +177,45 @@ function previousOptions(p: Record<string, any>): void {
     p[sec].weightDecayForm ??= 'squared';
     p[sec].klDirection ??= 'original-edited';
     p[sec].klPosition ??= 'last';
-    e[sec] ??= { anchors: e.threshold, elasticNet: en, retrainSteps: steps(sec), retrainFrom: 'stage1', retrainAdam: 'continue' };
+    e[sec] ??= { anchors: e.threshold, elasticNet: en, retrainSteps: steps(sec), retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: 0, retrainKlReference: 'original' };
   }
   p.rome && (p.rome.mom2Adjustment ??= true);
   p.memit && (p.memit.keyWeighting ??= 'mean');
   e.saliency = e.saliency === 'value' ? 'value' : 'step';
+  e.stage1Floor ??= 'none';
   delete e.threshold;
   if (typeof e.elasticNet === 'boolean') delete e.elasticNet;
 }
 
 function req(cond: boolean, where: string, msg: string): asserts cond {
   if (!cond) throw new Error(`profile ${where}: ${msg}`);
+}
+
+/**
+ * The alphaedit section; a profile without one edits with AlphaEdit on its MEMIT layers and z
+ * settings, with the published threshold 2e-2 and α 10 (hparams/AlphaEdit/*.json).
+ */
+function parseAlphaEdit(p: Record<string, any>, where: string): void {
+  const m = p.memit;
+  p.alphaedit ??= {
+    layers: [...m.layers], vLr: m.vLr, vSteps: m.vSteps, klFactor: m.klFactor, weightDecay: m.weightDecay, clampNormFactor: m.clampNormFactor,
+    weightDecayForm: m.weightDecayForm, klDirection: m.klDirection, klPosition: m.klPosition, keyWeighting: m.keyWeighting,
+    nullspaceThreshold: 2e-2, l2: 10,
+  };
+  const a = p.alphaedit;
+  req(!!a && typeof a === 'object' && !Array.isArray(a), where, '"alphaedit" must be an object');
+  for (const k of ['vLr', 'vSteps', 'klFactor', 'weightDecay', 'clampNormFactor', 'nullspaceThreshold', 'l2'] as const)
+    req(typeof a[k] === 'number' && a[k] >= 0 && Number.isFinite(a[k]), where, `alphaedit.${k} must be a non-negative number, got ${JSON.stringify(a[k])}`);
+  req(a.l2 > 0, where, 'alphaedit.l2 must be > 0 (it keeps the projected system solvable)');
+  req(Array.isArray(a.layers) && a.layers.length > 0 && a.layers.every(Number.isInteger), where, 'alphaedit.layers must be a non-empty list of layer indices');
+  for (const [k, d] of Object.entries(VSTAR_DEFAULTS)) a[k] ??= d;
+  a.keyWeighting ??= 'context-type';
+  const oneOf = (v: unknown, allowed: readonly unknown[], k: string) =>
+    req(allowed.includes(v), where, `${k} must be one of ${allowed.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
+  oneOf(a.weightDecayForm, ['norm', 'squared'], 'alphaedit.weightDecayForm');
+  oneOf(a.klDirection, ['edited-original', 'original-edited'], 'alphaedit.klDirection');
+  oneOf(a.klPosition, ['subject-last', 'last'], 'alphaedit.klPosition');
+  oneOf(a.keyWeighting, ['context-type', 'mean'], 'alphaedit.keyWeighting');
 }
 
 /**
@@ -190,7 +276,17 @@ export function parseProfile(json: unknown, where = 'profile'): EditProfile {
     intAtLeast(x.retrainSteps, 0, `eac.${m}.retrainSteps`);
     oneOf(x.retrainFrom, ['stage1', 'zero'], `eac.${m}.retrainFrom`);
     oneOf(x.retrainAdam, ['fresh', 'continue'], `eac.${m}.retrainAdam`);
+    intAtLeast(x.minAnchors, 0, `eac.${m}.minAnchors`);
+    oneOf(x.retrainKlReference, ['retrain-start', 'original'], `eac.${m}.retrainKlReference`);
   }
+  oneOf(e.stage1Floor, ['base-steps', 'none'], 'eac.stage1Floor');
+  p.contextTemplates.lengthCounts ??= 'new-tokens';
+  oneOf(p.contextTemplates.lengthCounts, ['new-tokens', 'total'], 'contextTemplates.lengthCounts');
+  p.targetTokens ??= 'in-context';
+  oneOf(p.targetTokens, ['in-context', 'alone'], 'targetTokens');
+  p.normControl ??= 'off';
+  oneOf(p.normControl, ['off', 'nas'], 'normControl');
+  parseAlphaEdit(p, where);
   req(isObj(p.ft) && Number.isInteger(p.ft.layer), where, 'ft.layer must be an integer');
   req(isObj(p.stats) && Number.isInteger(p.stats.samples) && p.stats.samples > 0, where, 'stats.samples must be a positive integer');
   return p as EditProfile;
@@ -241,7 +337,7 @@ export function loadProfile(nameOrPath: string): EditProfile {
 /** Layers must exist in the model the profile is applied to. */
 export function checkProfileFits(p: EditProfile, arch: string, layers: number): void {
   if (p.arch !== arch) throw new Error(`profile ${p.name} is for ${p.arch} models, this model is ${arch}`);
-  const all = [p.rome.layer, p.ft.layer, ...p.memit.layers];
+  const all = [p.rome.layer, p.ft.layer, ...p.memit.layers, ...p.alphaedit.layers];
   const bad = all.filter((l) => l < 0 || l >= layers);
   if (bad.length) throw new Error(`profile ${p.name} names layer(s) ${bad.join(', ')} but the model has ${layers} layers (0..${layers - 1})`);
 }

@@ -33,9 +33,21 @@ export function targetTokenIds(model: LoadedModel, plainPrompt: string, target: 
   return ids;
 }
 
-export function buildEditPrompts(model: LoadedModel, req: EditRequest, contexts: string[], klTemplate = '{} is a'): EditPromptSet {
+/**
+ * ROME compute_v / MEMIT compute_z: `tok(" " + target)` by itself, BOS dropped (profile targetTokens
+ * 'alone'); targetTokenIds is the in-context form.
+ */
+export function targetTokenIdsAlone(model: LoadedModel, target: string): number[] {
+  let ids = model.tok.encode(' ' + target.trim());
+  const bos = model.cfg.bosTokenId;
+  if (bos !== undefined && ids[0] === bos) ids = ids.slice(1);
+  if (ids.length === 0) throw new Error(`target "${target}" encodes to no tokens`);
+  return ids;
+}
+
+export function buildEditPrompts(model: LoadedModel, req: EditRequest, contexts: string[], klTemplate = '{} is a', targetTokens: 'in-context' | 'alone' = 'in-context'): EditPromptSet {
   const plainPrompt = req.prompt.replace('{}', req.subject);
-  const targetIds = targetTokenIds(model, plainPrompt, req.targetNew);
+  const targetIds = targetTokens === 'alone' ? targetTokenIdsAlone(model, req.targetNew) : targetTokenIds(model, plainPrompt, req.targetNew);
   const rewrite = contexts.map((ctx) => {
     const template = ctx.replace('{}', req.prompt);
     const promptIds = model.encode(template.replace('{}', req.subject));

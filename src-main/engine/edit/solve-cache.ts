@@ -11,6 +11,7 @@ import { Alloc, defaultAlloc } from './alloc';
 import { bytesOf, readFileInto, regularFileSize, writeFileAtomic } from './atomic-write';
 import { choleskyBlockedInPlace } from './cholesky-ort';
 import { choleskyInPlace, choleskySolve, NotPositiveDefiniteError } from './linalg';
+import { nullspaceBasis, symmetricEigen, type SymmetricEigen } from './eigen';
 import { isForeignCacheFile, readCacheMeta, sha256, statsPaths, type StatsMeta } from './stats/cache';
 import { StatsError } from './stats-npz';
 
@@ -23,6 +24,31 @@ export function solveKey(statsKeyValue: string, regulariser: string | number): s
 export const BLOCKED_CHOLESKY_MIN = 1024;
 
 const FACTOR_FORMAT = 'eac-cholesky-v1';
+const EIGEN_FORMAT = 'eac-eigen-v1';
+
+/** AlphaEdit's Û for one statistics entry and threshold: the eigenvectors of C below it, as rows [rows, n]. */
+export interface Nullspace {
+  key: string;
+  /** the statistics entry it comes from */
+  statsKey: string;
+  n: number;
+  rows: number;
+  basis: Float64Array;
+  threshold: number;
+  /** where the eigendecomposition came from */
+  source: 'memory' | 'disk' | 'computed';
+}
+
+export interface EigenMeta {
+  format: typeof EIGEN_FORMAT;
+  statsKey: string;
+  statsSha256: string;
+  dim: number;
+  /** sha256 of the .bin: n eigenvalues (ascending) then the n eigenvectors as rows, float64 little-endian */
+  sha256: string;
+  seconds: number;
+  created: string;
+}
 
 /** The diagonal shift ROME's ridge adds: ridge · tr(C) / n. */
 export function ridgeShift(C: Float64Array, n: number, ridge: number): number {
@@ -87,6 +113,11 @@ function factorPaths(cacheDir: string, statsKeyValue: string, ridge: number) {
   return { stats: base, bin: path.join(base.dir, `${statsKeyValue}.chol-${tag}.bin`), meta: path.join(base.dir, `${statsKeyValue}.chol-${tag}.json`) };
 }
 
+function eigenPaths(cacheDir: string, statsKeyValue: string) {
+  const base = statsPaths(cacheDir, statsKeyValue);
+  return { bin: path.join(base.dir, `${statsKeyValue}.eig.bin`), meta: path.join(base.dir, `${statsKeyValue}.eig.json`) };
+}
+
 function statsSha(cacheDir: string, statsKeyValue: string): string | null {
   return readCacheMeta<StatsMeta>(statsPaths(cacheDir, statsKeyValue).meta)?.sha256 ?? null;
 }
@@ -135,6 +166,10 @@ export interface SolveCacheOptions {
  */
 export class SolveCache {
   private entries = new Map<string, SolveEntry>();
+  /** Û per (stats key, threshold); the full decomposition lives on disk only */
+  private nullspaces = new Map<string, Nullspace>();
+  /** eigendecompositions run by this cache */
+  eigendecompositions = 0;
   /** factorisations run by this cache */
   factorisations = 0;
   /** factors read from disk by this cache */
@@ -166,6 +201,59 @@ export class SolveCache {
 
   clear(): void {
     this.entries.clear();
+    this.nullspaces.clear();
+  }
+
+  /**
+   * AlphaEdit's null-space basis of a statistics entry: the eigenvectors of C with eigenvalue <
+   * `threshold`. The eigendecomposition runs once per statistics entry: it is persisted beside the
+   * Cholesky factor (whole, so another threshold reads it back instead of decomposing again) when
+   * the entry has a cache folder, and Û is kept in memory per threshold (the last few).
+   */
+  async nullspace(stats: SolveStats, threshold: number, n: number, onProgress?: (fraction: number) => void): Promise<Nullspace> {
+    const key = `${stats.key}|nullspace<${threshold}`;
+    const hit = this.nullspaces.get(key);
+    if (hit) {
+      if (hit.n !== n) throw new Error(`SolveCache: null space ${key} was made for ${hit.n} dimensions, asked for ${n}`);
+      this.nullspaces.delete(key);
+      this.nullspaces.set(key, hit);
+      return { ...hit, source: 'memory' };
+    }
+    const dir = stats.cacheDir;
+    const paths = dir ? eigenPaths(dir, stats.key) : null;
+    const expectSha = dir ? statsSha(dir, stats.key) : null;
+    let eig: SymmetricEigen | null = paths && expectSha ? this.loadEigen(paths, stats.key, expectSha, n) : null;
+    let source: Nullspace['source'] = 'disk';
+    if (!eig) {
+      if (!stats.mom2) throw new StatsError('not-positive-definite', `no eigendecomposition of ${stats.key} in memory or beside the statistics, and no statistics to decompose`);
+      const t0 = performance.now();
+      eig = symmetricEigen(stats.mom2, n, onProgress);
+      this.eigendecompositions++;
+      source = 'computed';
+      if (paths && expectSha) {
+        const digest = writeFileAtomic(paths.bin, [bytesOf(eig.values), bytesOf(eig.vectors)]);
+        const meta: EigenMeta = { format: EIGEN_FORMAT, statsKey: stats.key, statsSha256: expectSha, dim: n, sha256: digest, seconds: (performance.now() - t0) / 1000, created: new Date().toISOString() };
+        writeFileAtomic(paths.meta, JSON.stringify(meta, null, 1));
+      }
+    }
+    const { rows, basis } = nullspaceBasis(eig, threshold);
+    const out: Nullspace = { key, statsKey: stats.key, n, rows, basis, threshold, source };
+    this.nullspaces.set(key, out);
+    while (this.nullspaces.size > Math.max(1, Math.min(this.maxEntries, 8))) this.nullspaces.delete(this.nullspaces.keys().next().value as string);
+    return out;
+  }
+
+  private loadEigen(paths: ReturnType<typeof eigenPaths>, statsKeyValue: string, statsSha256: string, n: number): SymmetricEigen | null {
+    const meta = readCacheMeta<EigenMeta>(paths.meta, 'the eigendecomposition meta');
+    if (!meta || meta.format !== EIGEN_FORMAT || meta.statsKey !== statsKeyValue || meta.statsSha256 !== statsSha256 || meta.dim !== n) return null;
+    const all = new Float64Array(n + n * n);
+    try {
+      if (readFileInto(paths.bin, bytesOf(all), 'the persisted eigendecomposition') !== meta.sha256) return null;
+    } catch (e) {
+      if (isForeignCacheFile(e)) throw e;
+      return null;
+    }
+    return { n, values: all.subarray(0, n), vectors: all.subarray(n) };
   }
 
   private remember(key: string, entry: SolveEntry, persisted: boolean): void {

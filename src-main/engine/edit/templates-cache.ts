@@ -14,7 +14,8 @@ import { readCacheMeta, sha256 } from './stats/cache';
 import { modelContentHash } from './stats/model-hash';
 
 /** Bump when generateTemplates changes what it produces for the same model, lengths and seed. */
-export const TEMPLATES_FORMAT = 'eac-templates-v1';
+// v2: seed word and continuation decoded together (v1 glued them: "Thefavorite" on LLaMA)
+export const TEMPLATES_FORMAT = 'eac-templates-v2';
 
 interface TemplatesEntry {
   format: typeof TEMPLATES_FORMAT;
@@ -24,9 +25,15 @@ interface TemplatesEntry {
   templates: string[];
 }
 
-export async function templatesPath(model: Pick<LoadedModel, 'ck'>, cacheDir: string, lengths: [number, number][], seed: number): Promise<{ file: string; key: string }> {
+export async function templatesPath(
+  model: Pick<LoadedModel, 'ck'>,
+  cacheDir: string,
+  lengths: [number, number][],
+  seed: number,
+  lengthCounts: 'new-tokens' | 'total' = 'new-tokens',
+): Promise<{ file: string; key: string }> {
   const modelHash = await modelContentHash(model, cacheDir);
-  const key = sha256(JSON.stringify({ format: TEMPLATES_FORMAT, model: modelHash, lengths, seed })).slice(0, 40);
+  const key = sha256(JSON.stringify({ format: TEMPLATES_FORMAT, model: modelHash, lengths, seed, ...(lengthCounts === 'total' ? { lengthCounts } : {}) })).slice(0, 40);
   return { file: path.join(cacheDir, 'templates', `${key}.json`), key };
 }
 

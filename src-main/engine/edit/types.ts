@@ -2,8 +2,8 @@
 import type { EditRequest } from '../facts/types';
 import type { ProgressCount } from '../progress';
 
-export type EditMethod = 'rome' | 'memit' | 'eac-rome' | 'eac-memit' | 'ft' | 'ft-en';
-export const EDIT_METHODS: readonly EditMethod[] = ['rome', 'memit', 'eac-rome', 'eac-memit', 'ft', 'ft-en'];
+export type EditMethod = 'rome' | 'memit' | 'eac-rome' | 'eac-memit' | 'alphaedit' | 'eac-alphaedit' | 'ft' | 'ft-en';
+export const EDIT_METHODS: readonly EditMethod[] = ['rome', 'memit', 'eac-rome', 'eac-memit', 'alphaedit', 'eac-alphaedit', 'ft', 'ft-en'];
 
 /** ΔW of one layer's MLP output projection = Σ_r Ut[r]ᵀ ⊗ Vt[r] (W maps d_ff → d). */
 export interface LayerDelta {
@@ -72,4 +72,9 @@ export interface EditResult {
   details: Record<string, unknown>;
   /** identifiers of the key statistics used, per layer */
   statsKeys: Record<number, string>;
+  /**
+   * AlphaEdit / EAC-AlphaEdit: the keys this edit adds to the preserved second moment K_p K_pᵀ, per
+   * layer (model state the ledger stores with the edit, so revert / remove / replay rebuild it)
+   */
+  preservedKeys?: { layer: number; n: number; keys: Float64Array }[];
 }

@@ -15,13 +15,19 @@ import { readTemplates, templatesPath, writeTemplates } from './templates-cache'
  * words (top-k 5 sampling, fixed seed so runs are reproducible). Kept on the model for this
  * process and, with `cacheDir`, on disk for later ones (templates-cache.ts).
  */
-export async function contextTemplates(model: LoadedModel, lengths: [number, number][], seed: number, opts: { cacheDir?: string } = {}): Promise<string[]> {
-  const key = JSON.stringify([lengths, seed]);
+export async function contextTemplates(
+  model: LoadedModel,
+  lengths: [number, number][],
+  seed: number,
+  opts: { cacheDir?: string; lengthCounts?: 'new-tokens' | 'total' } = {},
+): Promise<string[]> {
+  const counts = opts.lengthCounts ?? 'new-tokens';
+  const key = JSON.stringify([lengths, seed, counts]);
   // owned by the model (freed with it), not a module-level map
   const cache = model.caches.getOrCreate('vstar.contextTemplates', () => new Map<string, string[]>());
   const hit = cache.get(key);
   if (hit) return hit;
-  const disk = opts.cacheDir ? await templatesPath(model, opts.cacheDir, lengths, seed) : null;
+  const disk = opts.cacheDir ? await templatesPath(model, opts.cacheDir, lengths, seed, counts) : null;
   const stored = disk && readTemplates(disk.file, disk.key, 1 + typeSizes(lengths).reduce((a, b) => a + b, 0));
   if (stored) {
     cache.set(key, stored);
@@ -33,7 +39,7 @@ export async function contextTemplates(model: LoadedModel, lengths: [number, num
   model.factors.clear();
   let out: string[];
   try {
-    out = await generateTemplates(model, lengths, seededRandom(seed));
+    out = await generateTemplates(model, lengths, seededRandom(seed), counts);
   } finally {
     for (const [l, f] of live) model.factors.set(l, f);
   }
@@ -55,17 +61,31 @@ function typeSizes(lengths: [number, number][]): number[] {
   return lengths.map(([, n]) => rowsPerSeedWord(n) * SEED_WORDS.length);
 }
 
-async function generateTemplates(model: LoadedModel, lengths: [number, number][], rand: () => number): Promise<string[]> {
+/**
+ * The text of one generated row: the seed word's ids and the generated ids decoded together, as
+ * ROME's generate_fast decodes the whole sequence. Gluing the seed word to the decoded continuation
+ * instead loses the space a SentencePiece tokenizer drops from the first piece it decodes
+ * ("Thefavorite sport of …" on LLaMA).
+ */
+export function templateText(model: LoadedModel, seedIds: number[], generated: number[]): string {
+  return model.tok.decode([...seedIds, ...generated], true).replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim() + '. {}';
+}
+
+async function generateTemplates(model: LoadedModel, lengths: [number, number][], rand: () => number, counts: 'new-tokens' | 'total'): Promise<string[]> {
   const starts = SEED_WORDS;
   const out = ['{}'];
-  for (const [len, n] of lengths) {
+  const seedIds = starts.map((s) => model.encode(s));
+  // ROME's generate_fast stops when the padded sequence, prompt included, reaches max_out_len
+  const promptLen = Math.max(...seedIds.map((ids) => ids.length));
+  for (const [entryLen, n] of lengths) {
+    const len = counts === 'total' ? Math.max(1, entryLen - promptLen) : entryLen;
     const per = rowsPerSeedWord(n);
     // One batched generation per length (all seed words at once: on GPT-2 XL 15 decoding steps
     // instead of 75). The draws are taken in the order a call per seed word took them (seed word,
     // then step, then row) and handed to each (row, step), so the templates do not depend on the
     // batching.
     const draws = Float64Array.from({ length: starts.length * per * len }, () => rand());
-    const rows = starts.flatMap((s) => Array.from({ length: per }, () => model.encode(s)));
+    const rows = seedIds.flatMap((ids) => Array.from({ length: per }, () => ids));
     const gen = await model.generate(rows, len, {
       stopIds: [],
       sample: {
@@ -73,10 +93,7 @@ async function generateTemplates(model: LoadedModel, lengths: [number, number][]
         rand: (row, step) => draws[Math.floor(row / per) * per * len + step * per + (row % per)],
       },
     });
-    gen.forEach((g, row) => {
-      const text = starts[Math.floor(row / per)] + model.tok.decode(g, true);
-      out.push(text.replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim() + '. {}');
-    });
+    gen.forEach((g, row) => out.push(templateText(model, seedIds[Math.floor(row / per)], g)));
   }
   return out;
 }
@@ -122,21 +139,29 @@ function norm(x: ArrayLike<number>): number {
  * Anchors from |score|. percentile: |score| ≥ γ, γ the value-th percentile with linear
  * interpolation as numpy.percentile (paper §3). top_fraction: exactly max(⌊value·n⌋, 1) dimensions
  * of largest |score|, as `torch.topk(score, max(int(len(score) * 0.2), 1))` in the authors' code
- * (ties broken by the lower index). γ is the smallest kept |score|.
+ * (ties broken by the lower index). Either way at least min(minAnchors, n) dimensions are kept
+ * (the largest |score| first): anchors = max(⌊ratio·d⌋, minAnchors). γ is the smallest kept |score|.
  */
-export function anchorMask(score: Float64Array, t: AnchorRule): { mask: Uint8Array; gamma: number } {
+export function anchorMask(score: Float64Array, t: AnchorRule, minAnchors = 0): { mask: Uint8Array; gamma: number } {
   const n = score.length;
   const mask = new Uint8Array(n);
+  const order = [...score.keys()].sort((a, b) => Math.abs(score[b]) - Math.abs(score[a]) || a - b);
+  let keep: number;
   if (t.mode === 'percentile') {
     const mags = Array.from(score, Math.abs).sort((a, b) => a - b);
     const pos = (t.value / 100) * (n - 1);
     const lo = Math.floor(pos);
     const gamma = mags[lo] + (mags[Math.min(lo + 1, n - 1)] - mags[lo]) * (pos - lo);
-    for (let i = 0; i < n; i++) mask[i] = Math.abs(score[i]) >= gamma ? 1 : 0;
-    return { mask, gamma };
+    let count = 0;
+    for (let i = 0; i < n; i++) count += Math.abs(score[i]) >= gamma ? 1 : 0;
+    if (count >= Math.min(minAnchors, n)) {
+      for (let i = 0; i < n; i++) mask[i] = Math.abs(score[i]) >= gamma ? 1 : 0;
+      return { mask, gamma };
+    }
+    keep = Math.min(minAnchors, n);
+  } else {
+    keep = Math.min(n, Math.max(1, Math.floor(t.value * n + 1e-9), minAnchors));
   }
-  const keep = Math.max(1, Math.floor(t.value * n + 1e-9));
-  const order = [...score.keys()].sort((a, b) => Math.abs(score[b]) - Math.abs(score[a]) || a - b);
   for (const i of order.slice(0, keep)) mask[i] = 1;
   return { mask, gamma: Math.abs(score[order[keep - 1]]) };
 }
@@ -278,13 +303,15 @@ export async function optimiseZ(
     await stage('optimise', hp.vSteps, hp.vSteps);
     return { z, vInit: ref, trace };
   }
-  const total = eac.scoreStep + eac.retrainSteps;
-  // stage 1: authors' code runs `for it in range(10)` with the same stopping rules
-  const grads = await stage('optimise', eac.scoreStep, total);
+  // stage 1: authors' code runs `for it in range(10)` with the same stopping rules; with
+  // stage1Floor 'base-steps' never fewer steps than the base method's own z optimisation
+  const stage1 = eac.stage1Floor === 'base-steps' ? Math.max(eac.scoreStep, hp.vSteps) : eac.scoreStep;
+  const total = stage1 + eac.retrainSteps;
+  const grads = await stage('optimise', stage1, total);
   let gradNow: Float64Array | null = null;
   if (eac.saliency !== 'mean-grad') gradNow = (await problem.evaluate(z)).grad;
   const score = saliencyScore(eac.saliency, z, ref, grads, gradNow);
-  const { mask, gamma } = anchorMask(score, eac.anchors);
+  const { mask, gamma } = anchorMask(score, eac.anchors, eac.minAnchors);
   const alpha = Float64Array.from(score, (s) => 1 / (Math.abs(s) + eac.eps));
   const indices = [...mask.keys()].filter((i) => mask[i]);
   // retraining: authors' ROME starts from the stage-1 values of the anchors, their MEMIT from a zero δ;
@@ -292,6 +319,8 @@ export async function optimiseZ(
   if (eac.retrainFrom === 'zero') z = new Float64Array(D);
   else for (let i = 0; i < D; i++) if (!mask[i]) z[i] = 0;
   if (eac.retrainAdam === 'fresh') st = { m: new Float64Array(D), v: new Float64Array(D), t: 0 };
+  // authors' code: `kl_distr_init = None` before the retraining loop, recorded on its first pass
+  if (eac.retrainKlReference === 'retrain-start' && hp.klFactor > 0) await problem.setKlReference(z);
   const en = (x: Float64Array) => elasticNetTerm(x, mask, alpha, eac.elasticNet, eac.lambda, eac.mu, vNorm2);
   await stage('retrain', eac.retrainSteps, total, mask, en);
   return { z, vInit: ref, trace, anchors: { count: indices.length, of: D, gamma, indices } };

@@ -12,6 +12,7 @@ import {
   LiveEdits,
   loadProfile,
   parseProfile,
+  preservedKeysOf,
   statsProvider,
   type EditProfile,
   type LayerDelta,
@@ -197,11 +198,20 @@ export class Workspace {
     return this.ledger.liveEdits(this.modelId).flatMap((e) => e.factors.map(toDelta));
   }
 
-  /** Sets the model's factors (and every cached editor's live set) from the ledger. */
+  /**
+   * Sets the model's factors (and every cached editor's live set) from the ledger, and AlphaEdit's
+   * preserved second moment from the live edits' stored keys (rebuilt, not subtracted: exact after
+   * a revert, a removal or a replay).
+   */
   rebuild(): void {
     const deltas = this.liveDeltas();
     this.baseLive.set(deltas);
     for (const e of this.editors.values()) e.editor.live.set(deltas);
+    this.syncPreservedKeys();
+  }
+
+  private syncPreservedKeys(): void {
+    preservedKeysOf(this.model).set(this.ledger.livePreservedKeys(this.modelId).map(({ layer, n, keys }) => ({ layer, n, keys })));
   }
 
   /** An editor for a profile, its live set synced with the ledger. */
@@ -217,6 +227,7 @@ export class Workspace {
     entry.settings.onProgress = stats.onProgress;
     entry.settings.signal = stats.signal;
     entry.editor.live.set(this.liveDeltas());
+    this.syncPreservedKeys();
     return entry.editor;
   }
 
