@@ -51,7 +51,7 @@ import { Editor, loadProfile, statsProvider, type EditProfile } from '../src-mai
 import { buildEditPrompts } from '../src-main/engine/edit/prompts';
 import { SolveCache, solveKey } from '../src-main/engine/edit/stats';
 import { readTemplates, templatesPath, writeTemplates } from '../src-main/engine/edit/templates-cache';
-import { contextTemplates } from '../src-main/engine/edit/vstar';
+import { contextTemplates } from '../src-main/engine/edit/templates';
 import { parseFacts } from '../src-main/engine/facts';
 import { Graph } from '../src-main/engine/graph/ir';
 import { serializeModel } from '../src-main/engine/onnx/writer';

@@ -1,6 +1,6 @@
 // The regularisers added to the v* loss, each against float64 central differences of its own value.
 import { describe, expect, it } from 'vitest';
-import { elasticNetTerm, weightDecayTerm, type Term } from '../../src-main/engine/edit/vstar';
+import { elasticNetTerm, weightDecayTerm, type Term } from '../../src-main/engine/edit/regularisers';
 import type { ElasticNetForm, WeightDecayForm } from '../../src-main/engine/edit/profile';
 import { rng } from './gradcheck';
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { sessionCounters } from '../../src-main/engine/runtime/session';
 import { templatesPath } from '../../src-main/engine/edit/templates-cache';
 import { LoadedModel, sampleTopK, seededRandom } from '../../src-main/engine/runtime/model';
-import { contextTemplates } from '../../src-main/engine/edit/vstar';
+import { contextTemplates } from '../../src-main/engine/edit/templates';
 import { loadProfile } from '../../src-main/engine/edit/profile';
 import { FIXTURES } from '../shared';
 

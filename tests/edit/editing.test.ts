@@ -9,7 +9,7 @@ import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { buildEditPrompts } from '../../src-main/engine/edit/prompts';
-import { contextTemplates } from '../../src-main/engine/edit/vstar';
+import { contextTemplates } from '../../src-main/engine/edit/templates';
 import { FIXTURES } from '../shared';
 import { report } from '../engine/helpers';
 import { F32_U, forwardDepth, gamma, maxAbs } from '../tolerance';

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LossProblem } from '../../src-main/engine/edit/problem';
 import { EAC_METHOD_DEFAULTS, loadProfile, parseProfile, type EacParams, type VStarParams } from '../../src-main/engine/edit/profile';
-import { anchorMask, eacRun, optimiseZ, templateText } from '../../src-main/engine/edit/vstar';
+import { anchorMask } from '../../src-main/engine/edit/anchors';
+import { templateText } from '../../src-main/engine/edit/templates';
+import { eacRun, optimiseZ } from '../../src-main/engine/edit/vstar';
 import { buildEditPrompts, targetTokenIds } from '../../src-main/engine/edit/prompts';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { FIXTURES } from '../shared';
@@ -142,7 +144,7 @@ describe("contextTemplates.lengthCounts 'total' (ROME generate_fast counts the p
   it('gpt2-world-a: the generation asks for length − (longest seed word in tokens) new tokens; the default for length', async () => {
     const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
     try {
-      const { contextTemplates } = await import('../../src-main/engine/edit/vstar');
+      const { contextTemplates } = await import('../../src-main/engine/edit/templates');
       const asked: number[] = [];
       const generate = model.generate.bind(model);
       model.generate = (rows, maxNewTokens, opts) => {

@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { cholesky } from '../../src-main/engine/edit/linalg';
 import { denseDelta, LiveEdits, stackDeltas } from '../../src-main/engine/edit/live';
 import type { LoadedModel } from '../../src-main/engine/runtime/model';
-import { memitLayerUpdate, romeUpdate } from '../../src-main/engine/edit/methods';
-import { adamStep, anchorMask, contextTypeWeights } from '../../src-main/engine/edit/vstar';
+import { memitLayerUpdate } from '../../src-main/engine/edit/update-memit';
+import { romeUpdate } from '../../src-main/engine/edit/update-rome';
+import { adamStep } from '../../src-main/engine/edit/adam';
+import { anchorMask } from '../../src-main/engine/edit/anchors';
+import { contextTypeWeights } from '../../src-main/engine/edit/templates';
 import { rng } from '../autodiff/gradcheck';
 import { F32_U } from '../tolerance';
 

@@ -3,17 +3,22 @@
 // weights. MEMIT applies its per-layer deltas tentatively while it works and withdraws them after.
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
-import { cholesky, choleskySolve } from './linalg';
 import { SolveCache, solveRef, type SolveStats } from './stats';
 import type { Nullspace } from './solve-cache';
 import { alphaEditLayerUpdate, PreservedKeys, type PreservedKeyBlock } from './alphaedit';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
 import type { EditProfile, VStarParams } from './profile';
-import { buildEditPrompts, PromptRow } from './prompts';
+import { buildEditPrompts } from './prompts';
 import type { EditMethod, EditPhase, LayerDelta } from './types';
 import type { ProgressCount } from '../progress';
-import { adamStep, AdamState, contextTemplates, contextTypeWeights, eacRun, optimiseZ, VStarResult } from './vstar';
+import { adamStep, type AdamState } from './adam';
+import { contextTemplates, contextTypeWeights } from './templates';
+import { eacRun, optimiseZ, type VStarResult } from './vstar';
+import { mean, memitKeys, tapAtSubject } from './kstar';
+import { normControlledZ } from './norm-control';
+import { romeUpdate } from './update-rome';
+import { memitLayerUpdate } from './update-memit';
 
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
@@ -46,44 +51,9 @@ const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('s
 /** AlphaEdit's K_p K_pᵀ of this model: model state, owned by the model, set from the ledger by whoever syncs the live edits. */
 export const preservedKeysOf = (model: LoadedModel): PreservedKeys => model.caches.getOrCreate('alphaedit.preserved', () => new PreservedKeys());
 
-function mean(rows: Float64Array[]): Float64Array {
-  const out = new Float64Array(rows[0].length);
-  for (const r of rows) for (let i = 0; i < out.length; i++) out[i] += r[i] / rows.length;
-  return out;
-}
 
-/** Σ wᵢ rowsᵢ (MEMIT compute_ks: the mean of each context type's mean, expressed as row weights) */
-function weightedMean(rows: Float64Array[], w: number[]): Float64Array {
-  const out = new Float64Array(rows[0].length);
-  rows.forEach((r, j) => {
-    for (let i = 0; i < out.length; i++) out[i] += w[j] * r[i];
-  });
-  return out;
-}
 
-function dotv(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
 
-/**
- * NAS-style norm control (SasyaTitech/NAS compute_z.py, `scale_vector_to_norm`): the solved value
- * vector v0 + z (the MLP output at the subject's last token) rescaled to ‖v0‖, its norm before this
- * edit; returns the z that gives it. (NAS scales to a mean v* norm of the unedited model; the norm
- * at the position itself needs no extra statistics and is the same where the model is unedited.)
- */
-export function normControlledZ(v0: Float64Array, z: Float64Array): { z: Float64Array; scale: number } {
-  let a = 0;
-  let b = 0;
-  for (let i = 0; i < v0.length; i++) {
-    a += v0[i] * v0[i];
-    b += (v0[i] + z[i]) ** 2;
-  }
-  if (!(b > 0)) return { z, scale: 1 };
-  const scale = Math.sqrt(a / b);
-  return { z: Float64Array.from(z, (zi, i) => scale * (v0[i] + zi) - v0[i]), scale };
-}
 
 async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: VStarParams, eac: boolean) {
   const { model, profile } = ctx;
@@ -122,48 +92,7 @@ function summarise(res: VStarResult) {
   };
 }
 
-/**
- * ROME's rank-one update ΔW = right ⊗ u with u = C⁻¹k* / ‖C⁻¹k*‖ and right = z/(k_curᵀu), so that
- * ΔW k_cur = z: the edited MLP maps the subject's key at the plain prompt to v* = v + z.
- * `L` is the Cholesky factor of C (d_ff × d_ff); null means no C⁻¹ (ROME compute_u with
- * `mom2_adjustment: false`, u = k* / ‖k*‖, as the EAC authors' and EasyEdit's ROME configs run).
- */
-export function romeUpdate(L: Float64Array | null, F: number, kStar: Float64Array, kCur: Float64Array, z: Float64Array) {
-  const u = L ? choleskySolve(L, F, kStar, 1) : Float64Array.from(kStar);
-  const un = Math.sqrt(dotv(u, u));
-  for (let i = 0; i < F; i++) u[i] /= un;
-  // ROME compute_v: right = (v* − W k)/(kᵀu) at the plain prompt, and v* − W k = z there
-  const denom = dotv(kCur, u);
-  return { Ut: Float32Array.from(z, (zi) => zi / denom), Vt: Float32Array.from(u), denom };
-}
 
-/**
- * MEMIT's per-layer update ΔW = R Aᵀ with A = (λC + K Kᵀ)⁻¹ K, returned as factors
- * Ut = Rᵀ [n, d], Vt = Aᵀ [n, d_ff]. K: n keys (d_ff), R: n residuals (d). `LC` is the cached
- * Cholesky factor of C: by Woodbury A = (λC)⁻¹K (I + Kᵀ(λC)⁻¹K)⁻¹, so each batch costs two
- * triangular solves and an n × n system instead of a fresh d_ff³ factorisation.
- */
-export function memitLayerUpdate(K: Float64Array[], R: Float64Array[], LC: Float64Array, lambda: number, F: number, D: number) {
-  const n = K.length;
-  const Kmat = new Float64Array(F * n);
-  K.forEach((k, j) => k.forEach((v, a) => (Kmat[a * n + j] = v)));
-  const Y = choleskySolve(LC, F, Kmat, n); // C⁻¹K [F, n]
-  for (let i = 0; i < Y.length; i++) Y[i] /= lambda;
-  const G = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = i === j ? 1 : 0;
-      for (let a = 0; a < F; a++) s += Kmat[a * n + i] * Y[a * n + j];
-      G[i * n + j] = s;
-    }
-  // Aᵀ = G⁻¹ (Y/λ)ᵀ, G symmetric positive definite
-  const Yt = new Float64Array(n * F);
-  for (let a = 0; a < F; a++) for (let j = 0; j < n; j++) Yt[j * F + a] = Y[a * n + j];
-  const At = choleskySolve(cholesky(G, n), n, Yt, F);
-  const Ut = new Float32Array(n * D);
-  for (let j = 0; j < n; j++) for (let k = 0; k < D; k++) Ut[j * D + k] = R[j][k];
-  return { Ut, Vt: Float32Array.from(At) };
-}
 
 /**
  * Key statistics of `layers`, checked and factorised for a solve with `ridge` — so too few tokens or
@@ -210,19 +139,6 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   };
 }
 
-/** A tap (MLP key or residual after the block) at the subject's last token of each row, live model. */
-async function tapAtSubject(model: LoadedModel, layer: number, rows: PromptRow[], tap: 'key' | 'resid'): Promise<Float64Array[]> {
-  const { batch, out } = await model.run(
-    rows.map((r) => r.ids),
-    { logits: 'none', ...(tap === 'key' ? { tapKeys: [layer] } : { tapResid: [layer] }) },
-  );
-  const width = tap === 'key' ? model.cfg.ffn : model.cfg.hidden;
-  const data = out[`${tap}_${layer}`].data as Float32Array;
-  return rows.map((r, b) => {
-    const at = b * batch.T + batch.T - r.ids.length + r.subjectLast;
-    return Float64Array.from(data.subarray(at * width, at * width + width));
-  });
-}
 
 /**
  * AlphaEdit's null-space bases for `layers` (eigenvectors of each layer's C below the threshold),
@@ -277,14 +193,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   const plainRows = sets.map((s) => s.rewrite[0]);
   // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
   // within each context type first ("{}" alone is a type, so it carries half the weight)
-  const keysAt = async (layer: number) => {
-    const K: Float64Array[] = [];
-    for (const s of sets) {
-      const rows = await tapAtSubject(model, layer, s.rewrite, 'key');
-      K.push(hp.keyWeighting === 'context-type' ? weightedMean(rows, keyWeights) : mean(rows));
-    }
-    return K;
-  };
+  const keysAt = (layer: number) => memitKeys(model, layer, sets, hp.keyWeighting, keyWeights);
   const deltas: LayerDelta[] = [];
   const preserved: PreservedKeyBlock[] = [];
   const untouched: number[] = [];

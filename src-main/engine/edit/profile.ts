@@ -117,7 +117,7 @@ export interface AlphaEditParams extends VStarParams {
  */
 export type TargetTokens = 'in-context' | 'alone';
 
-/** Norm control after z is solved: 'off' (default) or 'nas' (methods.ts normControlledZ). */
+/** Norm control after z is solved: 'off' (default) or 'nas' (norm-control.ts normControlledZ). */
 export type NormControl = 'off' | 'nas';
 
 export interface EditProfile {

@@ -274,7 +274,7 @@ export interface CacheOptions<T> {
 /**
  * Per-model caches (loss-graph state, solve factors, context templates, …): owned by the loaded
  * model and freed with it, instead of module-level maps that outlive it. Keys are namespaced by the
- * owning module ("vstar.contextTemplates", "stats.solves", …).
+ * owning module ("templates.contextTemplates", "stats.solves", …).
  */
 export class ModelCaches {
   private entries = new Map<string, CacheEntry>();
