@@ -8,8 +8,7 @@ import { keyStats } from './stats';
 
 export { Editor, type EditOptions } from './editor';
 export { LiveEdits, stackDeltas, denseDelta } from './live';
-export { preservedKeysOf } from './methods';
-export { PreservedKeys, type PreservedKeyBlock } from './alphaedit';
+export { PreservedKeys, preservedKeysOf, type PreservedKeyBlock } from './preserved-keys';
 export { loadProfile, parseProfile, bundledProfiles, checkProfileFits, type EditProfile } from './profile';
 export { requestMetrics, teacherForced, normSnapshots } from './metrics';
 export { keyStats, importStatsIntoCache, modelContentHash } from './stats';

@@ -5,7 +5,8 @@ import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { SolveCache, solveRef, type SolveStats } from './stats';
 import type { Nullspace } from './solve-cache';
-import { alphaEditLayerUpdate, PreservedKeys, type PreservedKeyBlock } from './alphaedit';
+import { alphaEditLayerUpdate } from './update-alphaedit';
+import { preservedKeysOf, type PreservedKeyBlock } from './preserved-keys';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
 import type { EditProfile, VStarParams } from './profile';
@@ -47,9 +48,6 @@ export interface MethodOutput {
 
 /** Cholesky factors of C (+ ridge) per statistics key: computed once per layer, reused by every edit, owned by the model (freed with it). */
 const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('stats.solves', () => new SolveCache());
-
-/** AlphaEdit's K_p K_pᵀ of this model: model state, owned by the model, set from the ledger by whoever syncs the live edits. */
-export const preservedKeysOf = (model: LoadedModel): PreservedKeys => model.caches.getOrCreate('alphaedit.preserved', () => new PreservedKeys());
 
 
 
