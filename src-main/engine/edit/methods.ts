@@ -1,6 +1,9 @@
-// ROME, MEMIT (each optionally with EAC) and FT (optionally with the scored elastic net of App. E).
-// Each returns low-rank deltas in the math layout ΔW (d × d_ff) = Σ Utᵀ Vt; nothing is written to
-// weights. MEMIT applies its per-layer deltas tentatively while it works and withdraws them after.
+// The method drivers (ROME rome/rome_main.py `execute_rome`, MEMIT memit/memit_main.py `execute_memit`,
+// AlphaEdit AlphaEdit_main.py, EasyEdit FT): ROME, MEMIT and AlphaEdit (each optionally with EAC) and
+// FT (optionally with the scored elastic net of App. E), run as statistics → k* (kstar.ts) → z
+// (vstar.ts) → update (update-rome.ts, update-memit.ts, update-alphaedit.ts). Each returns low-rank
+// deltas in the math layout ΔW (d × d_ff) = Σ Utᵀ Vt; nothing is written to weights. MEMIT
+// applies its per-layer deltas tentatively while it works and withdraws them after.
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
 import { SolveCache, solveRef, type SolveStats } from './stats';
@@ -49,10 +52,6 @@ export interface MethodOutput {
 /** Cholesky factors of C (+ ridge) per statistics key: computed once per layer, reused by every edit, owned by the model (freed with it). */
 const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('stats.solves', () => new SolveCache());
 
-
-
-
-
 async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: VStarParams, eac: boolean) {
   const { model, profile } = ctx;
   const set = buildEditPrompts(model, req, templates, undefined, profile.targetTokens);
@@ -89,8 +88,6 @@ function summarise(res: VStarResult) {
     trace: res.trace,
   };
 }
-
-
 
 /**
  * Key statistics of `layers`, checked and factorised for a solve with `ridge` — so too few tokens or
@@ -136,7 +133,6 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
     statsKeys: stats ? { [layer]: stats.key } : {},
   };
 }
-
 
 /**
  * AlphaEdit's null-space bases for `layers` (eigenvectors of each layer's C below the threshold),
