@@ -28,7 +28,7 @@ export interface ConfigKeys {
   maxPositionsAlias?: string;
 }
 
-/** The sizes tensor shapes follow from (a ModelConfig is one). */
+/** The sizes tensor shapes follow from (checkpoint/config.ts ModelConfig extends it). */
 export interface ArchSizes {
   vocabSize: number;
   hidden: number;
@@ -36,8 +36,10 @@ export interface ArchSizes {
   heads: number;
   kvHeads: number;
   headDim: number;
+  /** MLP inner width: gpt2 n_inner ?? 4 × n_embd; llama intermediate_size */
   ffn: number;
   maxPositions: number;
+  /** gpt2: true unless the folder has an lm_head.weight that differs from wte; llama: tie_word_embeddings (default false) */
   tiedHead: boolean;
 }
 

@@ -1,22 +1,12 @@
 import { CheckpointError } from './errors';
-import { ARCH_NAMES, ARCHITECTURES, DEFAULT_ROPE_THETA, GPT2, LLAMA, archOfClass, isArchName, type ArchName } from '../architectures';
+import { ARCH_NAMES, ARCHITECTURES, DEFAULT_ROPE_THETA, GPT2, LLAMA, archOfClass, isArchName, type ArchName, type ArchSizes } from '../architectures';
 
-export interface ModelConfig {
+/** A config.json normalized: the sizes the tensors follow (ArchSizes) and the rest the forward pass reads. */
+export interface ModelConfig extends ArchSizes {
   arch: ArchName;
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  /** gpt2: n_inner ?? 4*n_embd ; llama: intermediate_size */
-  ffn: number;
-  maxPositions: number;
   normEps: number;
-  /** 10000 by default; unused for gpt2 */
+  /** 10000 by default; read only by rotary architectures */
   ropeTheta: number;
-  /** gpt2: true unless the folder has an lm_head.weight that differs from wte; llama: tie_word_embeddings (default false) */
-  tiedHead: boolean;
   /** gpt2 activation_function (gelu_new default); llama hidden_act (silu default) */
   activation: string;
   bosTokenId?: number;
