@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src-main/engine/checkpoint';
+import { LoadedModel } from '../../src-main/engine/runtime/model';
 import {
   ARCH_NAMES,
   ARCHITECTURES,
@@ -61,5 +62,19 @@ describe('architecture lookups', () => {
   it('limits positions only where they are learned rows (GPT-2), not rotary (LLaMA)', () => {
     expect(positionLimit({ arch: 'gpt2', maxPositions: 1024 })).toBe(1024);
     expect(positionLimit({ arch: 'llama', maxPositions: 2048 })).toBeUndefined();
+  });
+});
+
+describe(`generation reads the position limit from the table${skipUnlessFixture(FOLDER.gpt2)}`, () => {
+  it.skipIf(skipUnlessFixture(FOLDER.gpt2) !== '')('refuses a GPT-2 prompt + new tokens past its learned positions, before any session is built', async () => {
+    const model = LoadedModel.open(path.join(FIXTURES, FOLDER.gpt2));
+    try {
+      const limit = positionLimit(model.cfg)!;
+      expect(limit).toBe(model.cfg.maxPositions);
+      const ids = Array.from({ length: limit - 2 }, () => 0);
+      await expect(model.generate([ids], 3)).rejects.toThrow(`prompt + 3 new tokens = ${limit + 1} exceeds the model's ${limit} positions`);
+    } finally {
+      model.release();
+    }
   });
 });
