@@ -94,6 +94,11 @@ interface ArchitectureBase<Layer> {
   shapes(s: ArchSizes): Map<string, number[]>;
   /** config sizes pinned by a tensor dimension (besides vocabSize / hidden by the embedding) */
   pins: readonly SizePin[];
+  /**
+   * Separate attention projections whose rows are heads × headDim (q) and kvHeads × headDim (kv), checked
+   * against the product of two config fields; absent where one fused projection is pinned by the width.
+   */
+  attnRows?: { q: string; kv: string };
 }
 
 export interface Gpt2Layer {
@@ -275,6 +280,7 @@ export const LLAMA: ArchitectureBase<LlamaLayer> = {
     return m;
   },
   pins: [{ field: 'ffn', tensor: llamaLayer(0).up, axis: 0, what: 'rows' }],
+  attnRows: { q: llamaLayer(0).q, kv: llamaLayer(0).k },
 };
 
 export const ARCHITECTURES: Readonly<Record<ArchName, Architecture>> = { gpt2: GPT2, llama: LLAMA };

@@ -5,7 +5,7 @@ import { parseConfig, expectedTensorShapes, type ModelConfig } from './config';
 import { bytesToF32, DTYPE_BYTES, FLOAT_DTYPES, type StDType } from './dtype';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import { FILE_LIMITS, openRegularFile, parseJson, readTextFile } from '../fs-safe';
-import { ARCHITECTURES, LLAMA, canonicalTensorName } from '../architectures';
+import { ARCHITECTURES, canonicalTensorName } from '../architectures';
 
 export { canonicalTensorName };
 
@@ -196,15 +196,15 @@ function boundConfigByTensors(cfg: ModelConfig, tensors: Map<string, TensorEntry
   pin(keyOf('vocabSize'), cfg.vocabSize, embed, 0, 'rows (one per token)');
   pin(keyOf('hidden'), cfg.hidden, embed, 1, 'columns');
   for (const p of arch.pins) pin(keyOf(p.field), cfg[p.field], p.tensor, p.axis, p.what);
-  if (arch === LLAMA) {
+  if (arch.attnRows) {
     // query and key/value widths are products of two fields: the message names both factors
-    const l0 = LLAMA.layer(0);
-    const q = dim(l0.q, 0);
+    const { q: qName, kv: kvName } = arch.attnRows;
+    const q = dim(qName, 0);
     if (q !== undefined && q !== cfg.heads * cfg.headDim)
-      fail(keyOf('heads'), `× head dimension is ${cfg.heads} × ${cfg.headDim} = ${cfg.heads * cfg.headDim}, but ${l0.q} has ${q} rows`);
-    const kv = dim(l0.k, 0);
+      fail(keyOf('heads'), `× head dimension is ${cfg.heads} × ${cfg.headDim} = ${cfg.heads * cfg.headDim}, but ${qName} has ${q} rows`);
+    const kv = dim(kvName, 0);
     if (kv !== undefined && kv !== cfg.kvHeads * cfg.headDim)
-      fail(keyOf('kvHeads'), `× head dimension is ${cfg.kvHeads} × ${cfg.headDim} = ${cfg.kvHeads * cfg.headDim}, but ${l0.k} has ${kv} rows`);
+      fail(keyOf('kvHeads'), `× head dimension is ${cfg.kvHeads} × ${cfg.headDim} = ${cfg.kvHeads * cfg.headDim}, but ${kvName} has ${kv} rows`);
   }
 }
 

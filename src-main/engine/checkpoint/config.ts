@@ -153,6 +153,12 @@ export function parseConfig(raw: unknown): ModelConfig {
   return modelType === 'gpt2' ? parseGpt2(r) : parseLlama(r);
 }
 
+/** A head tied by a config key reads it; one tied by the weights starts tied and the loader settles it (checkpoint.ts). */
+function tiedHead(r: Record<string, unknown>, arch: ArchName): boolean {
+  const tie = ARCHITECTURES[arch].tie;
+  return tie.from === 'config' ? bool(r, tie.key, tie.fallback) : true;
+}
+
 /** Boolean keys whose true value the graph does not implement (architectures.ts refusedFlags). */
 function refuseFlags(r: Record<string, unknown>, arch: ArchName): void {
   for (const f of ARCHITECTURES[arch].refusedFlags) {
@@ -185,8 +191,7 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
     maxPositions,
     normEps,
     ropeTheta: DEFAULT_ROPE_THETA,
-    // tie.from 'weights': settled by the loader once it sees whether lm_head.weight differs from the embedding
-    tiedHead: true,
+    tiedHead: tiedHead(r, 'gpt2'),
     activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
@@ -197,7 +202,6 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
 function parseLlama(r: Record<string, unknown>): ModelConfig {
   const { keys: k, defaults } = LLAMA;
   const rope = LLAMA.rope!;
-  const tie = LLAMA.tie as { key: string; fallback: boolean };
   const kvKey = k.kvHeads!;
   const vocabSize = posInt(r, k.vocabSize);
   const hidden = posInt(r, k.hidden);
@@ -237,7 +241,7 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
     maxPositions,
     normEps,
     ropeTheta,
-    tiedHead: bool(r, tie.key, tie.fallback),
+    tiedHead: tiedHead(r, 'llama'),
     activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
