@@ -163,6 +163,9 @@ function llamaLayer(l: number): LlamaLayer {
   };
 }
 
+/** rope theta where a config has none (ModelConfig carries it for every arch; only rotary ones read it) */
+export const DEFAULT_ROPE_THETA = 10000;
+
 const GPT2_TOP = { embed: 'wte.weight', positions: 'wpe.weight', finalNorm: 'ln_f.weight', finalNormBias: 'ln_f.bias', head: 'lm_head.weight' };
 const LLAMA_TOP = { embed: 'model.embed_tokens.weight', finalNorm: 'model.norm.weight', head: 'lm_head.weight' };
 
@@ -246,7 +249,7 @@ export const LLAMA: ArchitectureBase<LlamaLayer> = {
   defaults: { normEps: 1e-6, maxPositions: 2048 },
   activations: ['silu'],
   absolutePositions: false,
-  rope: { thetaKey: 'rope_theta', thetaDefault: 10000, scalingKey: 'rope_scaling' },
+  rope: { thetaKey: 'rope_theta', thetaDefault: DEFAULT_ROPE_THETA, scalingKey: 'rope_scaling' },
   tie: { from: 'config', key: 'tie_word_embeddings', fallback: false },
   refusedFlags: [
     { key: 'attention_bias', note: 'LLaMA projections without bias only' },
@@ -285,9 +288,6 @@ export const LLAMA: ArchitectureBase<LlamaLayer> = {
 
 export const ARCHITECTURES: Readonly<Record<ArchName, Architecture>> = { gpt2: GPT2, llama: LLAMA };
 export const ARCH_NAMES = Object.keys(ARCHITECTURES) as ArchName[];
-
-/** rope theta where a config has none (ModelConfig carries it for every arch; only rotary ones read it) */
-export const DEFAULT_ROPE_THETA = 10000;
 
 export function isArchName(v: unknown): v is ArchName {
   return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ARCHITECTURES, v);
