@@ -30,6 +30,7 @@
 import type { EditMethod, EditProfile, NormSnapshot, RequestMetrics } from '../engine/edit';
 import type { EditRequest, FactFormat, InvalidRowData, RowError } from '../engine/facts/types';
 import type { DeviceName } from '../engine/devices';
+import type { ArchName } from '../engine/architectures';
 import type { ModelInfo, TopKEntry } from './model';
 import type { ProgressCount } from '../engine/progress';
 import type {
@@ -533,7 +534,7 @@ export interface PlaygroundResult {
 
 export interface ProfileSummary {
   name: string;
-  arch: 'gpt2' | 'llama';
+  arch: ArchName;
   description?: string;
 }
 

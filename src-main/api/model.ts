@@ -3,6 +3,7 @@
 // api floor, below jobs. Renderer-safe: type-only imports.
 import type { ModelConfig } from '../engine/checkpoint';
 import type { DeviceName } from '../engine/devices';
+import type { ArchName } from '../engine/architectures';
 
 export interface TensorSummary {
   name: string;
@@ -21,7 +22,7 @@ export interface DeviceInfo {
 export interface ModelInfo {
   /** absolute folder */
   dir: string;
-  arch: 'gpt2' | 'llama';
+  arch: ArchName;
   /** HF `architectures[0]` / `model_type` as written in config.json */
   architectures: string[];
   modelType?: string;

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../engine/runtime/model';
+import { ARCHITECTURES } from '../engine/architectures';
 import type { ModelInfo } from './protocol';
 
 /** The model card of a loaded model: architecture, sizes, parameter count, dtypes, tensors and the folder's files. */
@@ -38,7 +39,8 @@ export function describeModel(model: LoadedModel): ModelInfo {
       maxPositions: cfg.maxPositions,
     },
     normEps: cfg.normEps,
-    ropeTheta: cfg.arch === 'llama' ? cfg.ropeTheta : undefined,
+    // only rotary architectures use theta; the card leaves it out elsewhere
+    ropeTheta: ARCHITECTURES[cfg.arch].rope ? cfg.ropeTheta : undefined,
     activation: cfg.activation,
     tiedHead: cfg.tiedHead,
     bosTokenId: cfg.bosTokenId,

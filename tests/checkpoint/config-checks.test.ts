@@ -49,6 +49,15 @@ describe('config.json values that would run a different model are refused', () =
     expect(refusal(folder('llama', { num_attention_heads: 5, num_key_value_heads: 5 })).message).toMatch(/num_attention_heads \(5\) must divide hidden_size \(192\)/);
   });
 
+  it('LLaMA head counts × head dimension that the q / k projections contradict: names the field and both factors', () => {
+    // fixture: 6 heads, 2 key/value heads, head dimension 32 (q_proj 192 rows, k_proj 64)
+    const q = refusal(folder('llama', { head_dim: 16 }));
+    expect(q.code).toBe('bad_config');
+    expect(q.message).toMatch(/num_attention_heads × head dimension is 6 × 16 = 96, but model\.layers\.0\.self_attn\.q_proj\.weight has 192 rows/);
+    const kv = refusal(folder('llama', { num_key_value_heads: 3 }));
+    expect(kv.message).toMatch(/num_key_value_heads × head dimension is 3 × 32 = 96, but model\.layers\.0\.self_attn\.k_proj\.weight has 64 rows/);
+  });
+
   it('layer_norm_epsilon / rms_norm_eps outside (0, 1)', () => {
     for (const v of [1e308, 1, 0, -1e-5, 'small']) {
       const e = refusal(folder('gpt2', { layer_norm_epsilon: v }));

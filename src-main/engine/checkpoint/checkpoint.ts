@@ -5,6 +5,9 @@ import { parseConfig, expectedTensorShapes, type ModelConfig } from './config';
 import { bytesToF32, DTYPE_BYTES, FLOAT_DTYPES, type StDType } from './dtype';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors';
 import { FILE_LIMITS, openRegularFile, parseJson, readTextFile } from '../fs-safe';
+import { ARCHITECTURES, canonicalTensorName } from '../architectures';
+
+export { canonicalTensorName };
 
 export interface TensorEntry {
   name: string;
@@ -31,18 +34,6 @@ export const SINGLE_WEIGHTS = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
 
 const PICKLE_RE = /^(pytorch_model.*\.bin|.*\.pt|.*\.pth|.*\.ckpt|pytorch_model\.bin\.index\.json)$/i;
-
-/** GPT-2 files may carry the `transformer.` prefix (GPT2LMHeadModel) or not (GPT2Model). */
-export function canonicalTensorName(arch: ModelConfig['arch'], name: string): string {
-  if (arch === 'gpt2' && name.startsWith('transformer.')) return name.slice('transformer.'.length);
-  return name;
-}
-
-/** Non-parameter buffers some exporters save; they are never in the tensor map. */
-function isIgnoredBuffer(arch: ModelConfig['arch'], canonical: string): boolean {
-  if (arch === 'gpt2') return /^h\.\d+\.attn\.(bias|masked_bias)$/.test(canonical);
-  return /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/.test(canonical);
-}
 
 function pyQuote(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -157,8 +148,6 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-const LAYER_RE = { gpt2: /^h\.(\d+)\./, llama: /^model\.layers\.(\d+)\./ } as const;
-
 /**
  * Bounds config.json by the tensors actually in the weight files, so that a config claiming
  * n_layer 1e9 or a vocabulary of 1e12 fails at once with the field named, instead of sizing
@@ -166,25 +155,25 @@ const LAYER_RE = { gpt2: /^h\.(\d+)\./, llama: /^model\.layers\.(\d+)\./ } as co
  * are checked here; the full shape check after it names every tensor that disagrees.
  */
 function boundConfigByTensors(cfg: ModelConfig, tensors: Map<string, TensorEntry>, cfgPath: string): void {
-  const gpt2 = cfg.arch === 'gpt2';
+  const arch = ARCHITECTURES[cfg.arch];
   const fail = (field: string, msg: string): never => {
     throw new CheckpointError('bad_config', `${cfgPath}: ${field} ${msg}`);
   };
   const layers = new Set<number>();
   for (const name of tensors.keys()) {
-    const m = LAYER_RE[cfg.arch].exec(name);
+    const m = arch.layerOf.exec(name);
     if (m) layers.add(Number(m[1]));
   }
   if (cfg.layers > layers.size) {
     fail(
-      gpt2 ? 'n_layer' : 'num_hidden_layers',
+      arch.keys.layers,
       `is ${cfg.layers}, but the weight files hold tensors for ${layers.size} layer${layers.size === 1 ? '' : 's'}`,
     );
   }
   // fewer layers than the weights hold: the forward pass would silently skip the rest, a different model
   if (cfg.layers < layers.size) {
     fail(
-      gpt2 ? 'n_layer' : 'num_hidden_layers',
+      arch.keys.layers,
       `is ${cfg.layers}, but the weight files hold tensors for ${layers.size} layers; a config that leaves layers out ` +
         `runs a different model: set it to ${layers.size} (or use the config.json that came with these weights)`,
     );
@@ -197,20 +186,25 @@ function boundConfigByTensors(cfg: ModelConfig, tensors: Map<string, TensorEntry
     const have = dim(tensor, axis);
     if (have !== undefined && have !== value) fail(field, `is ${value}, but ${tensor} has ${have} ${what}`);
   };
-  const embed = gpt2 ? 'wte.weight' : 'model.embed_tokens.weight';
-  pin('vocab_size', cfg.vocabSize, embed, 0, 'rows (one per token)');
-  pin(gpt2 ? 'n_embd' : 'hidden_size', cfg.hidden, embed, 1, 'columns');
-  if (gpt2) {
-    pin(cfg.raw.n_positions === undefined && cfg.raw.n_ctx !== undefined ? 'n_ctx' : 'n_positions', cfg.maxPositions, 'wpe.weight', 0, 'rows (one per position)');
-    pin('n_inner', cfg.ffn, 'h.0.mlp.c_fc.weight', 1, 'columns');
-  } else {
-    pin('intermediate_size', cfg.ffn, 'model.layers.0.mlp.up_proj.weight', 0, 'rows');
-    const q = dim('model.layers.0.self_attn.q_proj.weight', 0);
+  // the key config.json actually used for a size (GPT-2's n_ctx stands in for an absent n_positions)
+  const keyOf = (field: keyof typeof arch.keys): string => {
+    const key = arch.keys[field]!;
+    const alias = field === 'maxPositions' ? arch.keys.maxPositionsAlias : undefined;
+    return alias && cfg.raw[key] === undefined && cfg.raw[alias] !== undefined ? alias : key;
+  };
+  const embed = arch.tensors.embed;
+  pin(keyOf('vocabSize'), cfg.vocabSize, embed, 0, 'rows (one per token)');
+  pin(keyOf('hidden'), cfg.hidden, embed, 1, 'columns');
+  for (const p of arch.pins) pin(keyOf(p.field), cfg[p.field], p.tensor, p.axis, p.what);
+  if (arch.attnRows) {
+    // query and key/value widths are products of two fields: the message names both factors
+    const { q: qName, kv: kvName } = arch.attnRows;
+    const q = dim(qName, 0);
     if (q !== undefined && q !== cfg.heads * cfg.headDim)
-      fail('num_attention_heads', `× head dimension is ${cfg.heads} × ${cfg.headDim} = ${cfg.heads * cfg.headDim}, but model.layers.0.self_attn.q_proj.weight has ${q} rows`);
-    const kv = dim('model.layers.0.self_attn.k_proj.weight', 0);
+      fail(keyOf('heads'), `× head dimension is ${cfg.heads} × ${cfg.headDim} = ${cfg.heads * cfg.headDim}, but ${qName} has ${q} rows`);
+    const kv = dim(kvName, 0);
     if (kv !== undefined && kv !== cfg.kvHeads * cfg.headDim)
-      fail('num_key_value_heads', `× head dimension is ${cfg.kvHeads} × ${cfg.headDim} = ${cfg.kvHeads * cfg.headDim}, but model.layers.0.self_attn.k_proj.weight has ${kv} rows`);
+      fail(keyOf('kvHeads'), `× head dimension is ${cfg.kvHeads} × ${cfg.headDim} = ${cfg.kvHeads * cfg.headDim}, but ${kvName} has ${kv} rows`);
   }
 }
 
@@ -272,12 +266,12 @@ export function loadCheckpoint(dir: string): Checkpoint {
         throw new CheckpointError(
           'duplicate_tensor',
           prev === file
-            ? `${path.join(absDir, file)}: tensor "${t.name}" appears twice (with and without the "transformer." prefix)`
+            ? `${path.join(absDir, file)}: tensor "${t.name}" appears twice (with and without the "${ARCHITECTURES[config.arch].tensorPrefix}" prefix)`
             : `tensor "${canon}" is in both ${path.join(absDir, prev)} and ${path.join(absDir, file)}`,
         );
       }
       location.set(canon, file);
-      if (isIgnoredBuffer(config.arch, canon)) continue;
+      if (ARCHITECTURES[config.arch].ignoredBuffer.test(canon)) continue;
       tensors.set(canon, { name: canon, dtype: t.dtype, shape: t.shape, file, offset: t.offset, byteLength: t.byteLength });
     }
   }
@@ -306,17 +300,18 @@ export function loadCheckpoint(dir: string): Checkpoint {
 
   const ck: Checkpoint = { dir: absDir, config: { ...config }, files, tensors };
 
-  // GPT-2 head: tied unless an lm_head.weight that differs from wte is present
-  if (config.arch === 'gpt2') {
-    const head = tensors.get('lm_head.weight');
-    const wte = tensors.get('wte.weight');
+  // a head tied by the weights (GPT-2): tied unless an lm_head.weight that differs from the embedding is present
+  const { tie, tensors: names } = ARCHITECTURES[config.arch];
+  if (tie.from === 'weights') {
+    const head = tensors.get(names.head);
+    const embedding = tensors.get(names.embed);
     if (head) {
       const same =
-        !!wte &&
-        head.dtype === wte.dtype &&
-        sameShape(head.shape, wte.shape) &&
-        readTensorBytes(ck, 'lm_head.weight').equals(readTensorBytes(ck, 'wte.weight'));
-      if (same) tensors.delete('lm_head.weight');
+        !!embedding &&
+        head.dtype === embedding.dtype &&
+        sameShape(head.shape, embedding.shape) &&
+        readTensorBytes(ck, names.head).equals(readTensorBytes(ck, names.embed));
+      if (same) tensors.delete(names.head);
       ck.config.tiedHead = same;
     } else {
       ck.config.tiedHead = true;
@@ -349,7 +344,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   return ck;
 }
 
-/** The entry for a canonical tensor name (a `transformer.`-prefixed GPT-2 name is accepted too). */
+/** The entry for a canonical tensor name (a name with the architecture's file prefix, e.g. GPT-2's `transformer.`, is accepted too). */
 export function tensorEntry(ck: Checkpoint, name: string): TensorEntry {
   const e = ck.tensors.get(name) ?? ck.tensors.get(canonicalTensorName(ck.config.arch, name));
   if (!e) {

@@ -1,40 +1,18 @@
 import { CheckpointError } from './errors';
+import { ARCH_NAMES, ARCHITECTURES, DEFAULT_ROPE_THETA, GPT2, LLAMA, archOfClass, isArchName, type ArchName, type ArchSizes } from '../architectures';
 
-export interface ModelConfig {
-  arch: 'gpt2' | 'llama';
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  /** gpt2: n_inner ?? 4*n_embd ; llama: intermediate_size */
-  ffn: number;
-  maxPositions: number;
+/** A config.json normalized: the sizes the tensors follow (ArchSizes) and the rest the forward pass reads. */
+export interface ModelConfig extends ArchSizes {
+  arch: ArchName;
   normEps: number;
-  /** 10000 by default; unused for gpt2 */
+  /** 10000 by default; read only by rotary architectures */
   ropeTheta: number;
-  /** gpt2: true unless the folder has an lm_head.weight that differs from wte; llama: tie_word_embeddings (default false) */
-  tiedHead: boolean;
   /** gpt2 activation_function (gelu_new default); llama hidden_act (silu default) */
   activation: string;
   bosTokenId?: number;
   eosTokenId?: number;
   raw: Record<string, unknown>;
 }
-
-const ARCH_BY_CLASS: Record<string, 'gpt2' | 'llama'> = {
-  GPT2LMHeadModel: 'gpt2',
-  GPT2Model: 'gpt2',
-  LlamaForCausalLM: 'llama',
-  LlamaModel: 'llama',
-};
-
-/**
- * The activations the forward pass implements (models/gpt2.ts, models/llama.ts): refused at open rather than when
- * the first graph is built. gelu_pytorch_tanh and gelu_fast are the same tanh approximation as gelu_new.
- */
-export const SUPPORTED_ACTIVATIONS = { gpt2: ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'], llama: ['silu'] } as const;
 
 function bad(msg: string): never {
   throw new CheckpointError('bad_config', msg);
@@ -78,9 +56,13 @@ function epsilon(raw: Record<string, unknown>, key: string, fallback: number): n
   return v;
 }
 
-/** The activation field: null is not "the default" (transformers itself fails on it), an unknown name is refused. */
-function activation(raw: Record<string, unknown>, key: string, arch: 'gpt2' | 'llama'): string {
-  const supported: readonly string[] = SUPPORTED_ACTIVATIONS[arch];
+/**
+ * The activation field, against the activations the forward pass implements (architectures.ts): refused at open
+ * rather than when the first graph is built. null is not "the default" (transformers itself fails on it).
+ */
+function activation(raw: Record<string, unknown>, arch: ArchName): string {
+  const key = ARCHITECTURES[arch].keys.activation;
+  const supported = ARCHITECTURES[arch].activations;
   if (raw[key] === undefined) return supported[0];
   const v = raw[key];
   if (typeof v !== 'string' || v.length === 0) bad(`config field ${key} must name the activation function (${supported.join(' or ')}), got ${short(v)}`);
@@ -94,15 +76,15 @@ function activation(raw: Record<string, unknown>, key: string, arch: 'gpt2' | 'l
  * `architectures`, when given, must be a list of class names this engine runs and agree with model_type: a garbage
  * or foreign class name means the folder is not the model it claims to be.
  */
-function checkArchitectures(raw: Record<string, unknown>, arch: 'gpt2' | 'llama'): void {
+function checkArchitectures(raw: Record<string, unknown>, arch: ArchName): void {
   const a = raw.architectures;
   if (a === undefined || a === null) return;
   if (!Array.isArray(a) || a.length === 0 || !a.every((x) => typeof x === 'string' && x.length > 0)) {
     bad(`config field architectures must be a non-empty list of class names (e.g. ["GPT2LMHeadModel"]), got ${short(a)}`);
   }
-  const ours = Object.keys(ARCH_BY_CLASS).filter((c) => ARCH_BY_CLASS[c] === arch);
+  const ours = ARCHITECTURES[arch].classes;
   for (const c of a as string[]) {
-    const of = ARCH_BY_CLASS[c];
+    const of = archOfClass(c);
     if (of && of !== arch) bad(`config field architectures names ${short(c)}, a ${of} class, but model_type is ${arch}`);
     if (!of) {
       throw new CheckpointError(
@@ -153,37 +135,50 @@ export function parseConfig(raw: unknown): ModelConfig {
   let modelType = r.model_type;
   if (modelType === undefined || modelType === null) {
     const archs = Array.isArray(r.architectures) ? r.architectures : [];
-    const known = archs.map((a) => (typeof a === 'string' ? ARCH_BY_CLASS[a] : undefined)).find((a) => a);
-    if (!known) bad(`config has no model_type (and architectures ${short(r.architectures ?? null)} does not name a GPT-2 or LLaMA class)`);
+    const known = archs.map((a) => (typeof a === 'string' ? archOfClass(a) : undefined)).find((a) => a);
+    if (!known) {
+      const labels = ARCH_NAMES.map((n) => ARCHITECTURES[n].label).join(' or ');
+      bad(`config has no model_type (and architectures ${short(r.architectures ?? null)} does not name a ${labels} class)`);
+    }
     modelType = known;
   }
   if (typeof modelType !== 'string') bad(`config field model_type must be a string, got ${short(modelType)}`);
-  if (modelType !== 'gpt2' && modelType !== 'llama') {
+  if (!isArchName(modelType)) {
     throw new CheckpointError(
       'unsupported_arch',
-      `model_type ${short(modelType)} is not supported (supported: gpt2, llama)`,
+      `model_type ${short(modelType)} is not supported (supported: ${ARCH_NAMES.join(', ')})`,
     );
   }
   checkArchitectures(r, modelType);
   return modelType === 'gpt2' ? parseGpt2(r) : parseLlama(r);
 }
 
+/** A head tied by a config key reads it; one tied by the weights starts tied and the loader settles it (checkpoint.ts). */
+function tiedHead(r: Record<string, unknown>, arch: ArchName): boolean {
+  const tie = ARCHITECTURES[arch].tie;
+  return tie.from === 'config' ? bool(r, tie.key, tie.fallback) : true;
+}
+
+/** Boolean keys whose true value the graph does not implement (architectures.ts refusedFlags). */
+function refuseFlags(r: Record<string, unknown>, arch: ArchName): void {
+  for (const f of ARCHITECTURES[arch].refusedFlags) {
+    if (bool(r, f.key, false)) throw new CheckpointError('unsupported_config', `${f.key}=true is not supported${f.note ? ` (${f.note})` : ''}`);
+  }
+}
+
 function parseGpt2(r: Record<string, unknown>): ModelConfig {
-  const vocabSize = posInt(r, 'vocab_size');
-  const hidden = posInt(r, 'n_embd');
-  const layers = posInt(r, 'n_layer');
-  const heads = posInt(r, 'n_head');
-  divisible(hidden, heads, 'n_embd', 'n_head');
-  const ffn = posInt(r, 'n_inner', 4 * hidden);
-  const maxPositions = posInt(r, 'n_positions', has(r, 'n_ctx') ? posInt(r, 'n_ctx') : 1024);
-  const normEps = epsilon(r, 'layer_norm_epsilon', 1e-5);
-  const act = activation(r, 'activation_function', 'gpt2');
-  if (bool(r, 'scale_attn_by_inverse_layer_idx', false)) {
-    throw new CheckpointError('unsupported_config', 'scale_attn_by_inverse_layer_idx=true is not supported');
-  }
-  if (bool(r, 'add_cross_attention', false)) {
-    throw new CheckpointError('unsupported_config', 'add_cross_attention=true is not supported');
-  }
+  const { keys: k, defaults } = GPT2;
+  const vocabSize = posInt(r, k.vocabSize);
+  const hidden = posInt(r, k.hidden);
+  const layers = posInt(r, k.layers);
+  const heads = posInt(r, k.heads);
+  divisible(hidden, heads, k.hidden, k.heads);
+  const ffn = posInt(r, k.ffn, defaults.ffnPerHidden! * hidden);
+  const alias = k.maxPositionsAlias!;
+  const maxPositions = posInt(r, k.maxPositions, has(r, alias) ? posInt(r, alias) : defaults.maxPositions);
+  const normEps = epsilon(r, k.normEps, defaults.normEps);
+  const act = activation(r, 'gpt2');
+  refuseFlags(r, 'gpt2');
   return {
     arch: 'gpt2',
     vocabSize,
@@ -195,8 +190,8 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
     ffn,
     maxPositions,
     normEps,
-    ropeTheta: 10000,
-    tiedHead: true,
+    ropeTheta: DEFAULT_ROPE_THETA,
+    tiedHead: tiedHead(r, 'gpt2'),
     activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
@@ -205,37 +200,35 @@ function parseGpt2(r: Record<string, unknown>): ModelConfig {
 }
 
 function parseLlama(r: Record<string, unknown>): ModelConfig {
-  const vocabSize = posInt(r, 'vocab_size');
-  const hidden = posInt(r, 'hidden_size');
-  const ffn = posInt(r, 'intermediate_size');
-  const layers = posInt(r, 'num_hidden_layers');
-  const heads = posInt(r, 'num_attention_heads');
-  const kvHeads = posInt(r, 'num_key_value_heads', heads);
-  if (heads % kvHeads !== 0) bad(`config field num_key_value_heads (${kvHeads}) must divide num_attention_heads (${heads}): each key/value head serves a whole group of query heads`);
+  const { keys: k, defaults } = LLAMA;
+  const rope = LLAMA.rope!;
+  const kvKey = k.kvHeads!;
+  const vocabSize = posInt(r, k.vocabSize);
+  const hidden = posInt(r, k.hidden);
+  const ffn = posInt(r, k.ffn);
+  const layers = posInt(r, k.layers);
+  const heads = posInt(r, k.heads);
+  const kvHeads = posInt(r, kvKey, heads);
+  if (heads % kvHeads !== 0) bad(`config field ${kvKey} (${kvHeads}) must divide ${k.heads} (${heads}): each key/value head serves a whole group of query heads`);
   let headDim: number;
-  if (has(r, 'head_dim')) headDim = posInt(r, 'head_dim');
+  if (has(r, k.headDim!)) headDim = posInt(r, k.headDim!);
   else {
-    divisible(hidden, heads, 'hidden_size', 'num_attention_heads');
+    divisible(hidden, heads, k.hidden, k.heads);
     headDim = hidden / heads;
   }
   if (headDim % 2 !== 0) bad(`head dimension ${headDim} must be even for rotary embeddings`);
-  const maxPositions = posInt(r, 'max_position_embeddings', 2048);
-  const normEps = epsilon(r, 'rms_norm_eps', 1e-6);
-  const ropeTheta = posNum(r, 'rope_theta', 10000);
-  const act = activation(r, 'hidden_act', 'llama');
-  if (has(r, 'rope_scaling')) {
-    const rs = r.rope_scaling as Record<string, unknown>;
+  const maxPositions = posInt(r, k.maxPositions, defaults.maxPositions);
+  const normEps = epsilon(r, k.normEps, defaults.normEps);
+  const ropeTheta = posNum(r, rope.thetaKey, rope.thetaDefault);
+  const act = activation(r, 'llama');
+  if (has(r, rope.scalingKey)) {
+    const rs = r[rope.scalingKey] as Record<string, unknown>;
     const kind = rs && typeof rs === 'object' ? (rs.rope_type ?? rs.type) : rs;
     if (kind !== 'default') {
-      throw new CheckpointError('unsupported_config', `rope_scaling ${short(r.rope_scaling)} is not supported (plain RoPE only)`);
+      throw new CheckpointError('unsupported_config', `${rope.scalingKey} ${short(r[rope.scalingKey])} is not supported (plain RoPE only)`);
     }
   }
-  if (bool(r, 'attention_bias', false)) {
-    throw new CheckpointError('unsupported_config', 'attention_bias=true is not supported (LLaMA projections without bias only)');
-  }
-  if (bool(r, 'mlp_bias', false)) {
-    throw new CheckpointError('unsupported_config', 'mlp_bias=true is not supported (LLaMA MLP without bias only)');
-  }
+  refuseFlags(r, 'llama');
   return {
     arch: 'llama',
     vocabSize,
@@ -248,7 +241,7 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
     maxPositions,
     normEps,
     ropeTheta,
-    tiedHead: bool(r, 'tie_word_embeddings', false),
+    tiedHead: tiedHead(r, 'llama'),
     activation: act,
     bosTokenId: tokenId(r, 'bos_token_id', vocabSize),
     eosTokenId: tokenId(r, 'eos_token_id', vocabSize),
@@ -256,51 +249,9 @@ function parseLlama(r: Record<string, unknown>): ModelConfig {
   };
 }
 
-/** Canonical tensor names and shapes the forward pass needs, in a stable order. */
+/** Canonical tensor names and shapes the forward pass needs, in a stable order (architectures.ts). */
 export function expectedTensorShapes(cfg: ModelConfig): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const d = cfg.hidden;
-  if (cfg.arch === 'gpt2') {
-    m.set('wte.weight', [cfg.vocabSize, d]);
-    m.set('wpe.weight', [cfg.maxPositions, d]);
-    for (let i = 0; i < cfg.layers; i++) {
-      const p = `h.${i}.`;
-      m.set(p + 'ln_1.weight', [d]);
-      m.set(p + 'ln_1.bias', [d]);
-      m.set(p + 'attn.c_attn.weight', [d, 3 * d]);
-      m.set(p + 'attn.c_attn.bias', [3 * d]);
-      m.set(p + 'attn.c_proj.weight', [d, d]);
-      m.set(p + 'attn.c_proj.bias', [d]);
-      m.set(p + 'ln_2.weight', [d]);
-      m.set(p + 'ln_2.bias', [d]);
-      m.set(p + 'mlp.c_fc.weight', [d, cfg.ffn]);
-      m.set(p + 'mlp.c_fc.bias', [cfg.ffn]);
-      m.set(p + 'mlp.c_proj.weight', [cfg.ffn, d]);
-      m.set(p + 'mlp.c_proj.bias', [d]);
-    }
-    m.set('ln_f.weight', [d]);
-    m.set('ln_f.bias', [d]);
-    if (!cfg.tiedHead) m.set('lm_head.weight', [cfg.vocabSize, d]);
-  } else {
-    const q = cfg.heads * cfg.headDim;
-    const kv = cfg.kvHeads * cfg.headDim;
-    m.set('model.embed_tokens.weight', [cfg.vocabSize, d]);
-    for (let i = 0; i < cfg.layers; i++) {
-      const p = `model.layers.${i}.`;
-      m.set(p + 'input_layernorm.weight', [d]);
-      m.set(p + 'self_attn.q_proj.weight', [q, d]);
-      m.set(p + 'self_attn.k_proj.weight', [kv, d]);
-      m.set(p + 'self_attn.v_proj.weight', [kv, d]);
-      m.set(p + 'self_attn.o_proj.weight', [d, q]);
-      m.set(p + 'post_attention_layernorm.weight', [d]);
-      m.set(p + 'mlp.gate_proj.weight', [cfg.ffn, d]);
-      m.set(p + 'mlp.up_proj.weight', [cfg.ffn, d]);
-      m.set(p + 'mlp.down_proj.weight', [d, cfg.ffn]);
-    }
-    m.set('model.norm.weight', [d]);
-    if (!cfg.tiedHead) m.set('lm_head.weight', [cfg.vocabSize, d]);
-  }
-  return m;
+  return ARCHITECTURES[cfg.arch].shapes(cfg);
 }
 
 /** Canonical names the forward pass needs. */

@@ -1,12 +1,16 @@
 // Forward graphs: logits (last or all positions), optional KV cache, taps, and low-rank edit inputs.
 import type { Checkpoint } from '../checkpoint';
+import type { ArchName } from '../architectures';
 import { DType, Graph } from '../graph/ir';
 import { Gpt2Builder } from './gpt2';
 import { LlamaBuilder } from './llama';
 import { BlockContext, EditFactorInputs, TransformerBuilder } from './transformer';
 
+/** The graph builder of each architecture in architectures.ts. */
+const BUILDERS: Record<ArchName, new (g: Graph, ck: Checkpoint) => TransformerBuilder> = { gpt2: Gpt2Builder, llama: LlamaBuilder };
+
 export function makeBuilder(g: Graph, ck: Checkpoint): TransformerBuilder {
-  return ck.config.arch === 'gpt2' ? new Gpt2Builder(g, ck) : new LlamaBuilder(g, ck);
+  return new BUILDERS[ck.config.arch](g, ck);
 }
 
 export interface ForwardSpec {

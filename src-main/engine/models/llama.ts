@@ -1,46 +1,46 @@
+import { LLAMA } from '../architectures';
 import { TransformerBuilder, BlockContext } from './transformer';
 
-/** LLaMA: RMSNorm, rotary positions (rotate-half), SwiGLU MLP, GQA, weights stored [d_out, d_in]. */
+/** LLaMA: RMSNorm, rotary positions (rotate-half), SwiGLU MLP, GQA, weights stored [d_out, d_in] (names: architectures.ts). */
 export class LlamaBuilder extends TransformerBuilder {
-  readonly downProjInputMajor = false;
-  downProjName(l: number) {
-    return `model.layers.${l}.mlp.down_proj.weight`;
-  }
+  readonly arch = LLAMA;
 
   embed(ids: string, _positions: string) {
-    return this.w.rows('model.embed_tokens.weight', ids);
+    return this.w.rows(LLAMA.tensors.embed, ids);
   }
   finalNorm(h: string) {
-    return this.rmsNorm(h, 'model.norm.weight', this.cfg.normEps);
+    return this.rmsNorm(h, LLAMA.tensors.finalNorm, this.cfg.normEps);
   }
   lmHead(h: string) {
-    return this.w.head(h, this.cfg.tiedHead ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    return this.w.head(h, this.cfg.tiedHead ? LLAMA.tensors.embed : LLAMA.tensors.head);
   }
   protected attnNorm(l: number, h: string) {
-    return this.rmsNorm(h, `model.layers.${l}.input_layernorm.weight`, this.cfg.normEps);
+    return this.rmsNorm(h, LLAMA.layer(l).inputNorm, this.cfg.normEps);
   }
   protected mlpNorm(l: number, h: string) {
-    return this.rmsNorm(h, `model.layers.${l}.post_attention_layernorm.weight`, this.cfg.normEps);
+    return this.rmsNorm(h, LLAMA.layer(l).postNorm, this.cfg.normEps);
   }
   private proj(x: string, name: string) {
     return this.w.matmulOut(x, name);
   }
   protected qkv(l: number, x: string) {
-    const p = `model.layers.${l}.self_attn`;
-    return { q: this.proj(x, `${p}.q_proj.weight`), k: this.proj(x, `${p}.k_proj.weight`), v: this.proj(x, `${p}.v_proj.weight`) };
+    const n = LLAMA.layer(l);
+    return { q: this.proj(x, n.q), k: this.proj(x, n.k), v: this.proj(x, n.v) };
   }
   protected attnOut(l: number, x: string) {
-    return this.proj(x, `model.layers.${l}.self_attn.o_proj.weight`);
+    return this.proj(x, LLAMA.layer(l).o);
   }
   protected mlpKey(l: number, x: string) {
     const g = this.g;
-    if (this.cfg.activation !== 'silu') throw new Error(`LLaMA hidden_act ${this.cfg.activation} is not supported (silu expected)`);
-    const gate = this.proj(x, `model.layers.${l}.mlp.gate_proj.weight`);
-    const up = this.proj(x, `model.layers.${l}.mlp.up_proj.weight`);
+    if (!LLAMA.activations.includes(this.cfg.activation))
+      throw new Error(`LLaMA hidden_act ${this.cfg.activation} is not supported (${LLAMA.activations[0]} expected)`);
+    const n = LLAMA.layer(l);
+    const gate = this.proj(x, n.gate);
+    const up = this.proj(x, n.up);
     return g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
   }
   protected mlpDownPlain(l: number, key: string) {
-    return this.proj(key, this.downProjName(l));
+    return this.proj(key, LLAMA.layer(l).down);
   }
 
   prepare(ctx: BlockContext) {

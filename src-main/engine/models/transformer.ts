@@ -1,6 +1,7 @@
 // Decoder-only transformer graphs (GPT-2 and LLaMA) built from plain ONNX ops, so the same
 // construction serves inference, taps, float64 checks and autodiff.
 import type { Checkpoint, ModelConfig } from '../checkpoint';
+import type { Architecture } from '../architectures';
 import { Graph } from '../graph/ir';
 import { GraphWeights } from './weights';
 
@@ -56,10 +57,16 @@ export abstract class TransformerBuilder {
     return { q, k };
   }
 
-  /** Name of the MLP output projection weight of layer l. */
-  abstract downProjName(l: number): string;
+  /** The architecture's entry in architectures.ts (tensor names, layouts). */
+  abstract readonly arch: Architecture;
+  /** Name of the MLP output projection weight of layer l (architectures.ts downProj). */
+  downProjName(l: number): string {
+    return this.arch.downProj.weight(l);
+  }
   /** true when the stored weight is [d_in, d_out] (GPT-2 Conv1D); false for [d_out, d_in]. */
-  abstract readonly downProjInputMajor: boolean;
+  get downProjInputMajor(): boolean {
+    return this.arch.downProj.inputMajor;
+  }
 
   mlpDown(l: number, key: string, ctx: BlockContext): string {
     let out = this.mlpDownPlain(l, key);

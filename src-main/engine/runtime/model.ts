@@ -11,6 +11,7 @@ import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './
 import { checkDeviceFits, deviceWeightBytes } from './device-limits';
 import { profilePlacement, type PlacementReport } from './placement';
 import { cancelledError } from '../errors';
+import { positionLimit } from '../architectures';
 import type { ProgressCount } from '../progress';
 
 export const NEG_INF = -1e9;
@@ -416,8 +417,8 @@ export class LoadedModel implements SessionHost {
     const cfg = this.cfg;
     const stop = new Set(opts.stopIds ?? (cfg.eosTokenId !== undefined ? [cfg.eosTokenId] : []));
     const maxLen = Math.max(...rows.map((r) => r.length)) + maxNewTokens;
-    if (maxLen > cfg.maxPositions && cfg.arch === 'gpt2')
-      throw new Error(`prompt + ${maxNewTokens} new tokens = ${maxLen} exceeds the model's ${cfg.maxPositions} positions`);
+    const limit = positionLimit(cfg);
+    if (limit !== undefined && maxLen > limit) throw new Error(`prompt + ${maxNewTokens} new tokens = ${maxLen} exceeds the model's ${limit} positions`);
     const s = await this.session({ kvCache: true, logits: 'rows' });
     const batch = makeBatch(rows);
     const { B } = batch;

@@ -3,6 +3,7 @@
 import type { PlaygroundSide, TopKEntry } from '../../api/contract';
 import { topTokens, type LoadedModel } from '../../engine/runtime/model';
 import { decodeShown } from '../../engine/runtime/decode-shown';
+import { positionLimit } from '../../engine/architectures';
 import type { HandlerRegistry } from '../registry';
 import { checked, requireIdle, requireWorkspace } from './context';
 import { studioError } from './workspace';
@@ -25,8 +26,10 @@ export function registerHandlers(r: HandlerRegistry): void {
       const model = ws.model;
       const ids = model.encode(p.prompt);
       if (ids.length === 0) throw studioError('the prompt is empty and the model has no BOS token');
-      if (model.cfg.arch === 'gpt2' && ids.length + p.maxNewTokens > model.cfg.maxPositions)
-        throw studioError(`prompt (${ids.length} tokens) + ${p.maxNewTokens} new tokens exceeds the model's ${model.cfg.maxPositions} positions`);
+      // checked here too so the playground answers with a studio error before either side runs
+      const limit = positionLimit(model.cfg);
+      if (limit !== undefined && ids.length + p.maxNewTokens > limit)
+        throw studioError(`prompt (${ids.length} tokens) + ${p.maxNewTokens} new tokens exceeds the model's ${limit} positions`);
       const edited = await side(model, ids, p.k, p.maxNewTokens, ctx.signal);
       const base = await ws.withBase(() => side(model, ids, p.k, p.maxNewTokens, ctx.signal));
       return { prompt: p.prompt, ids, base, edited, liveEdits: ws.liveCount() };
