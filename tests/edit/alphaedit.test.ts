@@ -153,14 +153,20 @@ describe('PreservedKeys (K_p K_pᵀ as model state)', () => {
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-alphaedit-test-'));
 afterAll(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
+/** The gpt2 fixture with its profile (400 statistics samples), an Editor on it, and the world-a requests. */
+function gpt2AlphaEdit() {
+  const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+  const profile = loadProfile('gpt2-world-a');
+  profile.stats.samples = 400;
+  const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
+  const reqs = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests;
+  return { model, profile, editor, reqs };
+}
+
 describe('AlphaEdit on gpt2-world-a', () => {
   it('edits through Editor.edit: the fact takes, ΔW lies in the null space of C, and K_p K_pᵀ grows by the edit', async () => {
-    const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+    const { model, profile, editor, reqs } = gpt2AlphaEdit();
     try {
-      const profile = loadProfile('gpt2-world-a');
-      profile.stats.samples = 400;
-      const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
-      const reqs = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests;
       const res = await editor.edit('alphaedit', [reqs[0]]);
       expect(res.metrics[0].reliability).toBeGreaterThanOrEqual(0.5);
       expect(res.metrics[0].reliability).toBeGreaterThan(res.preMetrics[0].reliability);
@@ -205,12 +211,8 @@ describe('AlphaEdit on gpt2-world-a', () => {
   }, 300_000);
 
   it('a batch of 2 facts is one rank-2 update whose keys add two rows to K_p K_pᵀ, with reliability per fact', async () => {
-    const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+    const { model, editor, reqs } = gpt2AlphaEdit();
     try {
-      const profile = loadProfile('gpt2-world-a');
-      profile.stats.samples = 400;
-      const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
-      const reqs = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests;
       const res = await editor.edit('alphaedit', [reqs[3], reqs[4]]);
       expect(res.deltas.map((d) => d.rank)).toEqual([2, 2, 2]);
       expect(res.metrics.map((m) => m.caseId)).toEqual([reqs[3].caseId, reqs[4].caseId]);
