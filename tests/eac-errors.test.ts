@@ -5,6 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bundledProfiles, checkProfileFits, loadBundledProfile } from '../src-main/engine/edit/profile';
+import { exitCodeFor, internalError } from '../src-main/engine/errors';
+import { renderTemplate } from '../src-main/engine/eval/tasks/render';
+import { parseFacts } from '../src-main/engine/facts/parse';
+import { parseServeArgs } from '../src-main/server/main';
+import { decodeF32 } from '../src-main/store/factors';
 
 const ROOT = path.resolve(__dirname, '..');
 /** src-main (engine, store, jobs, api, CLI, server, Electron main) and the renderer's non-UI library. */
@@ -86,5 +92,48 @@ describe('no bare Error in the sources (issue 20)', () => {
     expect(found, 'throw an EacError with a code from ERROR_CODES, or internalError() for a bug-only invariant').toEqual([]);
     // an allow-list entry whose line is gone must go too, so the list stays the true set of exceptions
     expect(ALLOWED.filter((_, k) => !used.has(k)).map((a) => a.file)).toEqual([]);
+  });
+});
+
+/** What a call throws (or undefined), for asserting its code, exit code and detail. */
+function thrown(f: () => unknown): { code?: string; message?: string; detail?: Record<string, unknown>; help?: boolean; exit: number } | undefined {
+  try {
+    f();
+  } catch (e) {
+    return { ...(e as object), message: (e as Error).message, exit: exitCodeFor(e) };
+  }
+  return undefined;
+}
+
+describe('the converted sites carry their code (issue 20)', () => {
+  it('bad serve options are usage errors (exit 2); --help keeps its flag', () => {
+    expect(thrown(() => parseServeArgs(['--port', 'x']))).toMatchObject({ code: 'usage', exit: 2 });
+    expect(thrown(() => parseServeArgs(['--bogus']))).toMatchObject({ code: 'usage', exit: 2 });
+    expect(thrown(() => parseServeArgs(['--help']))).toMatchObject({ code: 'usage', help: true });
+  });
+
+  it('a facts file that is not facts is bad_facts (exit 2), message kept', () => {
+    expect(thrown(() => parseFacts('empty.json', '  \n'))).toMatchObject({ code: 'bad_facts', exit: 2, message: expect.stringContaining('Cannot import "empty.json": the file is empty') });
+  });
+
+  it('a broken task template is bad_task with the problem in detail.issues', () => {
+    const t = thrown(() => renderTemplate('a } b', {}));
+    expect(t).toMatchObject({ code: 'bad_task', exit: 2 });
+    expect(t?.detail?.issues).toEqual([t?.message]);
+  });
+
+  it('a profile for another model is bad_profile (exit 2)', () => {
+    const p = loadBundledProfile(bundledProfiles()[0]);
+    expect(thrown(() => checkProfileFits(p, `not-${p.arch}`, 1000))).toMatchObject({ code: 'bad_profile', exit: 2 });
+  });
+
+  it('a stored factor blob of the wrong size is factor_corrupt (exit 1)', () => {
+    expect(thrown(() => decodeF32(new Uint8Array(3)))).toMatchObject({ code: 'factor_corrupt', exit: 1 });
+  });
+
+  it('a bug-only invariant is code internal (exit 1)', () => {
+    expect(thrown(() => {
+      throw internalError('x');
+    })).toMatchObject({ code: 'internal', exit: 1, message: 'x' });
   });
 });
