@@ -35,7 +35,7 @@
 //   name no one else owns); a new target is that folder renamed into place; an existing one (empty,
 //   or a previous export) receives its files one rename each, edits.json last. On failure only what
 //   this run created is removed. A `<outDir>.partial` that someone else left is never touched.
-import { EacError, throwIfAborted, type EacErrorOptions, type ErrorCode } from '../errors';
+import { EacError, isCancelled, throwIfAborted, type EacErrorOptions, type ErrorCode } from '../errors';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -627,6 +627,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     // only this run's own scratch folder (gone once renamed into place or emptied into the target)
     fs.rmSync(work, { recursive: true, force: true });
     if (e instanceof ExportError) throw e;
+    // a cancellation keeps the engine's one shape (and its message), not wrapped as an export failure
+    if (isCancelled(e)) throw e;
     // a refused input file (engine/fs-safe: not a regular file, too large, bad JSON) keeps its code
     if (e instanceof EacError) throw new ExportError(e.code, `export to ${outDir} failed: ${e.message}`, { cause: e });
     throw ioError(`export to ${outDir} failed`, e);
