@@ -45,6 +45,9 @@ export const ERROR_CODES = {
   closed: failure('the engine or app is closing or was restarted'),
   worker_crashed: failure('the engine process or worker died'),
   internal: failure('an unexpected engine failure'),
+  not_built: failure('the web renderer is not built (run `npm run build`)'),
+  bad_facts: input('a facts file to import is not CSV, JSON or JSONL of edit requests'),
+  bad_profile: input('an edit profile is invalid or does not fit the open model'),
   // ----- checkpoint loader and untrusted files (engine/checkpoint, engine/fs-safe) -----
   no_config: input('the model folder has no config.json'),
   bad_config: input('config.json is malformed'),
@@ -136,6 +139,14 @@ export class EacError extends Error {
     this.code = code;
     if (opts.detail !== undefined) this.detail = opts.detail;
   }
+}
+
+/**
+ * An invariant only a bug can break (a graph built wrong, a method called out of order): code 'internal', so no bare
+ * Error is thrown (tests/eac-errors.test.ts) and the wire, the CLI and the UI report it as an engine failure.
+ */
+export function internalError(message: string, opts?: EacErrorOptions): EacError {
+  return new EacError('internal', message, opts);
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {

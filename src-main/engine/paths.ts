@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { internalError } from './errors';
 
 let root: string | null = null;
 
@@ -11,7 +12,7 @@ export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the EAC Studio package root (no package.json above the engine)');
+    if (up === dir) throw internalError('cannot find the EAC Studio package root (no package.json above the engine)');
     dir = up;
   }
   root = dir;

@@ -327,7 +327,7 @@ export class EngineClient {
       await Promise.race([
         closeCall,
         new Promise((_, rej) => {
-          timer = setTimeout(() => rej(new Error('close timed out')), this.closeTimeoutMs);
+          timer = setTimeout(() => rej(new EngineError(CODES.closed, 'close timed out')), this.closeTimeoutMs);
         }),
       ]);
     } catch {

@@ -4,6 +4,7 @@
 import type { ProgressCount } from '../engine/progress';
 import type { LoadedModel } from '../engine/runtime/model';
 import { CONTROL_METHODS, type MethodName, type ParamsOf, type ResultOf } from './protocol';
+import { internalError } from '../engine/errors';
 
 export interface EngineState {
   /** the resident model, or null before openModel */
@@ -60,7 +61,7 @@ export class HandlerRegistry {
   add(map: HandlerMap): this {
     for (const [name, h] of Object.entries(map)) {
       if (!h) continue;
-      if (this.handlers.has(name)) throw new Error(`engine method "${name}" is registered twice`);
+      if (this.handlers.has(name)) throw internalError(`engine method "${name}" is registered twice`);
       this.handlers.set(name, h as Handler<MethodName>);
     }
     return this;

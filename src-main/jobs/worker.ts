@@ -10,7 +10,7 @@
 // start-up without touching this file: EngineClient's `handlerModules` option (file URLs), used by tests and plugins.
 import { CheckpointError } from '../engine/checkpoint';
 import { DEVICES } from '../engine/devices';
-import { cancelledError, isEacError, toWire, type EacError } from '../engine/errors';
+import { cancelledError, internalError, isEacError, toWire, type EacError } from '../engine/errors';
 import { LoadedModel, topTokens, type SessionBuildEvent } from '../engine/runtime/model';
 import { describeModel } from './model-info';
 import { decodeShown } from '../engine/runtime/decode-shown';
@@ -265,7 +265,7 @@ export async function buildRegistry(handlerModules: readonly string[] = []): Pro
   }
   for (const url of handlerModules) {
     const mod = (await import(url)) as Partial<HandlerModule>;
-    if (typeof mod.registerHandlers !== 'function') throw new Error(`handler module ${url} exports no registerHandlers(registry)`);
+    if (typeof mod.registerHandlers !== 'function') throw internalError(`handler module ${url} exports no registerHandlers(registry)`);
     if (registered.has(mod.registerHandlers)) continue;
     mod.registerHandlers(registry);
     registered.add(mod.registerHandlers);

@@ -7,6 +7,7 @@ import { packageRoot } from '../engine/paths';
 import { ApiHost } from '../host/api-host';
 import { buildDecision, runBuild } from '../host/build-freshness';
 import { startServer, type RunningServer } from './server';
+import { EacError } from '../engine/errors';
 
 export interface ServeArgs {
   port: number;
@@ -30,13 +31,13 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new Error(`${flag} needs a value\n${USAGE}`);
+      if (v === undefined || v === '') throw new EacError('usage', `${flag} needs a value\n${USAGE}`);
       return v;
     };
     switch (flag) {
       case '--port': {
         const n = Number(value());
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be 0..65535\n${USAGE}`);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new EacError('usage', `--port must be 0..65535\n${USAGE}`);
         out.port = n;
         break;
       }
@@ -51,7 +52,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         break;
       case '--device': {
         const d = value();
-        if (!isDevice(d)) throw new Error(`--device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(d)}\n${USAGE}`);
+        if (!isDevice(d)) throw new EacError('usage', `--device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(d)}\n${USAGE}`);
         out.device = d;
         break;
       }
@@ -60,9 +61,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         break;
       case '-h':
       case '--help':
-        throw Object.assign(new Error(USAGE), { help: true });
+        throw Object.assign(new EacError('usage', USAGE), { help: true });
       default:
-        throw new Error(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
+        throw new EacError('usage', `unknown argument ${JSON.stringify(a)}\n${USAGE}`);
     }
   }
   return out;
@@ -77,7 +78,7 @@ export function ensureRendererBuilt(root = packageRoot()): string {
   const decision = buildDecision(root, ['out/renderer/index.html']);
   if (!decision.build) return dir;
   console.log(`eac-studio: building the renderer (npm run build): ${decision.reason} ...`);
-  if (!runBuild(root) || !fs.existsSync(path.join(dir, 'index.html'))) throw new Error('building the renderer failed; run `npm run build` and look at its output');
+  if (!runBuild(root) || !fs.existsSync(path.join(dir, 'index.html'))) throw new EacError('not_built', 'building the renderer failed; run `npm run build` and look at its output');
   return dir;
 }
 

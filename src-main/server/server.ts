@@ -17,6 +17,7 @@ import type { ClientFrame, HostEvent, ServerFrame } from '../api/wire';
 import type { ApiHost } from '../host/api-host';
 import { contentType, resolveRequestPath } from '../host/static-files';
 import { MAX_MESSAGE_BYTES } from '../api/validate';
+import { EacError } from '../engine/errors';
 
 export interface ServerOptions {
   host: ApiHost;
@@ -74,7 +75,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
   const staticDir = path.resolve(opts.staticDir);
   if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
-    throw new Error(`no built renderer in ${staticDir} (run \`npm run build\` first)`);
+    throw new EacError('not_built', `no built renderer in ${staticDir} (run \`npm run build\` first)`);
   }
   let port = opts.port ?? 0;
   const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);

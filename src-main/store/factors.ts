@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { LayerFactors } from '../engine/runtime/model';
 import type { FactorShape } from './types';
+import { EacError } from '../engine/errors';
 
-if (endianness() !== 'LE') throw new Error('the edit ledger stores little-endian float32 factors; big-endian hosts are not supported');
+if (endianness() !== 'LE') throw new EacError('open_failed', 'the edit ledger stores little-endian float32 factors; big-endian hosts are not supported');
 
 /** The exact bytes of a Float32Array (a view, no copy; SQLite copies on bind). */
 export function encodeF32(a: Float32Array): Buffer {
@@ -13,9 +14,9 @@ export function encodeF32(a: Float32Array): Buffer {
 
 /** A fresh, aligned Float32Array holding exactly the stored bytes (NaN payloads, -0 and subnormals kept). */
 export function decodeF32(b: Uint8Array, expectLength?: number): Float32Array {
-  if (b.byteLength % 4 !== 0) throw new Error(`factor blob of ${b.byteLength} bytes is not a whole number of float32`);
+  if (b.byteLength % 4 !== 0) throw new EacError('factor_corrupt', `factor blob of ${b.byteLength} bytes is not a whole number of float32`);
   if (expectLength !== undefined && b.byteLength !== expectLength * 4)
-    throw new Error(`factor blob has ${b.byteLength / 4} floats, expected ${expectLength}`);
+    throw new EacError('factor_corrupt', `factor blob has ${b.byteLength / 4} floats, expected ${expectLength}`);
   const out = new Float32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
@@ -23,13 +24,13 @@ export function decodeF32(b: Uint8Array, expectLength?: number): Float32Array {
 
 /** Dimensions implied by one factor pair; throws when Ut/Vt do not match the rank. */
 export function factorDims(f: LayerFactors, what = 'factors'): { d: number; dFf: number } | null {
-  if (!Number.isInteger(f.rank) || f.rank < 0) throw new Error(`${what}: rank ${f.rank} is not a non-negative integer`);
+  if (!Number.isInteger(f.rank) || f.rank < 0) throw new EacError('factor_corrupt', `${what}: rank ${f.rank} is not a non-negative integer`);
   if (f.rank === 0) {
-    if (f.Ut.length || f.Vt.length) throw new Error(`${what}: rank 0 with non-empty factors`);
+    if (f.Ut.length || f.Vt.length) throw new EacError('factor_corrupt', `${what}: rank 0 with non-empty factors`);
     return null;
   }
   if (f.Ut.length % f.rank || f.Vt.length % f.rank || !f.Ut.length || !f.Vt.length)
-    throw new Error(`${what}: Ut has ${f.Ut.length} and Vt ${f.Vt.length} values, not multiples of rank ${f.rank}`);
+    throw new EacError('factor_corrupt', `${what}: Ut has ${f.Ut.length} and Vt ${f.Vt.length} values, not multiples of rank ${f.rank}`);
   return { d: f.Ut.length / f.rank, dFf: f.Vt.length / f.rank };
 }
 
@@ -41,7 +42,7 @@ export function concatFactors(parts: readonly LayerFactors[]): LayerFactors {
     const pd = factorDims(p, `part ${i}`);
     if (!pd) return;
     if (dims && (dims.d !== pd.d || dims.dFf !== pd.dFf))
-      throw new Error(`part ${i}: factors are [${pd.d}, ${pd.dFf}], earlier parts [${dims.d}, ${dims.dFf}]`);
+      throw new EacError('factor_corrupt', `part ${i}: factors are [${pd.d}, ${pd.dFf}], earlier parts [${dims.d}, ${dims.dFf}]`);
     dims = pd;
     rank += p.rank;
   });

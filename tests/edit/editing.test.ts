@@ -182,6 +182,15 @@ describe('MEMIT and FT', () => {
     await a.model.release();
     await b.model.release();
   });
+  it('a cancelled FT edit throws the engine\'s one cancellation shape (cancelledError, not a DOMException) and leaves nothing live', async () => {
+    const { model, editor } = setup('gpt2-world-a');
+    const ac = new AbortController();
+    ac.abort();
+    // skipMetrics: the FT step loop is the first place that looks at the signal
+    await expect(editor.edit('ft', [requests[1]], { signal: ac.signal, skipMetrics: true })).rejects.toMatchObject({ code: 'cancelled', name: 'AbortError' });
+    expect(editor.live.all()).toHaveLength(0);
+    await model.release();
+  });
 });
 
 describe('sequences', () => {

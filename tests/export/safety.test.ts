@@ -127,7 +127,8 @@ describe('export safety', () => {
     // a failed (cancelled) export removes only its own scratch folder
     const ac = new AbortController();
     const p = exportWorkspace(ws, out, { signal: ac.signal, onProgress: () => ac.abort() });
-    await expect(p).rejects.toMatchObject({ code: 'cancelled' });
+    // the engine's one cancellation shape (cancelledError), not an ExportError of its own (issue 20)
+    await expect(p).rejects.toMatchObject({ code: 'cancelled', name: 'AbortError' });
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(root).filter((n) => n.startsWith('.exp-partial'))).toEqual([]);
     expect(tree(partial)).toEqual(before);

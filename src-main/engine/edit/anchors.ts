@@ -2,6 +2,7 @@
 // dimension of z after the first stage (`score = abs(mean(stack(grads_list)) * delta)`) and the
 // anchors kept by rank or percentile γ (`torch.topk(score, ...)`), the rest zeroed for retraining.
 import type { AnchorRule, EacParams } from './profile';
+import { internalError } from '../errors';
 
 /**
  * Anchors from |score|. percentile: |score| ≥ γ, γ the value-th percentile with linear
@@ -48,6 +49,6 @@ export function saliencyScore(kind: EacParams['saliency'], z: Float64Array, v: F
     for (const g of grads) for (let i = 0; i < m.length; i++) m[i] += g[i] / grads.length;
     return Float64Array.from(z, (zi, i) => Math.abs(m[i] * zi));
   }
-  if (!gradNow) throw new Error(`saliency "${kind}" needs the gradient at the end of stage 1`);
+  if (!gradNow) throw internalError(`saliency "${kind}" needs the gradient at the end of stage 1`);
   return Float64Array.from(z, (zi, i) => (kind === 'value' ? v[i] + zi : zi) * gradNow[i]);
 }

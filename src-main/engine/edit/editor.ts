@@ -12,6 +12,7 @@ import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, Reque
 import type { ProgressCount } from '../progress';
 import { makeBuilder } from '../models/forward';
 import { Graph } from '../graph/ir';
+import { EacError } from '../errors';
 
 export interface EditOptions {
   onProgress?: (p: EditProgress) => void;
@@ -48,11 +49,11 @@ export class Editor {
   }
 
   async edit(method: EditMethod, reqs: EditRequest[], opts: EditOptions = {}): Promise<EditResult> {
-    if (reqs.length === 0) throw new Error('no requests to edit');
-    if (!METHOD_IS_BATCHED[method] && reqs.length !== 1) throw new Error(`${method} edits one request at a time (got ${reqs.length})`);
+    if (reqs.length === 0) throw new EacError('bad_params', 'no requests to edit');
+    if (!METHOD_IS_BATCHED[method] && reqs.length !== 1) throw new EacError('bad_params', `${method} edits one request at a time (got ${reqs.length})`);
     for (const r of reqs) {
       const err = this.check(r);
-      if (err) throw new Error(`request ${r.caseId}: ${err}`);
+      if (err) throw new EacError('bad_params', `request ${r.caseId}: ${err}`);
     }
     const timings: Partial<Record<EditPhase, number>> = {};
     let cur: EditPhase | null = null;

@@ -1,3 +1,4 @@
+import { internalError } from '../errors';
 // Symmetric eigendecomposition in float64: Householder reduction to tridiagonal form, then the
 // implicit QL iteration (the classic tred2 / tql2 pair of EISPACK, as in JAMA). AlphaEdit needs the
 // eigenvectors of the key second moment C with small eigenvalues (its null-space projection P); the
@@ -137,7 +138,7 @@ function tql2(W: Float64Array, n: number, d: Float64Array, e: Float64Array, onPr
     if (m > l) {
       let iter = 0;
       do {
-        if (++iter > 60 * n) throw new Error('symmetricEigen: the QL iteration did not converge');
+        if (++iter > 60 * n) throw internalError('symmetricEigen: the QL iteration did not converge');
         let g = d[l];
         let p = (d[l + 1] - g) / (2 * e[l]);
         let r = Math.hypot(p, 1);

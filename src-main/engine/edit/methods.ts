@@ -23,6 +23,7 @@ import { mean, memitKeys, tapAtSubject } from './kstar';
 import { normControlledZ } from './norm-control';
 import { romeUpdate } from './update-rome';
 import { memitLayerUpdate } from './update-memit';
+import { internalError, throwIfAborted } from '../errors';
 
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
@@ -183,7 +184,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   }
   const sets = reqs.map((r) => buildEditPrompts(model, r, templates, undefined, profile.targetTokens));
   const keyWeights = contextTypeWeights(profile.contextTemplates.memit);
-  if (keyWeights.length !== templates.length) throw new Error(`internal: ${templates.length} context templates but ${keyWeights.length} key weights`);
+  if (keyWeights.length !== templates.length) throw internalError(`internal: ${templates.length} context templates but ${keyWeights.length} key weights`);
   const plainRows = sets.map((s) => s.rewrite[0]);
   // K: keys averaged over context templates per request [F, n]; MEMIT's compute_ks averages
   // within each context type first ("{}" alone is a type, so it carries half the weight)
@@ -256,7 +257,7 @@ export async function ft(ctx: MethodContext, req: EditRequest, elasticNet: boole
   const scoreStep = Math.max(1, Math.floor(hp.steps / 2));
   let alpha: Float64Array | null = null;
   for (let step = 0; step < hp.steps; step++) {
-    if (ctx.signal?.aborted) throw new DOMException('edit cancelled', 'AbortError');
+    throwIfAborted(ctx.signal, 'edit cancelled');
     const ev = await problem.evaluate(dW);
     const g = ev.grad;
     if (elasticNet && step === scoreStep) alpha = Float64Array.from(dW, (w, i) => 1 / (Math.abs(w * g[i]) + profile.eac.eps));

@@ -6,6 +6,7 @@ import { batchFeeds, makeBatch } from '../runtime/model';
 import { buildLossGraph, Perturbation } from './lossgraph';
 import type { KlDirection, KlPosition } from './profile';
 import type { PromptRow } from './prompts';
+import { internalError } from '../errors';
 
 type F = 'float32' | 'float64';
 type Arr = Float32Array | Float64Array;
@@ -143,7 +144,7 @@ export class LossProblem {
    * only when the new reference is the zero perturbation itself.
    */
   async setKlReference(param: ArrayLike<number>): Promise<void> {
-    if (!this.klRef) throw new Error('internal: setKlReference before init');
+    if (!this.klRef) throw internalError('internal: setKlReference before init');
     const klW = this.feeds.kl_w;
     const atZero = this.atZero;
     this.atZero = null;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { resourcesDir } from '../paths';
 import { CheckpointError } from '../checkpoint/errors';
 import { FILE_LIMITS, parseJson, readTextFile } from '../fs-safe';
+import { EacError } from '../errors';
 
 export type WeightDecayForm = 'norm' | 'squared';
 export type KlDirection = 'edited-original' | 'original-edited';
@@ -188,7 +189,7 @@ function previousOptions(p: Record<string, any>): void {
 }
 
 function req(cond: boolean, where: string, msg: string): asserts cond {
-  if (!cond) throw new Error(`profile ${where}: ${msg}`);
+  if (!cond) throw new EacError('bad_profile', `profile ${where}: ${msg}`);
 }
 
 /**
@@ -336,8 +337,8 @@ export function loadProfile(nameOrPath: string): EditProfile {
 
 /** Layers must exist in the model the profile is applied to. */
 export function checkProfileFits(p: EditProfile, arch: string, layers: number): void {
-  if (p.arch !== arch) throw new Error(`profile ${p.name} is for ${p.arch} models, this model is ${arch}`);
+  if (p.arch !== arch) throw new EacError('bad_profile', `profile ${p.name} is for ${p.arch} models, this model is ${arch}`);
   const all = [p.rome.layer, p.ft.layer, ...p.memit.layers, ...p.alphaedit.layers];
   const bad = all.filter((l) => l < 0 || l >= layers);
-  if (bad.length) throw new Error(`profile ${p.name} names layer(s) ${bad.join(', ')} but the model has ${layers} layers (0..${layers - 1})`);
+  if (bad.length) throw new EacError('bad_profile', `profile ${p.name} names layer(s) ${bad.join(', ')} but the model has ${layers} layers (0..${layers - 1})`);
 }

@@ -2,6 +2,7 @@
 // every context template wraps the request prompt; z acts at the subject's last token.
 import type { EditRequest } from '../facts/types';
 import type { LoadedModel } from '../runtime/model';
+import { EacError } from '../errors';
 
 export interface PromptRow {
   ids: number[];
@@ -22,14 +23,14 @@ export interface EditPromptSet {
 /** Index of the last subject token when `template` ("... {} ...") is filled with `subject`. */
 export function subjectLastIndex(model: LoadedModel, template: string, subject: string): number {
   const at = template.lastIndexOf('{}');
-  if (at < 0) throw new Error(`prompt "${template}" has no "{}" slot for the subject`);
+  if (at < 0) throw new EacError('bad_params', `prompt "${template}" has no "{}" slot for the subject`);
   const prefix = template.slice(0, at) + subject;
   return model.encode(prefix).length - 1;
 }
 
 export function targetTokenIds(model: LoadedModel, plainPrompt: string, target: string): number[] {
   const ids = model.tok.continuationIds(plainPrompt, ' ' + target.trim());
-  if (ids.length === 0) throw new Error(`target "${target}" encodes to no tokens`);
+  if (ids.length === 0) throw new EacError('bad_params', `target "${target}" encodes to no tokens`);
   return ids;
 }
 
@@ -41,7 +42,7 @@ export function targetTokenIdsAlone(model: LoadedModel, target: string): number[
   let ids = model.tok.encode(' ' + target.trim());
   const bos = model.cfg.bosTokenId;
   if (bos !== undefined && ids[0] === bos) ids = ids.slice(1);
-  if (ids.length === 0) throw new Error(`target "${target}" encodes to no tokens`);
+  if (ids.length === 0) throw new EacError('bad_params', `target "${target}" encodes to no tokens`);
   return ids;
 }
 

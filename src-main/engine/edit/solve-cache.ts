@@ -14,6 +14,7 @@ import { choleskyInPlace, choleskySolve, NotPositiveDefiniteError } from './lina
 import { nullspaceBasis, symmetricEigen, type SymmetricEigen } from './eigen';
 import { isForeignCacheFile, readCacheMeta, sha256, statsPaths, type StatsMeta } from './stats/cache';
 import { StatsError } from './stats-npz';
+import { internalError } from '../errors';
 
 /** Key of a regularised matrix in a SolveCache, e.g. solveKey(stats.key, 'ridge=0.0001'). */
 export function solveKey(statsKeyValue: string, regulariser: string | number): string {
@@ -214,7 +215,7 @@ export class SolveCache {
     const key = `${stats.key}|nullspace<${threshold}`;
     const hit = this.nullspaces.get(key);
     if (hit) {
-      if (hit.n !== n) throw new Error(`SolveCache: null space ${key} was made for ${hit.n} dimensions, asked for ${n}`);
+      if (hit.n !== n) throw internalError(`SolveCache: null space ${key} was made for ${hit.n} dimensions, asked for ${n}`);
       this.nullspaces.delete(key);
       this.nullspaces.set(key, hit);
       return { ...hit, source: 'memory' };
@@ -272,7 +273,7 @@ export class SolveCache {
     const hit = this.entries.get(key);
     if (!hit) return null;
     if (hit.n !== n || (A && hit.fingerprint !== null && hit.fingerprint !== fingerprint(A, n)))
-      throw new Error(`SolveCache: key ${key} was factorised for a different ${hit.n}x${hit.n} matrix; include the regulariser/stats in the key`);
+      throw internalError(`SolveCache: key ${key} was factorised for a different ${hit.n}x${hit.n} matrix; include the regulariser/stats in the key`);
     this.entries.delete(key);
     this.entries.set(key, hit);
     return hit.L;

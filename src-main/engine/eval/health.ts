@@ -2,6 +2,10 @@
 import { FILE_LIMITS, jsonErrorMessage, readTextFile } from '../fs-safe';
 import type { LoadedModel } from '../runtime/model';
 import { loadTaskFile, parseTaskFile, runTask, type Generate, type TaskDef, type TaskResult } from './tasks';
+import { EacError } from '../errors';
+
+/** A task file that cannot be read as tasks: code 'bad_task', the one problem also in detail.issues (as the schema's errors). */
+const badTask = (message: string) => new EacError('bad_task', message, { detail: { issues: [message] } });
 
 /**
  * Batched greedy generation on the resident model (never a reload). A row stops at EOS; the decoded
@@ -52,17 +56,17 @@ export function loadHealthTasks(file: string): TaskDef[] {
       try {
         row = JSON.parse(line);
       } catch (e) {
-        throw new Error(`${file} line ${i + 1}: ${jsonErrorMessage(e, line).replace(/ at line 1, column /, ' at column ')}`);
+        throw badTask(`${file} line ${i + 1}: ${jsonErrorMessage(e, line).replace(/ at line 1, column /, ' at column ')}`);
       }
       if (typeof row.task !== 'string' || typeof row.prompt !== 'string' || typeof row.answer !== 'string')
-        throw new Error(`${file} line ${i + 1}: expected {"task", "prompt", "answer"} strings`);
+        throw badTask(`${file} line ${i + 1}: expected {"task", "prompt", "answer"} strings`);
       const g = groups.get(row.task) ?? [];
       g.push({ prompt: row.prompt, answer: row.answer });
       groups.set(row.task, g);
     });
   const defs = [...groups].map(([task, examples]) => {
     const known = PAPER_TASKS[task];
-    if (!known) throw new Error(`${file}: unknown task ${JSON.stringify(task.slice(0, 40))} (known: ${Object.keys(PAPER_TASKS).join(', ')}); use a task JSON file for custom tasks`);
+    if (!known) throw badTask(`${file}: unknown task ${JSON.stringify(task.slice(0, 40))} (known: ${Object.keys(PAPER_TASKS).join(', ')}); use a task JSON file for custom tasks`);
     return { id: task, name: task, template: '{prompt}', answerField: 'answer', source: file, license: 'as the file', ...known, examples };
   });
   return parseTaskFile(defs, file);

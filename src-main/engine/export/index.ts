@@ -35,7 +35,7 @@
 //   name no one else owns); a new target is that folder renamed into place; an existing one (empty,
 //   or a previous export) receives its files one rename each, edits.json last. On failure only what
 //   this run created is removed. A `<outDir>.partial` that someone else left is never touched.
-import { EacError, type EacErrorOptions, type ErrorCode } from '../errors';
+import { EacError, isCancelled, throwIfAborted, type EacErrorOptions, type ErrorCode } from '../errors';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -105,7 +105,8 @@ export interface ExportSummary {
 
 /**
  * code: 'exists' (outDir exists, no overwrite), 'unsafe_target' (outDir is, contains or lies in something protected),
- * 'not_export' (overwrite of a folder that is not a previous export), 'io_error', 'cancelled', 'export_failed', ...
+ * 'not_export' (overwrite of a folder that is not a previous export), 'io_error', 'export_failed', ... A cancelled export
+ * throws the engine's one cancellation shape instead (cancelledError: an AbortError with code 'cancelled').
  */
 export class ExportError extends EacError {
   constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
@@ -277,7 +278,7 @@ async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: s
     const hash = createHash('sha256');
     const buf = new Uint8Array(Math.min(CHUNK, Math.max(1, st.size)));
     for (let off = 0; off < st.size; off += buf.byteLength) {
-      if (signal?.aborted) throw new ExportError('cancelled', 'export cancelled');
+      throwIfAborted(signal, 'export cancelled');
       const view = buf.subarray(0, Math.min(buf.byteLength, st.size - off));
       readAt(fd, view, off, file);
       hash.update(view);
@@ -513,7 +514,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
         writeAll(out, hb, hash);
         bytes += hb.byteLength;
         for (const t of tensors) {
-          if (o.signal?.aborted) throw new ExportError('cancelled', 'export cancelled');
+          throwIfAborted(o.signal, 'export cancelled');
           const canon = canonicalTensorName(arch, t.name);
           const ds = byTensor.get(canon);
           if (ds) {
@@ -626,6 +627,8 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportSummary>
     // only this run's own scratch folder (gone once renamed into place or emptied into the target)
     fs.rmSync(work, { recursive: true, force: true });
     if (e instanceof ExportError) throw e;
+    // a cancellation keeps the engine's one shape (and its message), not wrapped as an export failure
+    if (isCancelled(e)) throw e;
     // a refused input file (engine/fs-safe: not a regular file, too large, bad JSON) keeps its code
     if (e instanceof EacError) throw new ExportError(e.code, `export to ${outDir} failed: ${e.message}`, { cause: e });
     throw ioError(`export to ${outDir} failed`, e);

@@ -7,6 +7,7 @@ import type { FactFormat, ParseOptions, ParseResult } from './types';
 import type { FieldNames } from './validate';
 import { jsonErrorMessage } from '../fs-safe';
 import { duplicateKeys, type DuplicateKey } from './json-dupes';
+import { EacError } from '../errors';
 
 const EXPECTED =
   'expected a JSON array of edit requests (CounterFact, EasyEdit or zsRE records), {"requests": [...]}, ' +
@@ -59,9 +60,9 @@ function looksJsonl(t: string): boolean {
 function sniff(fileName: string, text: string): Sniffed {
   const t = stripBom(text);
   const ext = extOf(fileName);
-  if (!t.trim()) throw new Error(`Cannot import "${fileName}": the file is empty; ${EXPECTED}.`);
+  if (!t.trim()) throw new EacError('bad_facts', `Cannot import "${fileName}": the file is empty; ${EXPECTED}.`);
   if (looksBinary(t)) {
-    throw new Error(
+    throw new EacError('bad_facts', 
       `Cannot import "${fileName}": it is not a text file (first bytes: ${hexPreview(t)}).${binaryHint(t)} ${EXPECTED[0].toUpperCase()}${EXPECTED.slice(1)}.`,
     );
   }
@@ -74,7 +75,7 @@ function sniff(fileName: string, text: string): Sniffed {
     } catch (e) {
       if (ext === 'jsonl' || ext === 'ndjson' || looksJsonl(t)) return { kind: 'jsonl' };
       const msg = jsonErrorMessage(e, t);
-      throw new Error(
+      throw new EacError('bad_facts', 
         `Cannot import "${fileName}": it starts like JSON but is ${msg}. ` +
           `Expected a JSON array of edit requests, {"requests": [...]}, or JSONL (one JSON object per line).`,
       );
@@ -91,7 +92,7 @@ function sniff(fileName: string, text: string): Sniffed {
     if (ext === 'csv' || ext === 'tsv' || (delim && knownCols)) return { kind: 'csv', text: t };
   }
   const what = first === '<' ? ' (it looks like HTML/XML)' : '';
-  throw new Error(`Cannot import "${fileName}": ${EXPECTED}, but the file starts with ${JSON.stringify(t.slice(0, 60))}${what}.`);
+  throw new EacError('bad_facts', `Cannot import "${fileName}": ${EXPECTED}, but the file starts with ${JSON.stringify(t.slice(0, 60))}${what}.`);
 }
 
 /** The records of a parsed JSON document, or a message saying why there are none. */

@@ -1,6 +1,7 @@
 // Reverse-mode differentiation over the IR, emitting standard ONNX ops (this ORT build ships no
 // training ops). Only nodes on a path from `wrt` to `loss` get backward nodes.
 import { Graph, Node, Shape, dimEq, normAxis, shapeEq } from './ir';
+import { internalError } from '../errors';
 
 type Rule = (g: Graph, n: Node, gy: string) => (string | null)[];
 
@@ -10,14 +11,14 @@ export function sumTo(g: Graph, grad: string, target: Shape): string {
   if (shapeEq(gs, target)) return grad;
   let out = grad;
   const lead = gs.length - target.length;
-  if (lead < 0) throw new Error(`sumTo: gradient [${gs}] has lower rank than [${target}]`);
+  if (lead < 0) throw internalError(`sumTo: gradient [${gs}] has lower rank than [${target}]`);
   if (lead > 0) out = g.reduce('ReduceSum', out, [...Array(lead).keys()], false);
   const os = g.shape(out);
   const axes: number[] = [];
   os.forEach((d, i) => {
     if (dimEq(d, target[i])) return;
     if (target[i] === 1) axes.push(i);
-    else throw new Error(`sumTo: cannot reduce [${gs}] to [${target}]`);
+    else throw internalError(`sumTo: cannot reduce [${gs}] to [${target}]`);
   });
   if (axes.length) out = g.reduce('ReduceSum', out, axes, true);
   return out;
@@ -56,7 +57,7 @@ const RULES: Record<string, Rule> = {
   ],
   Pow: (g, n, gy) => {
     const c = g.constValues.get(n.inputs[1]);
-    if (!c || c.length !== 1) throw new Error('Pow: only constant scalar exponents are differentiable');
+    if (!c || c.length !== 1) throw internalError('Pow: only constant scalar exponents are differentiable');
     const d = g.mul(gy, g.mul(g.constF(c[0]), g.op('Pow', [n.inputs[0], g.constF(c[0] - 1)])));
     return [sumTo(g, d, inShape(g, n, 0)), null];
   },
@@ -85,7 +86,7 @@ const RULES: Record<string, Rule> = {
   Gemm: (g, n, gy) => {
     // Y = A·op(B) (+ C); alpha = beta = 1 as the IR emits them
     const [a, b, c] = n.inputs;
-    if (attrI(n, 'transA', 0) !== 0) throw new Error('Gemm backward: transA is not supported');
+    if (attrI(n, 'transA', 0) !== 0) throw internalError('Gemm backward: transA is not supported');
     const tB = attrI(n, 'transB', 0) === 1;
     const da = tB ? g.gemm(gy, b) : g.gemm(gy, b, false, true);
     const db = tB ? g.gemm(gy, a, true, false) : g.gemm(a, gy, true, false);
@@ -128,7 +129,7 @@ const RULES: Record<string, Rule> = {
     const st = g.constValues.get(starts)!;
     const ax = normAxis(g.constValues.get(axes)![0], s.length);
     const dim = s[ax];
-    if (typeof dim !== 'number') throw new Error('Slice backward needs a static dim');
+    if (typeof dim !== 'number') throw internalError('Slice backward needs a static dim');
     const end = Math.min(g.constValues.get(ends)![0], dim);
     const pads = new Array(2 * s.length).fill(0);
     pads[ax] = st[0];
@@ -140,7 +141,7 @@ const RULES: Record<string, Rule> = {
     let off = 0;
     return n.inputs.map((inp) => {
       const d = g.shape(inp)[ax];
-      if (typeof d !== 'number') throw new Error('Concat backward needs static dims');
+      if (typeof d !== 'number') throw internalError('Concat backward needs static dims');
       const part = g.slice(gy, ax, off, off + d);
       off += d;
       return part;
@@ -149,7 +150,7 @@ const RULES: Record<string, Rule> = {
   Gather: (g, n, gy) => {
     // rows of a matrix picked by a 1-D index: scatter-add the gradient rows back
     const [data, idx] = n.inputs;
-    if (attrI(n, 'axis', 0) !== 0 || g.shape(idx).length !== 1) throw new Error('Gather backward: only axis 0 with 1-D indices');
+    if (attrI(n, 'axis', 0) !== 0 || g.shape(idx).length !== 1) throw internalError('Gather backward: only axis 0 with 1-D indices');
     const zeros = zerosLike(g, data);
     const idx2 = g.unsqueeze(idx, [1]);
     const out = g.node('ScatterND', [zeros, idx2, gy], { reduction: { s: 'add' } }, [
@@ -186,7 +187,7 @@ function reduceBack(g: Graph, n: Node, gy: string, mean: boolean): string {
     let count = 1;
     for (const a of axes) {
       const d = xs[a];
-      if (typeof d !== 'number') throw new Error('ReduceMean backward needs static reduced dims');
+      if (typeof d !== 'number') throw internalError('ReduceMean backward needs static reduced dims');
       count *= d;
     }
     grad = g.mul(grad, g.constF(1 / count));
@@ -267,7 +268,7 @@ export function gradients(g: Graph, loss: string, wrt: string[], opts: GradientO
     return outs[p.outputs.indexOf(v)];
   };
 
-  if (g.shape(loss).length !== 0) throw new Error('loss must be a scalar');
+  if (g.shape(loss).length !== 0) throw internalError('loss must be a scalar');
   push(loss, g.constF(1));
   const forward = [...g.nodes];
 
@@ -277,10 +278,10 @@ export function gradients(g: Graph, loss: string, wrt: string[], opts: GradientO
   forward.forEach((n, i) => at.set(n, i));
   const cpAt = cps.map((c) => {
     const p = producer.get(c);
-    if (!p) throw new Error(`checkpoint ${c} is not computed by a node`);
+    if (!p) throw internalError(`checkpoint ${c} is not computed by a node`);
     return at.get(p)!;
   });
-  for (let k = 1; k < cpAt.length; k++) if (cpAt[k] <= cpAt[k - 1]) throw new Error('checkpoints must be in forward order');
+  for (let k = 1; k < cpAt.length; k++) if (cpAt[k] <= cpAt[k - 1]) throw internalError('checkpoints must be in forward order');
   const segmentOf = (i: number): number => {
     for (let k = 1; k < cpAt.length; k++) if (i > cpAt[k - 1] && i <= cpAt[k]) return k;
     return -1;
@@ -306,9 +307,9 @@ export function gradients(g: Graph, loss: string, wrt: string[], opts: GradientO
     if (!n.outputs.some(active)) continue;
     const gy = total(n.outputs[0]);
     if (!gy) continue;
-    if (n.outputs.length !== 1) throw new Error(`${n.op}: multi-output nodes are not differentiable`);
+    if (n.outputs.length !== 1) throw internalError(`${n.op}: multi-output nodes are not differentiable`);
     const rule = RULES[n.op];
-    if (!rule) throw new Error(`no backward rule for ${n.op}`);
+    if (!rule) throw internalError(`no backward rule for ${n.op}`);
     const seg = segmentOf(i);
     const m = seg > 0 ? recompute(seg, gy) : null;
     // weight views are re-cast next to this rule; activations of a checkpointed segment come from its recomputation

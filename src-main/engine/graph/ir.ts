@@ -1,3 +1,4 @@
+import { internalError } from '../errors';
 // Graph IR: a typed, shape-tracking builder over plain ONNX ops. Shapes are tracked symbolically
 // (numbers or dim names) because the autodiff needs them to undo broadcasting statically.
 
@@ -60,7 +61,7 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
     const db = i < n - b.length ? 1 : b[i - (n - b.length)];
     if (dimEq(da, db) || db === 1) out.push(da);
     else if (da === 1) out.push(db);
-    else throw new Error(`cannot broadcast [${a}] with [${b}]`);
+    else throw internalError(`cannot broadcast [${a}] with [${b}]`);
   }
   return out;
 }
@@ -78,7 +79,7 @@ function typedBytes(dtype: DType, values: ArrayLike<number>): Uint8Array {
     case 'bool':
       return Uint8Array.from(values, (v) => (v ? 1 : 0));
     default:
-      throw new Error(`inline constants of ${dtype} are not supported`);
+      throw internalError(`inline constants of ${dtype} are not supported`);
   }
 }
 
@@ -110,7 +111,7 @@ export class Graph {
 
   value(name: string): Value {
     const v = this.values.get(name);
-    if (!v) throw new Error(`unknown value ${name}`);
+    if (!v) throw internalError(`unknown value ${name}`);
     return v;
   }
 
@@ -127,7 +128,7 @@ export class Graph {
   }
 
   private define(name: string, dtype: DType, shape: Shape): string {
-    if (this.values.has(name)) throw new Error(`value ${name} defined twice`);
+    if (this.values.has(name)) throw internalError(`value ${name} defined twice`);
     this.values.set(name, { name, dtype, shape });
     return name;
   }
@@ -168,7 +169,7 @@ export class Graph {
 
   /** Emit a node; out shapes/dtypes come from the caller (ops below compute them). */
   node(op: string, inputs: string[], attrs: Record<string, Attr>, outs: { name?: string; dtype: DType; shape: Shape }[]): string[] {
-    for (const i of inputs) if (i !== '' && !this.values.has(i)) throw new Error(`${op}: unknown input ${i}`);
+    for (const i of inputs) if (i !== '' && !this.values.has(i)) throw internalError(`${op}: unknown input ${i}`);
     const names = outs.map((o) => this.define(o.name ?? this.fresh(op.toLowerCase()), o.dtype, o.shape));
     this.nodes.push({ op, inputs, outputs: names, attrs });
     return names;
@@ -215,20 +216,20 @@ export class Graph {
       case 'MatMul': {
         const a = v(0).shape;
         const b = v(1).shape;
-        if (a.length < 2 || b.length < 2) throw new Error('MatMul: rank ≥ 2 required');
-        if (!dimEq(a[a.length - 1], b[b.length - 2])) throw new Error(`MatMul: [${a}] x [${b}]`);
+        if (a.length < 2 || b.length < 2) throw internalError('MatMul: rank ≥ 2 required');
+        if (!dimEq(a[a.length - 1], b[b.length - 2])) throw internalError(`MatMul: [${a}] x [${b}]`);
         const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
         return { dtype: v(0).dtype, shape: [...batch, a[a.length - 2], b[b.length - 1]] };
       }
       case 'Gemm': {
         const a = v(0).shape;
         const b = v(1).shape;
-        if (a.length !== 2 || b.length !== 2) throw new Error('Gemm: 2-D operands required');
+        if (a.length !== 2 || b.length !== 2) throw internalError('Gemm: 2-D operands required');
         const tA = ((attrs.transA as { i: number } | undefined)?.i ?? 0) === 1;
         const tB = ((attrs.transB as { i: number } | undefined)?.i ?? 0) === 1;
         const [m, ka] = tA ? [a[1], a[0]] : [a[0], a[1]];
         const [kb, n] = tB ? [b[1], b[0]] : [b[0], b[1]];
-        if (!dimEq(ka, kb)) throw new Error(`Gemm: [${a}]${tA ? 'ᵀ' : ''} x [${b}]${tB ? 'ᵀ' : ''}`);
+        if (!dimEq(ka, kb)) throw internalError(`Gemm: [${a}]${tA ? 'ᵀ' : ''} x [${b}]${tB ? 'ᵀ' : ''}`);
         return { dtype: v(0).dtype, shape: [m, n] };
       }
       case 'Transpose': {
@@ -270,7 +271,7 @@ export class Graph {
       case 'Shape':
         return { dtype: 'int64', shape: [v(0).shape.length] };
       default:
-        throw new Error(`no shape inference for ${op}: use node() with explicit shapes`);
+        throw internalError(`no shape inference for ${op}: use node() with explicit shapes`);
     }
   }
 
@@ -310,12 +311,12 @@ export class Graph {
   matmul2d(x: string, w: string, transB: boolean) {
     const xs = this.shape(x);
     const ws = this.shape(w);
-    if (ws.length !== 2) throw new Error('matmul2d: w must be 2-D');
+    if (ws.length !== 2) throw internalError('matmul2d: w must be 2-D');
     if (xs.length === 2) return this.gemm(x, w, false, transB);
     const K = xs[xs.length - 1];
     const N = transB ? ws[0] : ws[1];
     const lead = xs.slice(0, -1);
-    if (typeof K !== 'number') throw new Error('matmul2d: a static inner dim is required');
+    if (typeof K !== 'number') throw internalError('matmul2d: a static inner dim is required');
     const flat = this.reshape(x, [-1, K], [lead.join('*'), K]);
     const y = this.gemm(flat, w, false, transB);
     const leadShape = this.node('Shape', [x], { end: { i: -1 } }, [{ dtype: 'int64', shape: [lead.length] }])[0];
@@ -341,7 +342,7 @@ export class Graph {
     const s = [...this.shape(a)];
     const ax = normAxis(axis, s.length);
     const d = s[ax];
-    if (typeof d !== 'number') throw new Error('slice needs a static dim');
+    if (typeof d !== 'number') throw internalError('slice needs a static dim');
     s[ax] = Math.min(end, d) - start;
     const out = this.node('Slice', [a, this.constI([start]), this.constI([end]), this.constI([ax])], {}, [
       { dtype: this.dtype(a), shape: s },

@@ -1,5 +1,6 @@
 import { GPT2 } from '../architectures';
 import { TransformerBuilder } from './transformer';
+import { EacError } from '../errors';
 
 /** GPT-2: learned positions, pre-LayerNorm blocks, Conv1D weights stored [d_in, d_out], tanh-GELU (names: architectures.ts). */
 export class Gpt2Builder extends TransformerBuilder {
@@ -42,7 +43,7 @@ export class Gpt2Builder extends TransformerBuilder {
     const n = GPT2.layer(l);
     const u = this.linear(x, n.mlpIn, n.mlpInBias);
     if (!GPT2.activations.includes(this.cfg.activation))
-      throw new Error(`GPT-2 activation ${this.cfg.activation} is not supported (${GPT2.activations[0]} expected)`);
+      throw new EacError('unsupported_config', `GPT-2 activation ${this.cfg.activation} is not supported (${GPT2.activations[0]} expected)`);
     // gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     const x3 = g.mul(g.mul(u, u), u);
     const inner = g.mul(g.add(u, g.mul(x3, g.constF(0.044715))), g.constF(Math.sqrt(2 / Math.PI)));

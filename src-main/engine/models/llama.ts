@@ -1,5 +1,6 @@
 import { LLAMA } from '../architectures';
 import { TransformerBuilder, BlockContext } from './transformer';
+import { EacError } from '../errors';
 
 /** LLaMA: RMSNorm, rotary positions (rotate-half), SwiGLU MLP, GQA, weights stored [d_out, d_in] (names: architectures.ts). */
 export class LlamaBuilder extends TransformerBuilder {
@@ -33,7 +34,7 @@ export class LlamaBuilder extends TransformerBuilder {
   protected mlpKey(l: number, x: string) {
     const g = this.g;
     if (!LLAMA.activations.includes(this.cfg.activation))
-      throw new Error(`LLaMA hidden_act ${this.cfg.activation} is not supported (${LLAMA.activations[0]} expected)`);
+      throw new EacError('unsupported_config', `LLaMA hidden_act ${this.cfg.activation} is not supported (${LLAMA.activations[0]} expected)`);
     const n = LLAMA.layer(l);
     const gate = this.proj(x, n.gate);
     const up = this.proj(x, n.up);

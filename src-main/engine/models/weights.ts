@@ -5,6 +5,7 @@
 // matmul. No weight is ever transposed: matmuls use Gemm with transB on the stored layout.
 import { Checkpoint, StDType, tensorEntry } from '../checkpoint';
 import { DType, Graph } from '../graph/ir';
+import { EacError } from '../errors';
 
 const ST_TO_DTYPE: Partial<Record<StDType, DType>> = {
   F32: 'float32',
@@ -43,7 +44,7 @@ export class GraphWeights {
     if (hit) return hit;
     const e = tensorEntry(this.ck, name);
     const dtype = ST_TO_DTYPE[e.dtype];
-    if (!dtype) throw new Error(`tensor ${name} has dtype ${e.dtype}; only float weights are supported`);
+    if (!dtype) throw new EacError('bad_dtype', `tensor ${name} has dtype ${e.dtype}; only float weights are supported`);
     const v = this.g.external(`w:${name}`, {
       dtype,
       dims: e.shape,

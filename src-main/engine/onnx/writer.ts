@@ -1,6 +1,7 @@
 // Serialise the graph IR to an ONNX ModelProto. Field numbers follow onnx/onnx.proto.
 import { PbWriter } from './protobuf';
 import { Attr, DType, Graph, Initializer, Node, ONNX_OF_DTYPE, Value } from '../graph/ir';
+import { internalError } from '../errors';
 
 export const IR_VERSION = 10;
 export const OPSET = 21;
@@ -90,7 +91,7 @@ export function serializeModel(g: Graph, opts: SerializeOptions = {}): Uint8Arra
     for (const v of g.inputs) gw.message(11, (vw) => writeValueInfo(vw, v));
     for (const [name, dtype] of asInput) {
       const init = g.initializers.get(name);
-      if (!init || init.kind !== 'external') throw new Error(`weight input ${name} is not an external initializer of graph ${g.name}`);
+      if (!init || init.kind !== 'external') throw internalError(`weight input ${name} is not an external initializer of graph ${g.name}`);
       if (used.has(name)) gw.message(11, (vw) => writeValueInfo(vw, { name, dtype, shape: init.dims }));
     }
     for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v));

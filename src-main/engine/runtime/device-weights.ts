@@ -33,6 +33,7 @@ import { openRegularFile } from '../fs-safe';
 import { Graph, type DType, type ExternalTensor } from '../graph/ir';
 import { prune, serializeModel } from '../onnx/writer';
 import type { Device } from './session';
+import { internalError } from '../errors';
 
 /** Process-wide counters the tests read (a conversion after load would show as a change here). */
 export const deviceWeightCounters = { uploads: 0, hostConversions: 0, hostConversionBytes: 0 };
@@ -121,7 +122,7 @@ export class DeviceWeights {
    * graph its weights (input name -> device tensor).
    */
   async feedsFor(graph: Graph, progress?: (p: UploadProgress) => void): Promise<Record<string, ort.Tensor>> {
-    if (this.released) throw new Error('the device weights were released');
+    if (this.released) throw internalError('the device weights were released');
     const inputs = this.inputsOf(graph);
     const todo = [...inputs].filter(([name]) => !this.resident.has(keyOf(graph.initializers.get(name) as ExternalTensor)));
     const sizeOf = ([name, dtype]: [string, DType]) => elements((graph.initializers.get(name) as ExternalTensor).dims) * DTYPE_SIZE[dtype]!;

@@ -10,7 +10,7 @@ import { Device, DeviceReport, probeDevice, type SessionSettings } from './sessi
 import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './device-weights';
 import { checkDeviceFits, deviceWeightBytes } from './device-limits';
 import { profilePlacement, type PlacementReport } from './placement';
-import { cancelledError } from '../errors';
+import { cancelledError, EacError, internalError } from '../errors';
 import { positionLimit } from '../architectures';
 import type { ProgressCount } from '../progress';
 
@@ -48,7 +48,7 @@ export interface Batch {
 export function makeBatch(rows: number[][]): Batch {
   const B = rows.length;
   const T = Math.max(...rows.map((r) => r.length));
-  if (T === 0) throw new Error('cannot run an empty prompt');
+  if (T === 0) throw new EacError('bad_params', 'cannot run an empty prompt');
   const ids = new BigInt64Array(B * T);
   const positions = new BigInt64Array(B * T);
   const real = new Uint8Array(B * T);
@@ -287,7 +287,7 @@ export class LoadedModel implements SessionHost {
 
   /** A session of any graph over this model's weights (loss graphs…), owned and released by the model. */
   graphSession(key: string, build: () => Graph): ManagedSession {
-    if (this.released) throw new Error('the model was released');
+    if (this.released) throw internalError('the model was released');
     let s = this.sessions.get(key);
     if (!s) {
       s = new ManagedSession(key, build, this);
@@ -418,7 +418,7 @@ export class LoadedModel implements SessionHost {
     const stop = new Set(opts.stopIds ?? (cfg.eosTokenId !== undefined ? [cfg.eosTokenId] : []));
     const maxLen = Math.max(...rows.map((r) => r.length)) + maxNewTokens;
     const limit = positionLimit(cfg);
-    if (limit !== undefined && maxLen > limit) throw new Error(`prompt + ${maxNewTokens} new tokens = ${maxLen} exceeds the model's ${limit} positions`);
+    if (limit !== undefined && maxLen > limit) throw new EacError('input_too_long', `prompt + ${maxNewTokens} new tokens = ${maxLen} exceeds the model's ${limit} positions`);
     const s = await this.session({ kvCache: true, logits: 'rows' });
     const batch = makeBatch(rows);
     const { B } = batch;

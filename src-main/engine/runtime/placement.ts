@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { DType, Graph } from '../graph/ir';
 import { prune, serializeModel } from '../onnx/writer';
 import { sessionOptions, type Device, type SessionSettings } from './session';
+import { internalError } from '../errors';
 
 export interface PlacementReport {
   /** nodes that ran, per provider (onnxruntime's names, e.g. WebGpuExecutionProvider) */
@@ -77,7 +78,7 @@ export async function profilePlacement(
       await s.release();
     }
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
-    if (!file) throw new Error('onnxruntime wrote no profile');
+    if (!file) throw internalError('onnxruntime wrote no profile');
     // on the CPU every weight is read there by design (mapped from the file): nothing to flag
     return readPlacement(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), device === 'cpu' ? new Map() : consumers);
   } finally {

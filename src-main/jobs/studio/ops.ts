@@ -107,7 +107,7 @@ export async function exportWorkspace(
       },
     });
   } catch (e) {
-    if (e instanceof ExportError) throw studioError(e.message, e.code === 'exists' ? CODES.exists : e.code === 'cancelled' ? CODES.cancelled : e.code);
+    if (e instanceof ExportError) throw studioError(e.message, e.code === 'exists' ? CODES.exists : e.code);
     throw e;
   }
   ws.ledger.recordEvent(ws.modelId, 'export', {

@@ -1,19 +1,13 @@
 // Typed calls to the studio API (src-main/api/contract.ts) over whichever transport this window has.
 import type { StudioEvent, StudioMethod, StudioParams, StudioResult } from '../../../src-main/api/contract';
 import type { EacBridge } from '../../../src-main/api/wire';
+import { ApiError } from './api-error';
 import { pickBridge } from './transport';
 
 export type ProgressEv = Extract<StudioEvent, { type: 'progress' }>;
 
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+// ApiError lives in its own file so transport.ts can reject with it without importing this file (which imports it)
+export { ApiError } from './api-error';
 
 export interface CallOptions {
   onProgress?: (p: ProgressEv) => void;

@@ -1,6 +1,7 @@
 // Picks the transport: the Electron preload's window.eac, or a WebSocket to the headless server
 // this page was served from (token taken from the page URL).
 import type { CallReply, ClientFrame, EacBridge, ServerFrame } from '../../../src-main/api/wire';
+import { ApiError } from './api-error';
 
 declare global {
   interface Window {
@@ -45,7 +46,7 @@ export class WsBridge implements EacBridge {
         this.replies.clear();
         for (const [, c] of this.cancels) c(false);
         this.cancels.clear();
-        if (!opened) reject(new Error(`cannot connect to ${this.url.replace(/token=[^&]+/, 'token=…')} (${ev.code})`));
+        if (!opened) reject(new ApiError(`cannot connect to ${this.url.replace(/token=[^&]+/, 'token=…')} (${ev.code})`, 'disconnected'));
         this.emit('connection', { connected: false, code: ev.code });
         if (!this.closedByUser && opened) {
           const wait = this.retryMs;

@@ -8,7 +8,7 @@ import type { ForwardSpec } from '../../models/forward';
 import { batchFeeds, LoadedModel, makeBatch } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
 import { matmulABt } from '../cholesky-ort';
-import { AbortError, cancelledError } from '../../errors';
+import { AbortError, cancelledError, internalError } from '../../errors';
 import { bytesOf } from '../atomic-write';
 
 export interface AccumulatorOptions {
@@ -49,7 +49,7 @@ export class KeyMomentAccumulator {
 
   /** Adds k kᵀ for the key at src[offset .. offset+n). */
   async add(src: Float32Array, offset: number): Promise<void> {
-    if (this.finished) throw new Error('KeyMomentAccumulator: add after finish');
+    if (this.finished) throw internalError('KeyMomentAccumulator: add after finish');
     const { n, cap, kt } = this;
     const p = this.pending;
     for (let r = 0; r < n; r++) kt[r * cap + p] = src[offset + r];
@@ -87,7 +87,7 @@ export class KeyMomentAccumulator {
    * here would regroup the sums and change the last bits).
    */
   stateParts(): { sum: Uint8Array; keys: Uint8Array; pending: number; count: number } {
-    if (this.finished) throw new Error('KeyMomentAccumulator: state after finish');
+    if (this.finished) throw internalError('KeyMomentAccumulator: state after finish');
     return { sum: bytesOf(this.sum), keys: bytesOf(this.kt), pending: this.pending, count: this.count };
   }
 

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { readFileInto, writeFileAtomic } from '../atomic-write';
 import type { KeyMomentAccumulator } from './accumulate';
 import { isForeignCacheFile, readCacheMeta, sha256 } from './cache';
+import { internalError } from '../../errors';
 
 export const PARTIAL_FORMAT = 'eac-keystats-partial-v1';
 
@@ -101,10 +102,10 @@ export class StatsCheckpoint {
     try {
       for (const [layer, a] of this.acc) {
         const f = m.files.find((x) => x.layer === layer);
-        if (!f || path.basename(f.sum) !== f.sum || path.basename(f.keys) !== f.keys) throw new Error('files');
+        if (!f || path.basename(f.sum) !== f.sum || path.basename(f.keys) !== f.keys) throw internalError('files');
         const t = a.stateTargets();
-        if (readFileInto(path.join(this.dir, f.sum), t.sum, 'the statistics checkpoint') !== f.sumSha256) throw new Error('sha');
-        if (readFileInto(path.join(this.dir, f.keys), t.keys, 'the statistics checkpoint') !== f.keysSha256) throw new Error('sha');
+        if (readFileInto(path.join(this.dir, f.sum), t.sum, 'the statistics checkpoint') !== f.sumSha256) throw internalError('sha');
+        if (readFileInto(path.join(this.dir, f.keys), t.keys, 'the statistics checkpoint') !== f.keysSha256) throw internalError('sha');
         a.restored(m.pending, m.count);
       }
     } catch (e) {

@@ -15,6 +15,7 @@
  *                    itself when it is no label (then it scores 0 against any gold).
  */
 import type { ExtractMode } from './schema';
+import { internalError } from '../../errors';
 
 export const DEFAULT_STOP_STRINGS: readonly string[] = [
   '<|endoftext|>', // GPT-2
@@ -76,11 +77,11 @@ export function extractAnswer(output: string, mode: ExtractMode, opts: ExtractOp
     case 'first_word':
       return firstWord(s);
     case 'label_match': {
-      if (!opts.labels || opts.labels.length === 0) throw new Error('label_match extraction needs labels');
+      if (!opts.labels || opts.labels.length === 0) throw internalError('label_match extraction needs labels');
       const w = firstWord(s);
       return matchLabel(w, opts.labels) ?? w;
     }
     default:
-      throw new Error(`unknown extract mode ${JSON.stringify(mode)}`);
+      throw internalError(`unknown extract mode ${JSON.stringify(mode)}`);
   }
 }

@@ -1,3 +1,4 @@
+import { internalError } from '../../errors';
 /**
  * Health-task metrics. All scores are in [0, 1]; a task's score is the mean of its examples'.
  *
@@ -162,6 +163,6 @@ export function scoreExample(metric: MetricName, extracted: string, gold: readon
     case 'rouge':
       return rougeScore(extracted, gold);
     default:
-      throw new Error(`unknown metric ${JSON.stringify(metric)}`);
+      throw internalError(`unknown metric ${JSON.stringify(metric)}`);
   }
 }

@@ -1,3 +1,7 @@
+import { EacError } from '../../errors';
+
+/** A task file that cannot be read as tasks: code 'bad_task', the one problem also in detail.issues (as the schema's errors). */
+const badTask = (message: string) => new EacError('bad_task', message, { detail: { issues: [message] } });
 /**
  * Prompt templates: `{field}` is replaced by the example's field (field = identifier),
  * `{{` and `}}` are literal braces; any other brace is a template error. Field values are
@@ -24,7 +28,7 @@ function parseTemplate(template: string): Part[] {
       const end = template.indexOf('}', i + 1);
       const name = end < 0 ? '' : template.slice(i + 1, end);
       if (end < 0 || !IDENT.test(name))
-        throw new Error(
+        throw badTask(
           `bad placeholder at position ${i} (use {field} with a field name of letters, digits and _; write {{ for a literal brace)`,
         );
       if (buf) parts.push({ text: buf });
@@ -37,7 +41,7 @@ function parseTemplate(template: string): Part[] {
         i += 2;
         continue;
       }
-      throw new Error(`unmatched "}" at position ${i} (write }} for a literal brace)`);
+      throw badTask(`unmatched "}" at position ${i} (write }} for a literal brace)`);
     } else {
       buf += c;
       i++;
@@ -65,8 +69,8 @@ export function renderTemplate(template: string, fields: Record<string, unknown>
     const v = fields[p.field];
     if (typeof v === 'string') s += v;
     else if (typeof v === 'number') s += String(v);
-    else if (v === undefined) throw new Error(`template field "${p.field}" is missing`);
-    else throw new Error(`template field "${p.field}" must be a string or number`);
+    else if (v === undefined) throw badTask(`template field "${p.field}" is missing`);
+    else throw badTask(`template field "${p.field}" must be a string or number`);
   }
   return s;
 }

@@ -2,7 +2,7 @@
  * Running a health task against a model through a model-agnostic `Generate` callback
  * (greedy decoding on the resident model; the engine supplies it, tests supply fakes).
  */
-import { AbortError, isCancelled } from '../../errors';
+import { AbortError, internalError, isCancelled } from '../../errors';
 import { extractAnswer } from './extract';
 import { scoreExample } from './metrics';
 import { renderPrompt } from './render';
@@ -76,7 +76,7 @@ export async function runTask(task: TaskDef, generate: Generate, opts: RunTaskOp
     // A generator that ignores the signal still finishes its batch; drop the result.
     checkAborted(signal, task.id);
     if (!Array.isArray(outputs) || outputs.length !== batch.length)
-      throw new Error(
+      throw internalError(
         `generate returned ${Array.isArray(outputs) ? outputs.length : typeof outputs} outputs for ${batch.length} prompts`,
       );
     outputs.forEach((output, k) => {
