@@ -182,7 +182,8 @@ function deviceFigures(model: LoadedModel, device: Device, out: Record<string, n
     out.device_weight_tensors = dw.tensors;
     out.device_upload_ms = dw.uploadSeconds * 1000;
   }
-  out.device_weight_bytes_model = model.deviceWeightBytes(model.deviceReport.used);
+  // device bytes equal the file bytes for every dtype uploaded (runtime/device-limits.ts deviceWeightBytes)
+  out.device_weight_bytes_model = model.weightBytes;
   const cap = deviceCapacity(model.deviceReport.used);
   if (cap) out.device_name = cap.name;
   const used = processGpuBytes(process.pid);

@@ -128,7 +128,7 @@ export function registerCoreHandlers(r: HandlerRegistry): void {
       const model = ctx.requireModel();
       const r = await model.placement();
       const dw = model.deviceWeightsReport();
-      return { ...r, resident: dw ? { tensors: dw.tensors, bytes: dw.bytes, modelBytes: model.deviceWeightBytes() } : null };
+      return { ...r, resident: dw ? { tensors: dw.tensors, bytes: dw.bytes, modelBytes: model.weightBytes } : null };
     },
 
     async topk(params, ctx) {

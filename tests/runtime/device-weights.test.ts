@@ -78,7 +78,7 @@ describe('placement report from an onnxruntime profile', () => {
 
 describe('device capacity check before any upload', () => {
   const ck = loadCheckpoint(path.join(FIXTURES, 'llama-world-a'));
-  const need = deviceWeightBytes(ck, 'webgpu') + workingSetBytes(ck);
+  const need = deviceWeightBytes(ck) + workingSetBytes(ck);
   it('refuses a model whose weights + working set exceed the free memory, naming both numbers', () => {
     const cap = { name: 'Test GPU', totalBytes: need, freeBytes: need - 1, source: 'nvidia-smi' as const };
     let err: Error & { code?: string } = new Error('none');

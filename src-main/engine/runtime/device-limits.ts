@@ -21,12 +21,13 @@ export interface DeviceCapacity {
 const GiB = 1024 ** 3;
 const fmt = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
 
-/** Bytes a checkpoint's weights take on `device`: WebGPU holds bf16/f16 as f16, f32 as f32; CUDA the file dtype. */
-export function deviceWeightBytes(ck: Checkpoint, device: Device): number {
+/**
+ * Bytes a checkpoint's weights take on a GPU: the file bytes, since every device dtype keeps each
+ * weight's size (WebGPU holds bf16/f16 as f16 and f32 as f32, CUDA the file dtype; f64 is refused).
+ */
+export function deviceWeightBytes(ck: Checkpoint): number {
   let n = 0;
   for (const t of ck.tensors.values()) n += t.byteLength;
-  // bf16 -> f16 keeps two bytes per weight, f32 stays f32: the file bytes are the device bytes
-  void device;
   return n;
 }
 
@@ -100,7 +101,7 @@ export function deviceCapacity(device: Device): DeviceCapacity | null {
  */
 export function checkDeviceFits(ck: Checkpoint, device: Device, cap: DeviceCapacity | null = deviceCapacity(device)): void {
   if (!cap) return;
-  const weights = deviceWeightBytes(ck, device);
+  const weights = deviceWeightBytes(ck);
   const work = workingSetBytes(ck);
   if (weights + work > cap.freeBytes)
     throw new CheckpointError(

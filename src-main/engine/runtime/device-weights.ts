@@ -119,9 +119,12 @@ export class DeviceWeights {
 
   /**
    * Uploads every weight of `graph` that is not on the device yet and returns the feeds that give the
-   * graph its weights (input name -> device tensor).
+   * graph its weights (input name -> device tensor) and the graph inputs they are (name -> dtype fed).
    */
-  async feedsFor(graph: Graph, progress?: (p: UploadProgress) => void): Promise<Record<string, ort.Tensor>> {
+  async feedsFor(
+    graph: Graph,
+    progress?: (p: UploadProgress) => void,
+  ): Promise<{ feeds: Record<string, ort.Tensor>; inputs: Map<string, DType> }> {
     if (this.released) throw internalError('the device weights were released');
     const inputs = this.inputsOf(graph);
     const todo = [...inputs].filter(([name]) => !this.resident.has(keyOf(graph.initializers.get(name) as ExternalTensor)));
@@ -144,7 +147,7 @@ export class DeviceWeights {
     this.staging = new ArrayBuffer(0);
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of inputs.keys()) feeds[name] = this.resident.get(keyOf(graph.initializers.get(name) as ExternalTensor))!;
-    return feeds;
+    return { feeds, inputs };
   }
 
   private async upload(name: string, init: ExternalTensor, dtype: DType): Promise<ort.Tensor> {

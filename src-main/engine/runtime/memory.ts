@@ -188,17 +188,17 @@ export class ManagedSession implements Evictable {
         await this.host.memory.makeRoom(mapped + this.host.expectedSessionBytes(), this);
         if (this.host.exclusiveSessions?.()) await this.host.memory.evictSessions(this);
         const before = processRss();
-        const weightFeeds = dw ? await dw.feedsFor(graph, this.host.onUploadProgress) : {};
+        const onDevice = dw ? await dw.feedsFor(graph, this.host.onUploadProgress) : null;
         const afterUpload = processRss();
         const { session, report } = await createSession(
           graph,
           this.host.weightsDir,
           this.host.sessionDevice(),
           this.host.sessionSettings(),
-          dw ? dw.inputsOf(graph) : undefined,
+          onDevice?.inputs,
         );
         // a CPU fallback maps the files itself and takes no device tensors
-        this.weightFeeds = report.used === this.host.sessionDevice() ? weightFeeds : {};
+        this.weightFeeds = onDevice && report.used === this.host.sessionDevice() ? onDevice.feeds : {};
         this.overhead = Math.max(0, processRss() - (dw ? afterUpload : before));
         this.bytes = mapped + this.overhead;
         this.builds++;

@@ -8,7 +8,7 @@ import { loadTokenizer, TextCodec } from '../tokenizer';
 import { defaultMemoryBudget, ManagedSession, MemoryManager, ModelCaches, type SessionHost } from './memory';
 import { Device, DeviceReport, probeDevice, type SessionSettings } from './session';
 import { DeviceWeights, type DeviceWeightsReport, type UploadProgress } from './device-weights';
-import { checkDeviceFits, deviceWeightBytes } from './device-limits';
+import { checkDeviceFits } from './device-limits';
 import { profilePlacement, type PlacementReport } from './placement';
 import { cancelledError, EacError, internalError } from '../errors';
 import { positionLimit } from '../architectures';
@@ -233,10 +233,6 @@ export class LoadedModel implements SessionHost {
     return this.dw?.report() ?? null;
   }
 
-  /** Bytes the checkpoint's weights take on `device` (f16 for bf16 on WebGPU). */
-  deviceWeightBytes(device: Device = this.deviceReport.used): number {
-    return deviceWeightBytes(this.ck, device);
-  }
 
   get cfg() {
     return this.ck.config;
@@ -378,10 +374,10 @@ export class LoadedModel implements SessionHost {
     const full: ForwardSpec = { kvCache: true, logits: 'rows', editLayers: this.allLayers() };
     const graph = buildForward(this.ck, full).graph;
     const dw = this.deviceWeights();
-    const weightFeeds = dw ? await dw.feedsFor(graph, this.onUploadProgress) : {};
+    const onDevice = dw ? await dw.feedsFor(graph, this.onUploadProgress) : null;
     const batch = makeBatch([this.encode('The')]);
-    const feeds = { ...weightFeeds, ...this.prefillFeeds(batch), logit_rows: rowsTensor([batch.T - 1]), ...this.factorFeeds() };
-    const report = await profilePlacement(graph, this.ck.dir, device, this.sessionSettings(), dw?.inputsOf(graph), feeds);
+    const feeds = { ...onDevice?.feeds, ...this.prefillFeeds(batch), logit_rows: rowsTensor([batch.T - 1]), ...this.factorFeeds() };
+    const report = await profilePlacement(graph, this.ck.dir, device, this.sessionSettings(), onDevice?.inputs, feeds);
     return { device, ...report };
   }
 

@@ -243,7 +243,8 @@ export function registerHandlers(r: HandlerRegistry): void {
               device: model.deviceReport.used,
               tensors: dw?.tensors ?? 0,
               bytes: dw?.bytes ?? 0,
-              modelBytes: model.deviceWeightBytes(),
+              // device bytes equal the file bytes (runtime/device-limits.ts deviceWeightBytes)
+              modelBytes: model.weightBytes,
               conversions: { ...(dw?.conversions ?? {}) },
               uploadSeconds: dw?.uploadSeconds ?? 0,
             }
