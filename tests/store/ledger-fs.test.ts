@@ -286,7 +286,11 @@ describe('a ledger on a full disk', () => {
 function nobodyUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root to run a command as the user nobody';
   const r = spawnSync('runuser', ['-u', 'nobody', '--', 'true'], { stdio: 'pipe' });
-  return r.status === 0 ? null : `runuser -u nobody is not available: ${String(r.stderr ?? r.error?.message).trim()}`;
+  if (r.status !== 0) return `runuser -u nobody is not available: ${String(r.stderr ?? r.error?.message).trim()}`;
+  // the checkout itself must be readable by nobody (a clone under a 0700 folder, e.g. mktemp -d, is not)
+  const cli = path.resolve('bin/eac.mjs');
+  const read = spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', cli], { stdio: 'pipe' });
+  return read.status === 0 ? null : `the user nobody cannot read this checkout (${cli})`;
 }
 const noNobody = nobodyUnavailable();
 const itAsNobody = (title: string, fn: () => Promise<void> | void) => (noNobody ? it.skip(`${title} (skipped: ${noNobody})`, fn) : it(title, fn));
