@@ -166,9 +166,11 @@ describe.skipIf(!!noGpuReason)(`WebGPU: weights once on the device${noGpuReason 
     }
   });
 
-  it('a BF16 checkpoint goes up as f16 once: no host conversion of a weight during an EAC-ROME edit, metrics within 0.02 of the CPU', async () => {
+  it('a BF16 checkpoint goes up as f16 once: no host conversion of a weight during an EAC-ROME edit run in parts, metrics within 0.02 of the CPU', async () => {
     const dir = path.join(FIXTURES, 'llama-world-a');
-    const gpu = LoadedModel.open(dir, { device: 'webgpu' });
+    // 1 MiB parts: every graph of the edit (taps, loss and gradient, metrics) runs as a chain of
+    // sessions (runtime/partition.ts), as the graphs of a big BF16 model do
+    const gpu = LoadedModel.open(dir, { device: 'webgpu', partBytes: 2 ** 20 });
     const cpu = LoadedModel.open(dir, { device: 'cpu' });
     try {
       const profile = loadProfile('llama-world-a');
@@ -187,6 +189,7 @@ describe.skipIf(!!noGpuReason)(`WebGPU: weights once on the device${noGpuReason 
 
       const r = await new Editor(gpu, profile, statsProvider(gpu, profile, { cacheDir })).edit('eac-rome', [requests[0]]);
       expect(gpu.deviceReport.used).toBe('webgpu');
+      expect(gpu.sessionStats().parts).toBeGreaterThan(gpu.sessionStats().live);
       // the loss, gradient, tap and metric sessions of the edit converted and uploaded nothing
       expect(deviceWeightCounters.hostConversions).toBe(loaded.hostConversions);
       expect(deviceWeightCounters.uploads).toBe(loaded.uploads);

@@ -105,6 +105,42 @@ export class Graph {
     readonly fdt: DType = 'float32',
   ) {}
 
+  /**
+   * A graph of `nodes` (a topologically ordered subset of this graph's) with `inputs` as its graph
+   * inputs, `outputs` as its outputs and the initializers the nodes read. Used to run one graph as a
+   * chain of smaller ones (runtime/partition.ts). `types` overrides the declared type of an input or
+   * output (a bf16 weight view fed as the f16 the device holds).
+   */
+  extract(name: string, nodes: Node[], inputs: string[], outputs: string[], types: ReadonlyMap<string, DType> = new Map()): Graph {
+    const g = new Graph(name, this.fdt);
+    const declare = (n: string) => {
+      const v = this.value(n);
+      // every dim symbolic: a cut tensor's rank is what the IR knows for certain
+      return g.define(n, types.get(n) ?? v.dtype, v.shape.map((_, i) => `${n}_d${i}`));
+    };
+    for (const n of inputs) {
+      declare(n);
+      g.inputs.push(g.value(n));
+    }
+    for (const node of nodes) {
+      for (const i of node.inputs) {
+        if (i === '' || g.values.has(i)) continue;
+        const init = this.initializers.get(i);
+        if (!init) throw internalError(`extract ${name}: ${i} is neither an input nor produced before its use`);
+        g.initializers.set(i, init);
+        g.values.set(i, this.value(i));
+      }
+      for (const o of node.outputs) g.values.set(o, this.value(o));
+      g.nodes.push(node);
+    }
+    for (const o of outputs) {
+      if (!g.values.has(o)) throw internalError(`extract ${name}: output ${o} is not produced`);
+      const v = g.value(o);
+      g.outputs.push(types.has(o) ? { name: o, dtype: types.get(o)!, shape: v.shape } : v);
+    }
+    return g;
+  }
+
   fresh(prefix: string): string {
     return `${prefix}_${this.counter++}`;
   }

@@ -12,6 +12,7 @@ import { CheckpointError } from '../checkpoint/errors';
 import type { Graph } from '../graph/ir';
 import type { DeviceWeights, UploadProgress } from './device-weights';
 import { createSession, mappedWeightBytes, releaseSession, type Device, type DeviceReport, type SessionSettings } from './session';
+import { PartitionedSession, type RunnableSession } from './partition';
 
 /** Resident set size of this process (bytes); mapped weight pages that were touched count too. */
 export function processRss(): number {
@@ -146,7 +147,7 @@ export interface SessionHost {
  * so a caller can never run a released session.
  */
 export class ManagedSession implements Evictable {
-  private session: Promise<ort.InferenceSession> | null = null;
+  private session: Promise<RunnableSession> | null = null;
   /** the weight feeds of a session that takes its weights from the device copy */
   private weightFeeds: Record<string, ort.Tensor> = {};
   private busy = 0;
@@ -157,6 +158,8 @@ export class ManagedSession implements Evictable {
   lastUse = 0;
   /** how many times the session was built (1 + rebuilds after eviction) */
   builds = 0;
+  /** onnxruntime sessions it runs as (more than 1 where the graph runs in parts on a GPU, runtime/partition.ts) */
+  parts = 1;
 
   constructor(
     readonly label: string,
@@ -175,7 +178,7 @@ export class ManagedSession implements Evictable {
   }
 
   /** The underlying session, built (after making room under the budget) if it is not live. */
-  private open(): Promise<ort.InferenceSession> {
+  private open(): Promise<RunnableSession> {
     if (!this.session) {
       const p = (async () => {
         this.host.onSessionBuild?.(this.label, 'start');
@@ -202,6 +205,7 @@ export class ManagedSession implements Evictable {
         this.overhead = Math.max(0, processRss() - (dw ? afterUpload : before));
         this.bytes = mapped + this.overhead;
         this.builds++;
+        this.parts = session instanceof PartitionedSession ? session.partCount : 1;
         this.host.onSessionCreated(report, this.bytes);
         this.host.onSessionBuild?.(this.label, 'done');
         return session;
@@ -224,7 +228,7 @@ export class ManagedSession implements Evictable {
     }
   }
 
-  async run(feeds: ort.InferenceSession.FeedsType, fetches?: ort.InferenceSession.FetchesType): Promise<ort.InferenceSession.ReturnType> {
+  async run(feeds: ort.InferenceSession.FeedsType, fetches?: string[]): Promise<ort.InferenceSession.ReturnType> {
     this.busy++;
     try {
       const s = await this.open();

@@ -99,6 +99,12 @@ export interface OpenOptions {
    * (at least 2 GiB) capped at 85 % of the machine's RAM (memory.ts defaultMemoryBudget)
    */
   maxMemory?: number;
+  /**
+   * WebGPU: the most bytes one part of a graph may allocate before the graph runs as a chain of
+   * sessions (runtime/partition.ts); default $EAC_DEVICE_PART_BYTES, else a tenth of the graph's
+   * device weight bytes within [128 MiB, 2 GiB]; 0 runs every graph as one session
+   */
+  partBytes?: number;
 }
 
 /** Above this many weight bytes sessions run without prepacked weights (a second copy per session). */
@@ -138,6 +144,7 @@ export class LoadedModel implements SessionHost {
     readonly prepack: boolean,
     readonly arena: boolean,
     maxMemory: number,
+    readonly partBytes?: number,
   ) {
     this.weightBytes = [...ck.tensors.values()].reduce((a, t) => a + t.byteLength, 0);
     this.memory = new MemoryManager(maxMemory);
@@ -153,7 +160,9 @@ export class LoadedModel implements SessionHost {
     const env = process.env.EAC_PREPACK;
     const small = weightBytes < LOW_MEMORY_LIMIT_BYTES;
     const prepack = opts.prepack ?? (env === '0' ? false : env === '1' ? true : small);
-    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack, opts.arena ?? true, opts.maxMemory ?? defaultMemoryBudget(weightBytes));
+    const partEnv = process.env.EAC_DEVICE_PART_BYTES;
+    const partBytes = opts.partBytes ?? (partEnv && /^\d+$/.test(partEnv) ? Number(partEnv) : undefined);
+    return new LoadedModel(ck, tok, opts.device ?? 'cpu', prepack, opts.arena ?? true, opts.maxMemory ?? defaultMemoryBudget(weightBytes), partBytes);
   }
 
   /**
@@ -181,7 +190,7 @@ export class LoadedModel implements SessionHost {
   }
 
   sessionSettings(): SessionSettings {
-    return { prepack: this.prepack, arena: this.arena, foldNonWeights: this.prepack };
+    return { prepack: this.prepack, arena: this.arena, foldNonWeights: this.prepack, partBytes: this.partBytes };
   }
 
   expectedSessionBytes(): number {
@@ -293,11 +302,13 @@ export class LoadedModel implements SessionHost {
   }
 
   /** Sessions of this model: how many exist, how many are built now, how often they were built. */
-  sessionStats(): { known: number; live: number; builds: number; evictions: number } {
+  sessionStats(): { known: number; live: number; builds: number; evictions: number; parts: number } {
     const all = [...this.sessions.values()];
     return {
       known: all.length,
       live: all.filter((s) => s.live).length,
+      // onnxruntime sessions behind the live graphs: more than `live` where a graph runs in parts on a GPU
+      parts: all.reduce((a, s) => a + (s.live ? s.parts : 0), 0),
       builds: all.reduce((a, s) => a + s.builds, 0),
       evictions: this.memory.events.filter((e) => e.kind === 'evict').length,
     };

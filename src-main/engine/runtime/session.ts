@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import { serializeModel, prune } from '../onnx/writer';
 import { Graph, type DType } from '../graph/ir';
+import { defaultPartBytes, PartitionedSession, planParts, staticBytes, type RunnableSession } from './partition';
 
 export type Device = 'cpu' | 'webgpu' | 'cuda';
 
@@ -75,6 +76,13 @@ export interface SessionSettings {
    * copies; big models keep both off, the configuration their memory figures were measured with.
    */
   foldNonWeights?: boolean;
+  /**
+   * WebGPU with device-resident weights: the most bytes one part of a graph may allocate before the
+   * graph is cut and run as a chain of sessions (runtime/partition.ts). Default: a tenth of the
+   * graph's device weight bytes within [128 MiB, 2 GiB]; 0 never cuts. Tests set it small to cut
+   * the fixtures.
+   */
+  partBytes?: number;
 }
 
 /**
@@ -124,7 +132,7 @@ export function mappedWeightBytes(graph: Graph): number {
 export const sessionCounters = { created: 0, released: 0 };
 
 /** Releases a session and counts it. */
-export async function releaseSession(s: ort.InferenceSession): Promise<void> {
+export async function releaseSession(s: RunnableSession): Promise<void> {
   sessionCounters.released++;
   await s.release();
 }
@@ -156,7 +164,7 @@ export async function createSession(
    * initializer name; applies on `device` only — the CPU fallback maps the files as usual
    */
   weightInputs?: ReadonlyMap<string, DType>,
-): Promise<{ session: ort.InferenceSession; report: DeviceReport }> {
+): Promise<{ session: RunnableSession; report: DeviceReport }> {
   if (settings.allowConstantFolding) {
     const folded = foldableWeightNodes(graph);
     if (folded.length) {
@@ -174,10 +182,49 @@ export async function createSession(
   };
   if (device === 'cpu') return { session: await create('cpu'), report: { requested: device, used: 'cpu' } };
   try {
-    return { session: await create(device, weightInputs), report: { requested: device, used: device } };
+    const parts = device === 'webgpu' && weightInputs ? await createParts(graph, weightsDir, settings, weightInputs) : null;
+    return { session: parts ?? (await create(device, weightInputs)), report: { requested: device, used: device } };
   } catch (e) {
     return { session: await create('cpu'), report: fallbackReport(device, e) };
   }
+}
+
+/**
+ * The graph as a chain of WebGPU sessions when its allocations exceed the part budget (see
+ * runtime/partition.ts for why), else null (one session).
+ */
+async function createParts(
+  graph: Graph,
+  weightsDir: string,
+  settings: SessionSettings,
+  weightInputs: ReadonlyMap<string, DType>,
+): Promise<PartitionedSession | null> {
+  let weightBytes = 0;
+  for (const [name, dtype] of weightInputs) weightBytes += staticBytes(dtype, graph.shape(name));
+  const budget = settings.partBytes ?? defaultPartBytes(weightBytes);
+  if (budget <= 0) return null;
+  const plan = planParts(graph, budget);
+  if (plan.length < 2) return null;
+  const session = await PartitionedSession.build(
+    graph,
+    plan,
+    async (part, locations) => {
+      const inputs = new Map([...weightInputs].filter(([n]) => part.initializers.has(n)));
+      const s = await ort.InferenceSession.create(serializeModel(part, { weightInputs: inputs }), {
+        ...sessionOptions(part, weightsDir, 'webgpu', settings),
+        // each part would repeat onnxruntime's "some nodes were not assigned" warning (shape ops on
+        // the CPU, by design); `eac info --placement` reports placement instead
+        ...(process.env.EAC_ORT_VERBOSE ? {} : { logSeverityLevel: 3 as const }),
+        preferredOutputLocation: locations,
+      } as ort.InferenceSession.SessionOptions);
+      return s;
+    },
+    // a bf16 weight view that crosses a cut is the f16 the device holds
+    (d) => (d === 'bfloat16' ? 'float16' : d),
+  );
+  // one logical session (releaseSession counts its release once)
+  sessionCounters.created++;
+  return session;
 }
 
 function fallbackReport(device: Device, e: unknown): DeviceReport {
