@@ -20,20 +20,39 @@ device="${1:-webgpu}"
 budget="${2:-450}"
 out="${OUT:-bench}"
 mkdir -p "$out"
+: > "$out/device-bench.log"
 pack=.cache/device
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
 
 if [ -f "$pack/node.tar.xz" ]; then
-  tar -C "$pack" -xJf "$pack/node.tar.xz" && tar -C "$pack" -xJf "$pack/ort.tar.xz"
-  NODE="$pack/node/bin/node"
-  # the bundle resolves onnxruntime-node from $pack/node_modules, beside itself
-  BENCH=("$NODE" "$pack/bench.mjs")
+  # unpacked outside the checkout, so a local try leaves nothing that would travel next time
+  run_dir="${TMPDIR:-/tmp}/eac-device"
+  rm -rf "$run_dir" && mkdir -p "$run_dir"
+  tar -C "$run_dir" -xJf "$pack/node.tar.xz" && tar -C "$run_dir" -xJf "$pack/ort.tar.xz"
+  cp "$pack/bench.mjs" "$run_dir/"
+  NODE="$run_dir/node/bin/node"
+  # the bundle resolves onnxruntime-node from node_modules beside itself
+  BENCH=("$NODE" "$run_dir/bench.mjs")
 else
   NODE=node
   BENCH=(npx tsx scripts/bench-scale.ts)
 fi
-echo "device-bench: $device, budget ${budget}s, node $("$NODE" --version 2>/dev/null)" | tee "$out/device-bench.log"
+# Dawn (onnxruntime's WebGPU EP) dlopens the Vulkan loader; a CUDA image may lack it. The NVIDIA
+# driver's ICD file is then found through VK_DRIVER_FILES (the device tool's notes name its path).
+if [ "$device" = webgpu ] && ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+  if [ -f "$pack/libvulkan1.deb" ] && dpkg -x "$pack/libvulkan1.deb" / && ldconfig; then
+    echo "device-bench: installed the carried Vulkan loader" | tee -a "$out/device-bench.log"
+  else
+    echo "device-bench: no Vulkan loader (libvulkan.so.1): WebGPU will fall back to the CPU" | tee -a "$out/device-bench.log"
+  fi
+fi
+nv_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ "$device" = webgpu ] && [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f "$nv_icd" ] &&
+  ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
+  export VK_DRIVER_FILES="$nv_icd"
+fi
+echo "device-bench: $device, budget ${budget}s, node $("$NODE" --version 2>/dev/null), VK_DRIVER_FILES=${VK_DRIVER_FILES:-${VK_ICD_FILENAMES:-default}}" | tee -a "$out/device-bench.log"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv | tee -a "$out/device-bench.log"
 command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>/dev/null | grep -E 'deviceName|driverName' | tee -a "$out/device-bench.log"
 
