@@ -13,6 +13,7 @@ import { Graph } from '../graph/ir';
 import { serializeModel } from '../onnx/writer';
 import { Alloc, defaultAlloc } from './alloc';
 import { choleskyDiagonalBlock, choleskyInPlace } from './linalg';
+import { internalError } from '../errors';
 
 const abtSessions = new Map<'float32' | 'float64', Promise<ort.InferenceSession>>();
 
@@ -88,7 +89,7 @@ export interface BlockedCholeskyOptions {
 export async function choleskyBlockedInPlace(A: Float64Array, n: number, opts: BlockedCholeskyOptions = {}): Promise<void> {
   const block = opts.block ?? 512;
   const alloc = opts.alloc ?? defaultAlloc;
-  if (A.length !== n * n) throw new RangeError(`A has ${A.length} elements, expected ${n * n}`);
+  if (A.length !== n * n) throw internalError(`choleskyBlockedInPlace: A has ${A.length} elements, expected ${n * n}`);
   if (n <= block) return choleskyInPlace(A, n);
   // one panel buffer reused for every column panel (A21 copied contiguous)
   const panel = alloc.f64((n - Math.min(block, n)) * block, 'A21 panel');

@@ -10,8 +10,7 @@ import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
 import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, RequestMetrics } from './types';
 import type { ProgressCount } from '../progress';
-import { makeBuilder } from '../models/forward';
-import { Graph } from '../graph/ir';
+import { ARCHITECTURES } from '../architectures';
 import { EacError } from '../errors';
 
 export interface EditOptions {
@@ -35,9 +34,10 @@ export class Editor {
     this.live = new LiveEdits(model);
     // every layer any method of this profile taps: one tap session serves them all
     model.reserveTapLayers([profile.rome.layer, profile.ft.layer, ...profile.memit.layers, ...profile.alphaedit.layers]);
-    const b = makeBuilder(new Graph('probe'), model.ck);
-    this.inputMajor = b.downProjInputMajor;
-    this.downName = (l) => b.downProjName(l);
+    // the weight every method writes and its stored layout: the architecture table's downProj
+    const down = ARCHITECTURES[model.cfg.arch].downProj;
+    this.inputMajor = down.inputMajor;
+    this.downName = (l) => down.weight(l);
   }
 
   /** Per-request problems that make an edit impossible; null when the request is fine. */
