@@ -32,13 +32,6 @@ function abtSession(dtype: 'float32' | 'float64'): Promise<ort.InferenceSession>
   return s;
 }
 
-/** Releases the small MatMul sessions (they hold no weights; a long-running process may drop them). */
-export async function releaseLinalgSessions(): Promise<void> {
-  const all = [...abtSessions.values()];
-  abtSessions.clear();
-  for (const s of all) await (await s).release().catch(() => {});
-}
-
 type Arr = Float32Array | Float64Array;
 
 /**
