@@ -10,7 +10,7 @@ import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
 import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, RequestMetrics } from './types';
 import type { ProgressCount } from '../progress';
-import { ARCHITECTURES } from '../architectures';
+import { ARCHITECTURES, type Architecture } from '../architectures';
 import { EacError } from '../errors';
 
 export interface EditOptions {
@@ -23,7 +23,7 @@ export interface EditOptions {
 export class Editor {
   readonly live: LiveEdits;
   /** the architecture's MLP output projection (architectures.ts downProj): the weight every method writes */
-  private readonly down: { weight(l: number): string; inputMajor: boolean };
+  private readonly down: Architecture['downProj'];
 
   constructor(
     readonly model: LoadedModel,
