@@ -5,19 +5,32 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledProfiles, checkProfileFits, loadBundledProfile } from '../src-main/engine/edit/profile';
+import os from 'node:os';
+import { readFileInto } from '../src-main/engine/edit/atomic-write';
+import { symmetricEigen } from '../src-main/engine/edit/eigen';
+import { dot } from '../src-main/engine/edit/linalg';
+import { bundledProfiles, checkProfileFits, loadBundledProfile, parseProfile } from '../src-main/engine/edit/profile';
+import { keyStats } from '../src-main/engine/edit/stats';
 import { exitCodeFor, internalError } from '../src-main/engine/errors';
+import { loadTaskFile } from '../src-main/engine/eval/tasks';
 import { renderTemplate } from '../src-main/engine/eval/tasks/render';
+import { retention, runTask } from '../src-main/engine/eval/tasks/score';
+import { resourcesDir } from '../src-main/engine/paths';
+import { LoadedModel } from '../src-main/engine/runtime/model';
 import { parseFacts } from '../src-main/engine/facts/parse';
 import { parseServeArgs } from '../src-main/server/main';
 import { decodeF32 } from '../src-main/store/factors';
+import { FIXTURES } from './shared';
 
 const ROOT = path.resolve(__dirname, '..');
 /** src-main (engine, store, jobs, api, CLI, server, Electron main) and the renderer's non-UI library. */
 const SCANNED = ['src-main', 'src-renderer/src/lib'];
 
-/** Errors with no code: a plain Error, a DOM exception (the old cancellation shape), a plain rejection. */
-const BARE = /\bnew (?:Error|DOMException)\(/;
+/**
+ * Errors with no code: a plain Error (with or without `new`), a built-in subclass (RangeError, TypeError, ...), a DOM
+ * exception (the old cancellation shape), a plain rejection.
+ */
+const BARE = /\b(?:new\s+)?(?:Error|RangeError|TypeError|SyntaxError|ReferenceError|EvalError|URIError|AggregateError|DOMException)\(/;
 
 /**
  * The only places where a plain Error is the contract, each matched by file and a piece of its line (not a line
@@ -72,11 +85,16 @@ describe('no bare Error in the sources (issue 20)', () => {
       'return Promise.reject(new Error(msg));',
       "throw new DOMException('edit cancelled', 'AbortError');",
       "throw Object.assign(new Error(USAGE), { help: true });",
+      'if (a.length !== n) throw new RangeError(`A has ${a.length}`);',
+      "throw new TypeError('not a string');",
+      "throw Error('no new');",
       "// throw new Error('in a comment')",
       "throw new EacError('usage', 'x');",
       "throw internalError('x');",
+      "throw new StatsError('bad-layer', 'x');",
+      'if (e instanceof RangeError) return;',
     ].join('\n');
-    expect(bareErrorLines(sample).map((h) => h.line)).toEqual([1, 2, 3, 4, 5]);
+    expect(bareErrorLines(sample).map((h) => h.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('every thrown error outside the allow-list is an EacError (file:line listed otherwise)', () => {
@@ -135,5 +153,63 @@ describe('the converted sites carry their code (issue 20)', () => {
     expect(thrown(() => {
       throw internalError('x');
     })).toMatchObject({ code: 'internal', exit: 1, message: 'x' });
+  });
+});
+
+/** What an async call rejects with, like `thrown`. */
+async function rejected(f: () => Promise<unknown>): Promise<ReturnType<typeof thrown>> {
+  try {
+    await f();
+  } catch (e) {
+    return { ...(e as object), message: (e as Error).message, exit: exitCodeFor(e) };
+  }
+  return undefined;
+}
+
+describe('the former RangeErrors carry their code (issue 20)', () => {
+  it('a health run with a bad batch size or example count is bad_params (exit 2)', async () => {
+    const [task] = loadTaskFile(path.join(resourcesDir(), 'tasks', 'world-a.json'));
+    const generate = async (prompts: string[]) => prompts.map(() => '');
+    expect(await rejected(() => runTask(task, generate, { batchSize: 0 }))).toMatchObject({ code: 'bad_params', exit: 2, message: expect.stringContaining('batch size') });
+    expect(await rejected(() => runTask(task, generate, { n: 1.5 }))).toMatchObject({ code: 'bad_params', exit: 2, message: expect.stringContaining('1.5') });
+  });
+
+  it('key statistics asking more tokens per sample than the model has positions are bad_params (exit 2), naming the limit', async () => {
+    const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
+    try {
+      const limit = model.cfg.maxPositions;
+      const t = await rejected(() => keyStats(model, [0], { samples: 1, maxTokensPerSample: limit + 1, cacheDir: os.tmpdir() }));
+      expect(t).toMatchObject({ code: 'bad_params', exit: 2, message: expect.stringContaining(`use at most ${limit}`) });
+      expect(await rejected(() => keyStats(model, [0], { samples: 0, cacheDir: os.tmpdir() }))).toMatchObject({ code: 'bad_params', exit: 2 });
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('a profile with a bad stats.maxTokensPerSample is bad_profile (exit 2) when it is read', () => {
+    const p = loadBundledProfile(bundledProfiles()[0]);
+    expect(thrown(() => parseProfile({ ...p, stats: { ...p.stats, maxTokensPerSample: 0 } }))).toMatchObject({ code: 'bad_profile', exit: 2, message: expect.stringContaining('stats.maxTokensPerSample') });
+  });
+
+  it('key statistics with a non-finite entry are non_finite (exit 2) with the entry in detail', () => {
+    const A = Float64Array.from([1, 0, 0, Number.POSITIVE_INFINITY]);
+    expect(thrown(() => symmetricEigen(A, 2))).toMatchObject({ code: 'non_finite', exit: 2, detail: { row: 1, column: 1 } });
+  });
+
+  it('a cache file of the wrong size is io_error (exit 1)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-read-into-'));
+    try {
+      const f = path.join(dir, 'x.bin');
+      fs.writeFileSync(f, new Uint8Array(3));
+      expect(thrown(() => readFileInto(f, new Uint8Array(4)))).toMatchObject({ code: 'io_error', exit: 1, detail: { size: 3, expected: 4 } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bug-only invariants (vector lengths, scores outside [0, 1]) are code internal (exit 1)', () => {
+    expect(thrown(() => dot([1, 2], [1]))).toMatchObject({ code: 'internal', exit: 1 });
+    expect(thrown(() => symmetricEigen(new Float64Array(3), 2))).toMatchObject({ code: 'internal', exit: 1 });
+    expect(thrown(() => retention(-1, 1))).toMatchObject({ code: 'internal', exit: 1 });
   });
 });

@@ -80,7 +80,7 @@ export const ERROR_CODES = {
   tokenizer_unsafe: input('tokenizer.json could make a short text grow without a useful bound (chained replacements)'),
   tokenizer_timeout: input('tokenizing took too long (pathological input)'),
   input_too_long: input('the input is longer than the model accepts'),
-  non_finite: input('weights hold NaN / Inf, or an edit computed from them'),
+  non_finite: input('weights hold NaN / Inf, or key statistics or an edit computed from them'),
   weight_copy: input('a session would hold a private copy of a weight (memory model)'),
   memory_budget: input('an operation cannot fit the memory budget'),
   device_memory: input('the weights and working set do not fit the GPU (the message names both numbers)'),

@@ -22,7 +22,7 @@ import { LedgerError } from './ledger-error';
 import type { WriterLock } from './lock';
 import type { MigrationReport } from './migrate';
 import { QueueStore } from './queue-store';
-import { parse, type Row } from './rows';
+import { bool, json, parse, real, rowMapper, type Row } from './rows';
 import {
   EditDetail,
   EditSummary,
@@ -70,9 +70,6 @@ export interface LedgerOptions {
   beforeCommit?: (op: string, result: unknown, db: Database.Database) => void;
 }
 
-/** NaN cannot be stored in SQLite (it becomes NULL); NULL reads back as NaN. */
-const realOut = (x: number | null): number => (x === null ? NaN : x);
-const boolOut = (x: number) => x === 1;
 
 const NORM_COLUMNS: [keyof NormSnapshot, string][] = [
   ['l1', 'l1'],
@@ -378,16 +375,12 @@ export class Ledger {
         verifyFactorRow({ ...r, seq: e.seq }, this.file);
         return mapFactors(r);
       });
-    return edits.map((e) => ({
-      id: e.id,
-      seq: e.seq,
-      method: e.method,
-      layers: parse<number[]>(e.layers_json),
-      requests: parse<EditRequest[]>(e.requests_json),
-      replayOf: e.replay_of,
-      approximate: boolOut(e.approximate),
-      factors: checked(e),
-    }));
+    return edits.map(
+      rowMapper<LiveEdit>({
+        id: 'id', seq: 'seq', method: 'method', layers: json('layers_json'), requests: json('requests_json'), replayOf: 'replay_of',
+        approximate: bool('approximate'), factors: checked,
+      }),
+    );
   }
 
   /**
@@ -575,16 +568,7 @@ export class Ledger {
   }
 
   private replayRequest(editId: number): ReplayRequest {
-    const r = this.db.prepare('SELECT * FROM edits WHERE id = ?').get(editId) as Row;
-    return {
-      editId: r.id,
-      seq: r.seq,
-      method: r.method,
-      layers: parse(r.layers_json),
-      requests: parse(r.requests_json),
-      profile: parse(r.profile_json),
-      queueItemId: r.queue_item_id,
-    };
+    return mapReplayRequest(this.db.prepare('SELECT * FROM edits WHERE id = ?').get(editId) as Row);
   }
 
   /** Edits a 'replay' removal asked to re-apply that have not been recorded again yet (e.g. after a crash). */
@@ -678,9 +662,7 @@ export class Ledger {
     const norms = (this.db.prepare('SELECT * FROM norm_snapshots WHERE edit_id = ? ORDER BY layer, tensor').all(editId) as Row[]).map(mapNorm);
     const factors = (
       this.db.prepare('SELECT ord, layer, tensor, rank, d_out, d_in FROM edit_factors WHERE edit_id = ? ORDER BY ord').all(editId) as Row[]
-    ).map(
-      (f): FactorShape => ({ ord: f.ord, layer: f.layer, tensor: f.tensor, rank: f.rank, dOut: f.d_out, dIn: f.d_in }),
-    );
+    ).map(mapFactorShape);
     return {
       ...mapEditSummary(r),
       profile: parse(r.profile_json),
@@ -705,7 +687,7 @@ export class Ledger {
       let s = out[out.length - 1];
       if (!s || s.layer !== r.layer || s.tensor !== r.tensor) out.push((s = { layer: r.layer, tensor: r.tensor, points: [] }));
       const n = mapNorm(r);
-      const p: NormPoint = { editId: r.edit_id, seq: r.seq, active: boolOut(r.active), ...n };
+      const p: NormPoint = { editId: r.edit_id, seq: r.seq, active: bool('active')(r), ...n };
       delete (p as Partial<NormSnapshot>).layer;
       delete (p as Partial<NormSnapshot>).tensor;
       s.points.push(p);
@@ -831,16 +813,9 @@ function nanIn(x: number | null): number | null {
   return x === null || Number.isNaN(x) ? null : x;
 }
 
-function mapModel(r: Row): ModelRecord {
-  return {
-    id: r.id,
-    path: r.path,
-    arch: r.arch,
-    config: parse(r.config_json),
-    fileHashes: parse(r.file_hashes_json),
-    importedAt: r.imported_at,
-  };
-}
+const mapModel = rowMapper<ModelRecord>({
+  id: 'id', path: 'path', arch: 'arch', config: json('config_json'), fileHashes: json('file_hashes_json'), importedAt: 'imported_at',
+});
 
 /**
  * Check a factor row against its checksum. Since 004_factor_binding that is bound_sha256, which covers the bytes and
@@ -880,71 +855,41 @@ function verifyFactorRow(r: Row, file: string): void {
     );
 }
 
-function mapFactors(r: Row): StoredFactors {
-  return {
-    ord: r.ord,
-    layer: r.layer,
-    tensor: r.tensor,
-    rank: r.rank,
-    dOut: r.d_out,
-    dIn: r.d_in,
-    Ut: decodeF32(r.ut, r.rank * r.d_out),
-    Vt: decodeF32(r.vt, r.rank * r.d_in),
-  };
-}
+const FACTOR_SHAPE: { [K in keyof FactorShape]: string } = { ord: 'ord', layer: 'layer', tensor: 'tensor', rank: 'rank', dOut: 'd_out', dIn: 'd_in' };
+const mapFactorShape = rowMapper<FactorShape>(FACTOR_SHAPE);
+const mapFactors = rowMapper<StoredFactors>({
+  ...FACTOR_SHAPE,
+  Ut: (r) => decodeF32(r.ut, r.rank * r.d_out),
+  Vt: (r) => decodeF32(r.vt, r.rank * r.d_in),
+});
 
-function mapEditSummary(r: Row): EditSummary {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    seq: r.seq,
-    method: r.method,
-    layers: parse(r.layers_json),
-    requests: parse(r.requests_json),
-    metrics: parse(r.metrics_json),
-    preMetrics: parse(r.pre_metrics_json),
-    timings: parse(r.timings_json),
-    createdAt: r.created_at,
-    queueItemId: r.queue_item_id,
-    replayOf: r.replay_of,
-    approximate: boolOut(r.approximate),
-    active: boolOut(r.active),
-    deactivatedBy: r.active ? null : (r.deactivated_by ?? null),
-  };
-}
+const mapReplayRequest = rowMapper<ReplayRequest>({
+  editId: 'id', seq: 'seq', method: 'method', layers: json('layers_json'), requests: json('requests_json'), profile: json('profile_json'),
+  queueItemId: 'queue_item_id',
+});
+
+const mapEditSummary = rowMapper<EditSummary>({
+  id: 'id', modelId: 'model_id', seq: 'seq', method: 'method', layers: json('layers_json'), requests: json('requests_json'),
+  metrics: json('metrics_json'), preMetrics: json('pre_metrics_json'), timings: json('timings_json'), createdAt: 'created_at',
+  queueItemId: 'queue_item_id', replayOf: 'replay_of', approximate: bool('approximate'), active: bool('active'),
+  deactivatedBy: (r) => (r.active ? null : (r.deactivated_by ?? null)),
+});
 
 function mapNorm(r: Row): NormSnapshot {
   const n = { layer: r.layer, tensor: r.tensor } as NormSnapshot;
-  for (const [k, c] of NORM_COLUMNS) (n as unknown as Record<string, unknown>)[k] = realOut(r[c]);
+  for (const [k, c] of NORM_COLUMNS) (n as unknown as Record<string, unknown>)[k] = real(c)(r);
   return n;
 }
 
-function mapEvent(r: Row, trans: Row[]): LedgerEvent {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    kind: r.kind,
-    editId: r.edit_id,
-    payload: parse(r.payload_json),
-    createdAt: r.created_at,
-    activated: trans.filter((t) => t.active === 1).map((t) => t.edit_id),
-    deactivated: trans.filter((t) => t.active === 0).map((t) => t.edit_id),
-  };
-}
+/** An event row with its live-set transitions (edit_transitions rows of the event). */
+const mapEvent = (r: Row, trans: Row[]): LedgerEvent =>
+  rowMapper<LedgerEvent>({
+    id: 'id', modelId: 'model_id', kind: 'kind', editId: 'edit_id', payload: json('payload_json'), createdAt: 'created_at',
+    activated: () => trans.filter((t) => t.active === 1).map((t) => t.edit_id),
+    deactivated: () => trans.filter((t) => t.active === 0).map((t) => t.edit_id),
+  })(r);
 
-function mapHealth(r: Row): HealthRun {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    afterEditSeq: r.after_edit_seq,
-    editsApplied: r.edits_applied,
-    taskId: r.task_id,
-    metric: r.metric,
-    score: realOut(r.score),
-    n: r.n,
-    baselineScore: r.baseline_score,
-    retentionPct: r.retention_pct,
-    details: parse(r.details_json),
-    createdAt: r.created_at,
-  };
-}
+const mapHealth = rowMapper<HealthRun>({
+  id: 'id', modelId: 'model_id', afterEditSeq: 'after_edit_seq', editsApplied: 'edits_applied', taskId: 'task_id', metric: 'metric',
+  score: real('score'), n: 'n', baselineScore: 'baseline_score', retentionPct: 'retention_pct', details: json('details_json'), createdAt: 'created_at',
+});

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import type { EditMethod } from '../engine/edit/types';
 import type { EditRequest } from '../engine/facts/types';
 import { LedgerError } from './ledger-error';
-import { parse, type Row } from './rows';
+import { json, rowMapper, type Row } from './rows';
 import { InvalidRow, QUEUE_ITEM_STATUSES, QueueItem, QueueItemStatus, QueueRecord } from './types';
 
 /** What the queue store borrows from its ledger: one connection, one write transaction, one clock. */
@@ -168,28 +168,13 @@ export class QueueStore {
 
 // ------------------------------------------------------------------------------------------------ row mapping
 
-function mapQueue(r: Row): QueueRecord {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    name: r.name,
-    method: r.method,
-    profile: parse(r.profile_json),
-    runSettings: parse(r.run_json ?? null),
-    createdAt: r.created_at,
-  };
-}
+const mapQueue = rowMapper<QueueRecord>({
+  id: 'id', modelId: 'model_id', name: 'name', method: 'method', profile: json('profile_json'),
+  // run_json arrived with a later schema: older ledgers read as null (no run started)
+  runSettings: json('run_json'), createdAt: 'created_at',
+});
 
-function mapItem(r: Row): QueueItem {
-  return {
-    id: r.id,
-    queueId: r.queue_id,
-    position: r.position,
-    request: parse(r.request_json),
-    status: r.status,
-    error: r.error,
-    sourceRow: r.source_row,
-    editId: r.edit_id,
-    updatedAt: r.updated_at,
-  };
-}
+const mapItem = rowMapper<QueueItem>({
+  id: 'id', queueId: 'queue_id', position: 'position', request: json('request_json'), status: 'status', error: 'error',
+  sourceRow: 'source_row', editId: 'edit_id', updatedAt: 'updated_at',
+});

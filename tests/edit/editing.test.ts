@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Editor, loadProfile, statsProvider, type EditProfile } from '../../src-main/engine/edit';
-import { runSequence } from '../../src-main/engine/edit/sequence';
 import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
@@ -189,19 +188,6 @@ describe('MEMIT and FT', () => {
     // skipMetrics: the FT step loop is the first place that looks at the signal
     await expect(editor.edit('ft', [requests[1]], { signal: ac.signal, skipMetrics: true })).rejects.toMatchObject({ code: 'cancelled', name: 'AbortError' });
     expect(editor.live.all()).toHaveLength(0);
-    await model.release();
-  });
-});
-
-describe('sequences', () => {
-  it('reports invalid requests and edits the rest', async () => {
-    const { model, editor } = setup('gpt2-world-a');
-    const bad: EditRequest = { ...requests[2], caseId: 'bad', prompt: 'Nobody plays the sport of', subject: 'Someone Else' };
-    const skipped: string[] = [];
-    const s = await runSequence(editor, [bad, requests[1]], { method: 'rome', onSkip: (r, why) => skipped.push(`${r.caseId}: ${why}`) });
-    expect(s.edits).toBe(1);
-    expect(s.skipped).toBe(1);
-    expect(skipped[0]).toMatch(/^bad: .*subject/i);
     await model.release();
   });
 });

@@ -2,9 +2,11 @@
 // holds the size the loader normalized, every tensor name it gives is in the weights with the shape it gives,
 // and the down-projection layout it declares is the one stored. A wrong entry (a swapped key, a misspelt
 // tensor, a flipped layout) fails here before it reaches an edit.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src-main/engine/checkpoint';
+import { Editor, loadProfile, parseProfile, statsProvider } from '../../src-main/engine/edit';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import {
   ARCH_NAMES,
@@ -14,9 +16,11 @@ import {
   GPT2,
   LLAMA,
   positionLimit,
+  type Architecture,
   type ArchName,
 } from '../../src-main/engine/architectures';
 import { FIXTURES, skipUnlessFixture } from '../shared';
+import { REPO } from './helpers';
 
 const FOLDER: Record<ArchName, string> = { gpt2: 'gpt2-world-a', llama: 'llama-world-a' };
 
@@ -76,5 +80,58 @@ describe(`generation reads the position limit from the table${skipUnlessFixture(
     } finally {
       model.release();
     }
+  });
+});
+
+// Issue 20: the editing code (engine/edit) spells out no architecture fact of its own: the profile's arch is
+// checked against the table and the Editor writes the table's down-projection, so an entry is all they need.
+describe('the editing code reads its architecture facts from the table', () => {
+  it('a new table entry is all a profile needs; an unknown arch is refused naming the entries', () => {
+    const p = loadProfile('gpt2-world-a');
+    const table = ARCHITECTURES as Record<string, Architecture>;
+    table.probe = { ...GPT2, name: 'probe' as ArchName };
+    try {
+      expect(parseProfile({ ...p, arch: 'probe' }).arch).toBe('probe');
+    } finally {
+      delete table.probe;
+    }
+    expect(() => parseProfile({ ...p, arch: 'probe' })).toThrow(expect.objectContaining({ code: 'bad_profile', message: expect.stringContaining(`one of ${ARCH_NAMES.join(', ')}`) }));
+  });
+
+  it.each(ARCH_NAMES)("the Editor writes %s's down-projection as the table gives it, and follows a changed entry", async (name) => {
+    const model = LoadedModel.open(path.join(FIXTURES, FOLDER[name]));
+    try {
+      const profile = loadProfile(FOLDER[name]);
+      const editor = new Editor(model, profile, statsProvider(model, profile));
+      expect(editor.downProj(1)).toEqual({ tensor: ARCHITECTURES[name].downProj.weight(1), inputMajor: ARCHITECTURES[name].downProj.inputMajor });
+      const entry = ARCHITECTURES[name] as { downProj: Architecture['downProj'] };
+      const saved = entry.downProj;
+      entry.downProj = { weight: (l) => `probe.${l}.weight`, inputMajor: !saved.inputMajor };
+      try {
+        expect(new Editor(model, profile, statsProvider(model, profile)).downProj(1)).toEqual({ tensor: 'probe.1.weight', inputMajor: !saved.inputMajor });
+      } finally {
+        entry.downProj = saved;
+      }
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('engine/edit names no architecture and no tensor (outside comments)', () => {
+    const dir = path.join(REPO, 'src-main', 'engine', 'edit');
+    const files = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain('editor.ts');
+    expect(files).toContain('profile.ts');
+    // arch names as strings, the table's constants, and pieces of GPT-2 / LLaMA tensor names
+    const FACT = /['"`](?:gpt2|llama)['"`]|\b(?:GPT2|LLAMA)\b|c_proj|c_fc|c_attn|down_proj|up_proj|gate_proj|model\.layers|\bwte\b|\bwpe\b|lm_head/;
+    const found: string[] = [];
+    for (const f of files)
+      fs.readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .forEach((l, i) => {
+          const t = l.trim();
+          if (!t.startsWith('//') && !t.startsWith('*') && !t.startsWith('/*') && FACT.test(l)) found.push(`${f}:${i + 1}: ${t}`);
+        });
+    expect(found).toEqual([]);
   });
 });

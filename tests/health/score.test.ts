@@ -79,8 +79,8 @@ describe('runTask', () => {
 
     const c = fake(task, (_i, g) => g);
     expect((await runTask(task, c.generate, { n: 500 })).n).toBe(20);
-    await expect(runTask(task, c.generate, { n: 0 })).rejects.toThrow(RangeError);
-    await expect(runTask(task, c.generate, { batchSize: 0 })).rejects.toThrow(RangeError);
+    await expect(runTask(task, c.generate, { n: 0 })).rejects.toMatchObject({ code: 'bad_params' });
+    await expect(runTask(task, c.generate, { batchSize: 0 })).rejects.toMatchObject({ code: 'bad_params' });
   });
 
   it('exact_match and rouge tasks score through the metric', async () => {
@@ -189,7 +189,7 @@ describe('retention', () => {
   });
 
   it('rejects negative or non-finite inputs', () => {
-    expect(() => retention(-0.1, 0.5)).toThrow(RangeError);
-    expect(() => retention(0.5, Number.NaN)).toThrow(RangeError);
+    expect(() => retention(-0.1, 0.5)).toThrow(expect.objectContaining({ code: 'internal' }));
+    expect(() => retention(0.5, Number.NaN)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 });

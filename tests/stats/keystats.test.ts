@@ -269,8 +269,8 @@ describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2
   it('rejects bad layers, options and corpora with specific errors', async () => {
     await expect(keyStats(model, [6], { samples: 4, cacheDir })).rejects.toMatchObject({ code: 'bad-layer', message: expect.stringMatching(/layers 0\.\.5/) });
     await expect(keyStats(model, [-1], { samples: 4, cacheDir })).rejects.toBeInstanceOf(StatsError);
-    await expect(keyStats(model, [1], { samples: 0, cacheDir })).rejects.toThrow(/samples/);
-    await expect(keyStats(model, [1], { samples: 4, cacheDir, maxTokensPerSample: 129 })).rejects.toThrow(/128 positions/);
+    await expect(keyStats(model, [1], { samples: 0, cacheDir })).rejects.toMatchObject({ code: 'bad_params', message: expect.stringMatching(/samples/) });
+    await expect(keyStats(model, [1], { samples: 4, cacheDir, maxTokensPerSample: 129 })).rejects.toMatchObject({ code: 'bad_params', message: expect.stringMatching(/128 positions/) });
     await expect(keyStats(model, [1], { samples: 4, cacheDir, corpusPath: path.join(tmp, 'nope.txt') })).rejects.toMatchObject({ code: 'bad-corpus' });
     const empty = path.join(tmp, 'empty.txt');
     fs.writeFileSync(empty, '\n \n\n');

@@ -115,7 +115,7 @@ describe('cholesky', () => {
   });
 
   it('checks sizes', () => {
-    expect(() => cholesky(new Float64Array(5), 2)).toThrow(RangeError);
+    expect(() => cholesky(new Float64Array(5), 2)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 });
 
@@ -147,7 +147,7 @@ describe('choleskySolve', () => {
   });
 
   it('checks sizes', () => {
-    expect(() => choleskySolve(new Float64Array(4), 2, new Float64Array(3), 1)).toThrow(RangeError);
+    expect(() => choleskySolve(new Float64Array(4), 2, new Float64Array(3), 1)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 });
 
@@ -165,7 +165,7 @@ describe('matmul, transpose, addScaledIdentity, dot, norm', () => {
       expect(maxAbsDiff(matmul(A, B, m, k, n), naiveMatmul(A, B, m, k, n))).toBeLessThan(1e-12);
     }
     expect(Array.from(matmul(Float64Array.from([1, 2, 3, 4]), Float64Array.from([5, 6, 7, 8]), 2, 2, 2))).toEqual([19, 22, 43, 50]);
-    expect(() => matmul(new Float64Array(6), new Float64Array(6), 2, 2, 3)).toThrow(RangeError);
+    expect(() => matmul(new Float64Array(6), new Float64Array(6), 2, 2, 3)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 
   it('transpose', () => {
@@ -184,7 +184,7 @@ describe('matmul, transpose, addScaledIdentity, dot, norm', () => {
 
   it('dot and norm', () => {
     expect(dot([1, 2, 3], [4, 5, 6])).toBe(32);
-    expect(() => dot([1], [1, 2])).toThrow(RangeError);
+    expect(() => dot([1], [1, 2])).toThrow(expect.objectContaining({ code: 'internal' }));
     expect(norm([3, 4])).toBeCloseTo(5, 14);
     expect(norm([])).toBe(0);
     expect(norm(new Float64Array(10))).toBe(0);

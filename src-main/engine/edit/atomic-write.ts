@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openRegularFile } from '../fs-safe';
+import { EacError } from '../errors';
 
 /**
  * Write a file so that readers see either the old content or the new, never a part: the parts are
@@ -58,16 +59,17 @@ export function regularFileSize(file: string, what = 'the file'): number {
  * reads, returning the sha256 of the bytes read. Peak memory is `into` itself. The file must be a
  * regular file (engine/fs-safe openRegularFile: a FIFO or directory under its name fails at once
  * with CheckpointError 'not_regular_file'); its size is checked on the open descriptor before any
- * read, so the expected length is the cap.
+ * read, so the expected length is the cap. A size other than expected, or a file that ends early while it is
+ * read, is EacError 'io_error' (every caller reads a cache it wrote and recomputes the entry then).
  */
 export function readFileInto(file: string, into: Uint8Array, what = 'the file'): string {
   const { fd, size } = openRegularFile(file, what);
   try {
-    if (size !== into.length) throw new RangeError(`${file} is ${size} bytes, expected ${into.length}`);
+    if (size !== into.length) throw new EacError('io_error', `${what} ${file} is ${size} bytes, expected ${into.length}`, { detail: { size, expected: into.length } });
     const h = crypto.createHash('sha256');
     for (let off = 0; off < size; ) {
       const n = fs.readSync(fd, into, off, Math.min(size - off, 1 << 26), off);
-      if (n <= 0) throw new RangeError(`${file}: unexpected end at byte ${off}`);
+      if (n <= 0) throw new EacError('io_error', `${what} ${file} ended at byte ${off} while it was read (expected ${size} bytes)`);
       h.update(into.subarray(off, off + n));
       off += n;
     }

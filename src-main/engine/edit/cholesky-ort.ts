@@ -13,6 +13,7 @@ import { Graph } from '../graph/ir';
 import { serializeModel } from '../onnx/writer';
 import { Alloc, defaultAlloc } from './alloc';
 import { choleskyDiagonalBlock, choleskyInPlace } from './linalg';
+import { internalError } from '../errors';
 
 const abtSessions = new Map<'float32' | 'float64', Promise<ort.InferenceSession>>();
 
@@ -29,13 +30,6 @@ function abtSession(dtype: 'float32' | 'float64'): Promise<ort.InferenceSession>
     s.catch(() => abtSessions.delete(dtype));
   }
   return s;
-}
-
-/** Releases the small MatMul sessions (they hold no weights; a long-running process may drop them). */
-export async function releaseLinalgSessions(): Promise<void> {
-  const all = [...abtSessions.values()];
-  abtSessions.clear();
-  for (const s of all) await (await s).release().catch(() => {});
 }
 
 type Arr = Float32Array | Float64Array;
@@ -88,7 +82,7 @@ export interface BlockedCholeskyOptions {
 export async function choleskyBlockedInPlace(A: Float64Array, n: number, opts: BlockedCholeskyOptions = {}): Promise<void> {
   const block = opts.block ?? 512;
   const alloc = opts.alloc ?? defaultAlloc;
-  if (A.length !== n * n) throw new RangeError(`A has ${A.length} elements, expected ${n * n}`);
+  if (A.length !== n * n) throw internalError(`choleskyBlockedInPlace: A has ${A.length} elements, expected ${n * n}`);
   if (n <= block) return choleskyInPlace(A, n);
   // one panel buffer reused for every column panel (A21 copied contiguous)
   const panel = alloc.f64((n - Math.min(block, n)) * block, 'A21 panel');

@@ -10,8 +10,7 @@ import { checkProfileFits, EditProfile } from './profile';
 import { assertFiniteEdit } from './finite';
 import type { EditMethod, EditPhase, EditProgress, EditResult, LayerDelta, RequestMetrics } from './types';
 import type { ProgressCount } from '../progress';
-import { makeBuilder } from '../models/forward';
-import { Graph } from '../graph/ir';
+import { ARCHITECTURES, type Architecture } from '../architectures';
 import { EacError } from '../errors';
 
 export interface EditOptions {
@@ -23,8 +22,8 @@ export interface EditOptions {
 
 export class Editor {
   readonly live: LiveEdits;
-  private readonly inputMajor: boolean;
-  private readonly downName: (l: number) => string;
+  /** the architecture's MLP output projection (architectures.ts downProj): the weight every method writes */
+  private readonly down: Architecture['downProj'];
 
   constructor(
     readonly model: LoadedModel,
@@ -35,9 +34,7 @@ export class Editor {
     this.live = new LiveEdits(model);
     // every layer any method of this profile taps: one tap session serves them all
     model.reserveTapLayers([profile.rome.layer, profile.ft.layer, ...profile.memit.layers, ...profile.alphaedit.layers]);
-    const b = makeBuilder(new Graph('probe'), model.ck);
-    this.inputMajor = b.downProjInputMajor;
-    this.downName = (l) => b.downProjName(l);
+    this.down = ARCHITECTURES[model.cfg.arch].downProj;
   }
 
   /** Per-request problems that make an edit impossible; null when the request is fine. */
@@ -80,7 +77,7 @@ export class Editor {
       live: this.live,
       profile: this.profile,
       stats: this.stats,
-      downProj: (l) => ({ tensor: this.downName(l), inputMajor: this.inputMajor }),
+      downProj: (l) => this.downProj(l),
       phase,
       signal: opts.signal,
     };
@@ -101,7 +98,7 @@ export class Editor {
         phase('metrics', 0.5, 'after edit', { done: 1, total: 2, unit: 'passes' });
         for (let i = 0; i < reqs.length; i++) metrics.push(await requestMetrics(this.model, reqs[i], preLoc[i]));
       }
-      const norms = normSnapshots(this.model, this.inputMajor, (l) => this.live.layerDeltas(l), out.deltas);
+      const norms = normSnapshots(this.model, this.down.inputMajor, (l) => this.live.layerDeltas(l), out.deltas);
       // never hand out (or let anyone record) an edit with a NaN / Inf factor, norm or metric
       assertFiniteEdit(`${method} edit of ${reqs.map((r) => r.caseId).join(', ')}`, out.deltas, norms, metrics);
       phase('metrics', 1, undefined, { done: 2, total: 2, unit: 'passes' });
@@ -124,6 +121,11 @@ export class Editor {
       preservedKeysOf(this.model).drop(out.deltas);
       throw e;
     }
+  }
+
+  /** The tensor an edit of layer `l` changes and whether it is stored [d_ff, d] (input-major), from the architecture table. */
+  downProj(l: number): { tensor: string; inputMajor: boolean } {
+    return { tensor: this.down.weight(l), inputMajor: this.down.inputMajor };
   }
 
   /** Withdraw an edit that was applied but could not be recorded. */

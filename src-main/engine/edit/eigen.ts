@@ -1,4 +1,4 @@
-import { internalError } from '../errors';
+import { EacError, internalError } from '../errors';
 // Symmetric eigendecomposition in float64: Householder reduction to tridiagonal form, then the
 // implicit QL iteration (the classic tred2 / tql2 pair of EISPACK, as in JAMA). AlphaEdit needs the
 // eigenvectors of the key second moment C with small eigenvalues (its null-space projection P); the
@@ -19,8 +19,16 @@ export interface SymmetricEigen {
  * `onProgress` gets a fraction now and then (the reduction is about half of the work).
  */
 export function symmetricEigen(A: Float64Array, n: number, onProgress?: (fraction: number) => void): SymmetricEigen {
-  if (A.length !== n * n) throw new RangeError(`symmetricEigen: A has ${A.length} elements, expected ${n * n}`);
-  for (let i = 0; i < A.length; i++) if (!Number.isFinite(A[i])) throw new RangeError(`symmetricEigen: A has a non-finite entry at ${i}`);
+  if (A.length !== n * n) throw internalError(`symmetricEigen: A has ${A.length} elements, expected ${n * n}`);
+  // A is the key statistics C of a model (AlphaEdit's null space): NaN / Inf there came from the model's activations
+  // on the statistics corpus (an imported .npz is checked when it is read), so it is the input, not a bug
+  for (let i = 0; i < A.length; i++)
+    if (!Number.isFinite(A[i]))
+      throw new EacError(
+        'non_finite',
+        `the key statistics hold a non-finite value (${A[i]}) at row ${Math.floor(i / n)}, column ${i % n}: the model's MLP keys overflowed on the statistics corpus; check the weights (eac verify) or compute the statistics on another corpus (--stats)`,
+        { detail: { row: Math.floor(i / n), column: i % n } },
+      );
   const V = Float64Array.from(A);
   const d = new Float64Array(n);
   const e = new Float64Array(n);

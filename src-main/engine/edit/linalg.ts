@@ -5,7 +5,7 @@
 // its O(n³) part on onnxruntime (cholesky-ort.ts), in place, and this file stays the reference
 // implementation it must match.
 
-import { EacError, type EacErrorOptions } from '../errors';
+import { EacError, internalError, type EacErrorOptions } from '../errors';
 
 /** Thrown by `cholesky` when a pivot is not positive (or not finite). */
 export class NotPositiveDefiniteError extends EacError {
@@ -45,7 +45,7 @@ export class NotPositiveDefiniteError extends EacError {
 }
 
 function checkSize(name: string, a: ArrayLike<number>, expected: number): void {
-  if (a.length !== expected) throw new RangeError(`${name} has ${a.length} elements, expected ${expected}`);
+  if (a.length !== expected) throw internalError(`${name} has ${a.length} elements, expected ${expected}`);
 }
 
 /**
@@ -172,7 +172,7 @@ export function addScaledIdentity(A: Float64Array, n: number, s: number): Float6
 }
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`dot of lengths ${a.length} and ${b.length}`);
+  if (a.length !== b.length) throw internalError(`dot of lengths ${a.length} and ${b.length}`);
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;

@@ -8,6 +8,7 @@ import { resourcesDir } from '../paths';
 import { CheckpointError } from '../checkpoint/errors';
 import { FILE_LIMITS, parseJson, readTextFile } from '../fs-safe';
 import { EacError } from '../errors';
+import { ARCHITECTURES, isArchName, type ArchName } from '../architectures';
 
 export type WeightDecayForm = 'norm' | 'squared';
 export type KlDirection = 'edited-original' | 'original-edited';
@@ -124,7 +125,8 @@ export type NormControl = 'off' | 'nas';
 export interface EditProfile {
   name: string;
   description?: string;
-  arch: 'gpt2' | 'llama';
+  /** the architecture the profile's layers belong to (an entry of engine/architectures.ts) */
+  arch: ArchName;
   /**
    * lengthCounts: 'new-tokens' (default) generates `length` tokens after the seed word; 'total'
    * counts the seed word's tokens in `length`, as ROME's generate_fast (`max_out_len` includes the
@@ -227,7 +229,7 @@ export function parseProfile(json: unknown, where = 'profile'): EditProfile {
   req(!!json && typeof json === 'object' && !Array.isArray(json), where, 'not a JSON object');
   const p = structuredClone(json) as Record<string, any>;
   req(typeof p.name === 'string', where, '"name" must be a string');
-  req(p.arch === 'gpt2' || p.arch === 'llama', where, `"arch" must be gpt2 or llama, got ${JSON.stringify(p.arch)}`);
+  req(isArchName(p.arch), where, `"arch" must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${JSON.stringify(p.arch)}`);
   const isObj = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
   const pos = (v: unknown, k: string) => req(typeof v === 'number' && v >= 0 && Number.isFinite(v), where, `${k} must be a non-negative number, got ${JSON.stringify(v)}`);
   const oneOf = (v: unknown, allowed: readonly unknown[], k: string) =>
@@ -290,6 +292,8 @@ export function parseProfile(json: unknown, where = 'profile'): EditProfile {
   parseAlphaEdit(p, where);
   req(isObj(p.ft) && Number.isInteger(p.ft.layer), where, 'ft.layer must be an integer');
   req(isObj(p.stats) && Number.isInteger(p.stats.samples) && p.stats.samples > 0, where, 'stats.samples must be a positive integer');
+  // the model's position count bounds it too, checked when the statistics run (it is not known here)
+  if (p.stats.maxTokensPerSample !== undefined) intAtLeast(p.stats.maxTokensPerSample, 1, 'stats.maxTokensPerSample');
   return p as EditProfile;
 }
 

@@ -306,7 +306,7 @@ export class SolveCache {
 
   /** The lower triangle of A with `shift` added to the diagonal, in a new n² buffer. */
   private copyLower(A: Float64Array, n: number, shift: number): Float64Array {
-    if (A.length !== n * n) throw new RangeError(`A has ${A.length} elements, expected ${n * n}`);
+    if (A.length !== n * n) throw internalError(`SolveCache: A has ${A.length} elements, expected ${n * n}`);
     const L = this.alloc.f64(n * n, 'Cholesky factor');
     for (let i = 0; i < n; i++) {
       L.set(A.subarray(i * n, i * n + i + 1), i * n);

@@ -59,14 +59,6 @@ export abstract class TransformerBuilder {
 
   /** The architecture's entry in architectures.ts (tensor names, layouts). */
   abstract readonly arch: Architecture;
-  /** Name of the MLP output projection weight of layer l (architectures.ts downProj). */
-  downProjName(l: number): string {
-    return this.arch.downProj.weight(l);
-  }
-  /** true when the stored weight is [d_in, d_out] (GPT-2 Conv1D); false for [d_out, d_in]. */
-  get downProjInputMajor(): boolean {
-    return this.arch.downProj.inputMajor;
-  }
 
   mlpDown(l: number, key: string, ctx: BlockContext): string {
     let out = this.mlpDownPlain(l, key);

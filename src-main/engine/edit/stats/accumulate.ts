@@ -97,7 +97,7 @@ export class KeyMomentAccumulator {
   }
 
   restored(pending: number, count: number): void {
-    if (!Number.isInteger(pending) || pending < 0 || pending >= this.cap) throw new RangeError(`pending keys ${pending} out of range 0..${this.cap - 1}`);
+    if (!Number.isInteger(pending) || pending < 0 || pending >= this.cap) throw internalError(`KeyMomentAccumulator: pending keys ${pending} out of range 0..${this.cap - 1} (StatsCheckpoint.restore checks a saved count)`);
     this.pending = pending;
     this.count = count;
   }

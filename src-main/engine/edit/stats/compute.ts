@@ -9,6 +9,7 @@ import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
 import { modelContentHash } from './model-hash';
 import { StatsCheckpoint, type CheckpointPolicy } from './partial';
 import { FILE_LIMITS, readRegularFile } from '../../fs-safe';
+import { EacError } from '../../errors';
 
 export interface StatsOptions {
   /**
@@ -74,13 +75,18 @@ function checkLayers(model: LoadedModel, layers: number[]): number[] {
  */
 export async function keyStats(model: LoadedModel, layers: number[], opts: StatsOptions): Promise<Map<number, KeyStats>> {
   const ls = checkLayers(model, layers);
-  if (!Number.isInteger(opts.samples) || opts.samples <= 0) throw new RangeError(`samples must be a positive integer, got ${opts.samples}`);
+  // the settings come from the profile (stats.samples, stats.maxTokensPerSample), the CLI (eac stats --samples,
+  // --max-tokens) or a studio request: a wrong one is the caller's input, said in the caller's words where it can be
+  if (!Number.isInteger(opts.samples) || opts.samples <= 0) throw new EacError('bad_params', `key statistics: the number of samples must be a positive integer, got ${opts.samples}`);
   const batchSize = opts.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new EacError('bad_params', `key statistics: the batch size must be a positive integer, got ${batchSize}`);
   const maxTokens = opts.maxTokensPerSample ?? Math.min(model.cfg.maxPositions, 256);
-  if (!Number.isInteger(maxTokens) || maxTokens <= 0) throw new RangeError(`maxTokensPerSample must be a positive integer, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens <= 0) throw new EacError('bad_params', `key statistics: the tokens per sample (maxTokensPerSample, --max-tokens) must be a positive integer, got ${maxTokens}`);
   if (maxTokens > model.cfg.maxPositions)
-    throw new RangeError(`maxTokensPerSample ${maxTokens} exceeds the model's ${model.cfg.maxPositions} positions`);
+    throw new EacError(
+      'bad_params',
+      `key statistics: ${maxTokens} tokens per sample (maxTokensPerSample, --max-tokens) exceed the model's ${model.cfg.maxPositions} positions; use at most ${model.cfg.maxPositions}`,
+    );
   if (opts.signal?.aborted) throw abortError();
   const alloc = opts.alloc ?? defaultAlloc;
   const dim = model.cfg.ffn;

@@ -99,6 +99,8 @@ export class StatsCheckpoint {
     if (!m || m.format !== PARTIAL_FORMAT || m.key !== this.key || JSON.stringify(m.desc) !== JSON.stringify(this.desc)) return null;
     const ok = (x: unknown, max: number) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max;
     if (!ok(m.c, this.desc.samples) || !ok(m.row, this.desc.samples) || !ok(m.done, this.desc.samples) || !ok(m.count, Number.MAX_SAFE_INTEGER) || !Array.isArray(m.files)) return null;
+    // the key block's gathered count is below its capacity (restored() holds that as an invariant)
+    if (![...this.acc.values()].every((a) => ok(m.pending, a.capacity - 1))) return null;
     try {
       for (const [layer, a] of this.acc) {
         const f = m.files.find((x) => x.layer === layer);

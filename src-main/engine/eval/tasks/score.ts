@@ -2,7 +2,7 @@
  * Running a health task against a model through a model-agnostic `Generate` callback
  * (greedy decoding on the resident model; the engine supplies it, tests supply fakes).
  */
-import { AbortError, internalError, isCancelled } from '../../errors';
+import { AbortError, EacError, internalError, isCancelled } from '../../errors';
 import { extractAnswer } from './extract';
 import { scoreExample } from './metrics';
 import { renderPrompt } from './render';
@@ -53,9 +53,9 @@ function checkAborted(signal: AbortSignal | undefined, taskId: string): void {
 export async function runTask(task: TaskDef, generate: Generate, opts: RunTaskOptions = {}): Promise<TaskResult> {
   const { signal, onProgress } = opts;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer (got ${batchSize})`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EacError('bad_params', `health batch size must be a positive integer (got ${batchSize})`);
   if (opts.n !== undefined && (!Number.isInteger(opts.n) || opts.n < 1))
-    throw new RangeError(`n must be a positive integer (got ${opts.n})`);
+    throw new EacError('bad_params', `health example count n must be a positive integer (got ${opts.n})`);
   const total = Math.min(opts.n ?? task.examples.length, task.examples.length);
   const chosen = task.examples.slice(0, total);
   const prompts = chosen.map((ex) => renderPrompt(task, ex));
@@ -96,11 +96,11 @@ export async function runTask(task: TaskDef, generate: Generate, opts: RunTaskOp
  * Retention: score as a percentage of the baseline (pre-edit) score.
  * Baseline 0 is handled explicitly: a score of 0 retains everything there was (100);
  * a positive score over a zero baseline is an unbounded gain (Infinity — show it as "n/a" or "↑").
- * Negative or non-finite inputs are a RangeError.
+ * Scores are means of per-example scores in [0, 1]: a negative or non-finite one is a bug (internalError).
  */
 export function retention(score: number, baseline: number): number {
   if (!Number.isFinite(score) || !Number.isFinite(baseline) || score < 0 || baseline < 0)
-    throw new RangeError(`retention needs finite non-negative scores (got ${score}, ${baseline})`);
+    throw internalError(`retention needs finite non-negative scores (got ${score}, ${baseline})`);
   if (baseline === 0) return score === 0 ? 100 : Number.POSITIVE_INFINITY;
   return (score / baseline) * 100;
 }
