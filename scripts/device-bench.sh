@@ -34,6 +34,8 @@ if [ -f "$pack/node.tar.xz" ]; then
   NODE="$run_dir/node/bin/node"
   # the bundle resolves onnxruntime-node from node_modules beside itself
   BENCH=("$NODE" "$run_dir/bench.mjs")
+  # resources/ (corpus, profiles) are read from this checkout
+  export EAC_PACKAGE_ROOT="$PWD"
 else
   NODE=node
   BENCH=(npx tsx scripts/bench-scale.ts)

@@ -9,6 +9,8 @@ let root: string | null = null;
 
 export function packageRoot(): string {
   if (root) return root;
+  // a bundle run from outside the checkout (scripts/device-bench.sh) names the checkout itself
+  if (process.env.EAC_PACKAGE_ROOT) return (root = path.resolve(process.env.EAC_PACKAGE_ROOT));
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
