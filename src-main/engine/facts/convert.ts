@@ -205,8 +205,15 @@ function required(v: unknown, name: string, answer = false): string | Problem {
   return s;
 }
 
+/** What `core` reads, checked and trimmed. */
+interface Core {
+  template: string;
+  subject: string;
+  target: string;
+}
+
 /** The fields every schema has (under its own names): prompt → template, subject, target. */
-function core(prompt: unknown, subject: unknown, target: unknown, n: FieldNames): { template: string; subject: string; target: string } | Problem {
+function core(prompt: unknown, subject: unknown, target: unknown, n: FieldNames): Core | Problem {
   const p = required(prompt, n.prompt);
   if (isProblem(p)) return p;
   const s = required(subject, n.subject);
@@ -221,6 +228,19 @@ function core(prompt: unknown, subject: unknown, target: unknown, n: FieldNames)
 function caseIdOf(rec: Rec, index: number): string {
   const id = rec.case_id ?? rec.id;
   return typeof id === 'string' || typeof id === 'number' ? String(id) : String(index);
+}
+
+/** One request from any schema: the schemas differ only in where these fields are read from. */
+function toRequest(rec: Rec, index: number, c: Core, rest: Pick<EditRequest, 'groundTruth' | 'rephrase' | 'locality'>): EditRequest {
+  return {
+    caseId: caseIdOf(rec, index),
+    prompt: c.template,
+    subject: c.subject,
+    targetNew: c.target,
+    groundTruth: rest.groundTruth,
+    rephrase: rest.rephrase,
+    locality: rest.locality,
+  };
 }
 
 export interface Converted {
@@ -267,15 +287,7 @@ function easyedit(rec: Rec, index: number): EditRequest | Problem {
   const rk = ['rephrase_prompt', 'rephrase_prompts', 'rephrase', 'paraphrase_prompts'].find((k) => rec[k] !== undefined && rec[k] !== null) ?? 'rephrase_prompt';
   const rephrase = strList(rec[rk], rk);
   if (isProblem(rephrase)) return rephrase;
-  return {
-    caseId: caseIdOf(rec, index),
-    prompt: c.template,
-    subject: c.subject,
-    targetNew: c.target,
-    groundTruth: truth,
-    rephrase,
-    locality,
-  };
+  return toRequest(rec, index, c, { groundTruth: truth, rephrase, locality });
 }
 
 function counterfact(rec: Rec, index: number): EditRequest | Problem {
@@ -314,15 +326,7 @@ function counterfact(rec: Rec, index: number): EditRequest | Problem {
   }
   const rephrase = rec.paraphrase_prompts !== undefined ? strList(rec.paraphrase_prompts, n.rephrase) : strList(rec.rephrase_prompt, 'rephrase_prompt');
   if (isProblem(rephrase)) return rephrase;
-  return {
-    caseId: caseIdOf(rec, index),
-    prompt: c.template,
-    subject: c.subject,
-    targetNew: c.target,
-    groundTruth: truth,
-    rephrase,
-    locality,
-  };
+  return toRequest(rec, index, c, { groundTruth: truth, rephrase, locality });
 }
 
 function zsre(rec: Rec, index: number): EditRequest | Problem {
@@ -337,15 +341,7 @@ function zsre(rec: Rec, index: number): EditRequest | Problem {
   if (isProblem(pred)) return pred;
   const rephrase = strList(rec.rephrase, n.rephrase);
   if (isProblem(rephrase)) return rephrase;
-  return {
-    caseId: caseIdOf(rec, index),
-    prompt: c.template,
-    subject: c.subject,
-    targetNew: c.target,
-    groundTruth: answers ?? pred,
-    rephrase,
-    locality,
-  };
+  return toRequest(rec, index, c, { groundTruth: answers ?? pred, rephrase, locality });
 }
 
 /** The value at a dotted path ("requested_rewrite.target_new.str"). */
