@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HealthRun } from '../../src-main/store';
 import { chartRuns } from '../../src-main/jobs/studio/health-core';
-import { healthChart, healthLines, retentionText } from '../../src-renderer/src/lib/charts';
+import { healthChart, healthLines, lowRetention, retentionText } from '../../src-renderer/src/lib/charts';
 
 let nextId = 1;
 function run(taskId: string, n: number, score: number, editsApplied: number, details: Record<string, unknown> = {}): HealthRun {
@@ -79,5 +79,14 @@ describe('health chart series', () => {
     const sst = runs.find((r) => r.taskId === 'sst2' && r.editsApplied === 2)!;
     expect(sst.retentionPct).toBeCloseTo(50, 5);
     expect(healthLines({ runs, events: [] }).find((l) => l.taskId === 'sst2')!.baseline!.score).toBe(1.0);
+  });
+});
+
+describe('low retention mark', () => {
+  it('marks a retention under 90% and never one without a baseline', () => {
+    expect(lowRetention(89.9)).toBe(true);
+    expect(lowRetention(90)).toBe(false);
+    expect(lowRetention(120)).toBe(false);
+    expect(lowRetention(null)).toBe(false);
   });
 });

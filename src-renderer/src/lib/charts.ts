@@ -76,6 +76,14 @@ export function retentionText(r: HealthChartRun): string {
   return `retention ${r.retentionPct.toFixed(1)}%`;
 }
 
+/** Retention (percent of the baseline score) below which the Health view marks a score as a loss. */
+export const LOW_RETENTION_PCT = 90;
+
+/** Whether a retention is shown as a loss: one without a matching baseline (null) is not. */
+export function lowRetention(pct: number | null): boolean {
+  return pct !== null && pct < LOW_RETENTION_PCT;
+}
+
 /** Task scores vs edits applied, one line per (task, n, seed); guardrail events as markers on the x axis. */
 export function healthChart(h: HealthChart): ChartConfiguration<'line'> {
   const lines = healthLines(h);
