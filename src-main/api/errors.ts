@@ -1,5 +1,5 @@
 // The error codes the studio adds to the engine's, and the error a call with bad params gets.
-import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
+import { eacErrorClass, type ErrorCode } from '../engine/errors';
 
 /** Error codes the studio handlers use on top of the engine's (ENGINE_ERROR_CODES). */
 export const STUDIO_ERROR_CODES = {
@@ -14,9 +14,4 @@ export const STUDIO_ERROR_CODES = {
   conflict: 'conflict',
 } as const satisfies Record<string, ErrorCode>;
 
-export class ContractError extends EacError {
-  constructor(code: typeof STUDIO_ERROR_CODES.badParams, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'ContractError';
-  }
-}
+export class ContractError extends eacErrorClass<typeof STUDIO_ERROR_CODES.badParams>('ContractError') {}

@@ -1,7 +1,7 @@
 // The shape of an `eac` subcommand. Each lives in src-main/cli/commands/<name>.ts and is listed in
 // src-main/cli/commands/index.ts; main.ts does argument parsing (node:util parseArgs, strict),
 // --help, and error reporting, so a command only validates its values and does its work.
-import { EacError, exitCodeFor, type EacErrorOptions, type ErrorCode } from '../engine/errors';
+import { EacError, eacErrorClass, exitCodeFor } from '../engine/errors';
 import type { ParseArgsConfig } from 'node:util';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -34,11 +34,7 @@ export interface CliCommand {
 }
 
 /** Bad command line or bad input files: one line on stderr, exit code 2. */
-export class UsageError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'UsageError';
-  }
+export class UsageError extends eacErrorClass('UsageError') {
   /** exit code from the code table (2 for 'usage' and every other bad-input code) */
   get exitCode(): 1 | 2 {
     return exitCodeFor(this);

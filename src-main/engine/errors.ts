@@ -142,6 +142,21 @@ export class EacError extends Error {
 }
 
 /**
+ * The base of every EacError subclass: its codes narrowed to `C` and `name` set (stack traces, and the
+ * `e.name === 'AbortError'` check of code that only knows DOM aborts). Written once here so a subclass holds
+ * only what is its own (a static `of`, a getter); `instanceof` the subclass and EacError both hold.
+ */
+export function eacErrorClass<C extends ErrorCode = ErrorCode>(name: string) {
+  return class extends EacError {
+    declare readonly code: C;
+    constructor(code: C, message: string, opts?: EacErrorOptions) {
+      super(code, message, opts);
+      this.name = name;
+    }
+  };
+}
+
+/**
  * An invariant only a bug can break (a graph built wrong, a method called out of order): code 'internal', so no bare
  * Error is thrown (tests/eac-errors.test.ts) and the wire, the CLI and the UI report it as an engine failure.
  */
@@ -183,12 +198,7 @@ export function exitCodeFor(e: unknown): 1 | 2 {
  * What a cancelled operation throws: code 'cancelled' and `name === 'AbortError'`, so code that only knows DOM aborts
  * (`e.name === 'AbortError'`) and code that matches codes both see a cancellation.
  */
-export class AbortError extends EacError {
-  constructor(code: 'cancelled', message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'AbortError';
-  }
-}
+export class AbortError extends eacErrorClass<'cancelled'>('AbortError') {}
 
 /** The error every cancelled operation throws (`cause`: the signal's reason, when there is one). */
 export function cancelledError(message = 'cancelled', cause?: unknown): AbortError {

@@ -6,7 +6,7 @@
 // that implements it:
 //   declare module '../protocol' { interface EngineMethods { edit: { params: EditParams; result: EditResult } } }
 // ) and register a handler for it (see HandlerRegistry in ./registry).
-import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
+import { EacError, eacErrorClass, type ErrorCode } from '../engine/errors';
 import type { DeviceName } from '../engine/devices';
 import type { ProgressCount } from '../engine/progress';
 import type { ModelInfo, TopKEntry } from '../api/model';
@@ -148,12 +148,7 @@ export const ENGINE_ERROR_CODES = {
 } as const satisfies Record<string, ErrorCode>;
 
 /** Error carrying a machine-readable code across the worker boundary. */
-export class EngineError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'EngineError';
-  }
-}
+export class EngineError extends eacErrorClass('EngineError') {}
 
 /**
  * An error that came over the wire, rebuilt with its code, message and detail unchanged (a code outside ERROR_CODES,

@@ -1,10 +1,5 @@
 // The store's error type, in its own file so that the I/O classification (io-errors.ts) and the ledger can both use it.
-import { EacError, type EacErrorOptions, type ErrorCode } from '../engine/errors';
+import { eacErrorClass } from '../engine/errors';
 
 /** Everything the ledger refuses. `code` is a stable machine-readable tag (default 'ledger'). */
-export class LedgerError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'LedgerError';
-  }
-}
+export class LedgerError extends eacErrorClass('LedgerError') {}

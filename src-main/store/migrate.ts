@@ -1,5 +1,5 @@
 // Schema migrations: numbered files migrations/NNN_name.sql applied in order, one transaction each.
-import { EacError, type EacErrorOptions } from '../engine/errors';
+import { eacErrorClass } from '../engine/errors';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -33,11 +33,7 @@ export interface MigrationReport {
 export const LEDGER_APPLICATION_ID = 0x45414353;
 
 /** The database was written by a newer app than this one. */
-export class SchemaTooNewError extends EacError {
-  constructor(code: 'schema_too_new', message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'SchemaTooNewError';
-  }
+export class SchemaTooNewError extends eacErrorClass<'schema_too_new'>('SchemaTooNewError') {
   /** The error for a file at schema `dbVersion` read by an app that knows up to `knownVersion` (both kept in detail). */
   static of(dbVersion: number, knownVersion: number, file?: string): SchemaTooNewError {
     return new SchemaTooNewError(
@@ -59,12 +55,7 @@ export class SchemaTooNewError extends EacError {
 }
 
 /** A migration failed or the file is not a ledger this version can use. code: 'migration' | 'not_ledger'. */
-export class MigrationError extends EacError {
-  constructor(code: 'migration' | 'not_ledger', message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'MigrationError';
-  }
-}
+export class MigrationError extends eacErrorClass<'migration' | 'not_ledger'>('MigrationError') {}
 
 /**
  * Decide, reading only, whether `db` may be used as a ledger: an empty file (new ledger), an EAC Studio ledger (our

@@ -1,4 +1,4 @@
-import { EacError, type EacErrorOptions } from '../errors';
+import { eacErrorClass } from '../errors';
 
 /**
  * Error type for everything the checkpoint loader refuses. `code` is a stable machine-readable
@@ -52,10 +52,4 @@ export type CheckpointErrorCode =
   | 'device_memory'
   | 'device_dtype';
 
-export class CheckpointError extends EacError {
-  declare readonly code: CheckpointErrorCode;
-  constructor(code: CheckpointErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'CheckpointError';
-  }
-}
+export class CheckpointError extends eacErrorClass<CheckpointErrorCode>('CheckpointError') {}

@@ -5,14 +5,10 @@
 // its O(n³) part on onnxruntime (cholesky-ort.ts), in place, and this file stays the reference
 // implementation it must match.
 
-import { EacError, internalError, type EacErrorOptions } from '../errors';
+import { eacErrorClass, internalError } from '../errors';
 
 /** Thrown by `cholesky` when a pivot is not positive (or not finite). */
-export class NotPositiveDefiniteError extends EacError {
-  constructor(code: 'not-positive-definite', message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'NotPositiveDefiniteError';
-  }
+export class NotPositiveDefiniteError extends eacErrorClass<'not-positive-definite'>('NotPositiveDefiniteError') {
   /**
    * The error for pivot `pivot` (the smallest met; every earlier one was positive) at row/column `index` of an n × n
    * matrix; `smallestPositive` is the smallest positive pivot before it (Infinity when it failed at index 0).

@@ -1,7 +1,7 @@
 // Reader for ROME / EasyEdit `layer_stats` .npz files (numpy savez: a zip of .npy arrays).
 // ROME saves `CombinedStat.state_dict()`: 'mom2.mom2' = Σ k kᵀ (a SUM, [d_ff, d_ff]), 'mom2.count'
 // = number of tokens, 'mom2.constructor' (a string array, ignored). E[k kᵀ] = sum / count.
-import { EacError, type EacErrorOptions } from '../errors';
+import { eacErrorClass } from '../errors';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { readRegularFile } from '../fs-safe';
@@ -23,13 +23,7 @@ export type StatsErrorCode =
   /** C (+ the profile's ridge) has a non-positive pivot */
   | 'not-positive-definite';
 
-export class StatsError extends EacError {
-  declare readonly code: StatsErrorCode;
-  constructor(code: StatsErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'StatsError';
-  }
-}
+export class StatsError extends eacErrorClass<StatsErrorCode>('StatsError') {}
 
 export interface ZipEntry {
   name: string;

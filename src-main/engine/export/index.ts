@@ -35,7 +35,7 @@
 //   name no one else owns); a new target is that folder renamed into place; an existing one (empty,
 //   or a previous export) receives its files one rename each, edits.json last. On failure only what
 //   this run created is removed. A `<outDir>.partial` that someone else left is never touched.
-import { EacError, isCancelled, throwIfAborted, type EacErrorOptions, type ErrorCode } from '../errors';
+import { EacError, eacErrorClass, isCancelled, throwIfAborted } from '../errors';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -108,12 +108,7 @@ export interface ExportSummary {
  * 'not_export' (overwrite of a folder that is not a previous export), 'io_error', 'export_failed', ... A cancelled export
  * throws the engine's one cancellation shape instead (cancelledError: an AbortError with code 'cancelled').
  */
-export class ExportError extends EacError {
-  constructor(code: ErrorCode, message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'ExportError';
-  }
-}
+export class ExportError extends eacErrorClass('ExportError') {}
 
 /** The model card: the export writes its own (model-card.ts), never the base's as is. */
 const CARD = 'README.md';

@@ -16,7 +16,7 @@
  * Template placeholders are `{field}` (field = identifier); `{{` and `}}` are literal braces.
  * The answer field holds a string or a non-empty array of acceptable gold strings.
  */
-import { EacError, type EacErrorOptions } from '../../errors';
+import { eacErrorClass } from '../../errors';
 import { FILE_LIMITS, jsonErrorMessage, readTextFile } from '../../fs-safe';
 import { templateFields } from './render';
 
@@ -50,11 +50,7 @@ export interface TaskDef {
 }
 
 /** Thrown by parseTaskDef / parseTaskFile / loadTaskFile; `issues` lists every problem found. */
-export class TaskValidationError extends EacError {
-  constructor(code: 'bad_task', message: string, opts?: EacErrorOptions) {
-    super(code, message, opts);
-    this.name = 'TaskValidationError';
-  }
+export class TaskValidationError extends eacErrorClass<'bad_task'>('TaskValidationError') {
   /** The error for the task file or definition `where`, listing (up to 8 of) `issues`; all of them in detail.issues. */
   static of(where: string, issues: string[]): TaskValidationError {
     const shown = issues.slice(0, 8);
