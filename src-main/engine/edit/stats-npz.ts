@@ -34,11 +34,15 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
-const SIG_EOCD = 0x06054b50;
-const SIG_EOCD64 = 0x06064b50;
-const SIG_EOCD64_LOCATOR = 0x07064b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_LOCAL = 0x04034b50;
+/** The zip record signatures (APPNOTE 4.3), little-endian uint32 at the start of each record. */
+const SIG = {
+  eocd: 0x06054b50,
+  eocd64: 0x06064b50,
+  eocd64Locator: 0x07064b50,
+  central: 0x02014b50,
+  local: 0x04034b50,
+} as const;
+/** A 32-bit size or offset field at this value means "see the zip64 extra field". */
 const U32_MAX = 0xffffffff;
 
 function u64(buf: Buffer, off: number): number {
@@ -49,15 +53,15 @@ function u64(buf: Buffer, off: number): number {
 
 /** Central directory of a zip held in memory (zip64 aware). */
 export function listZip(buf: Buffer, label = 'file'): ZipEntry[] {
-  if (buf.length < 22 || buf.readUInt32LE(0) !== SIG_LOCAL) {
+  if (buf.length < 22 || buf.readUInt32LE(0) !== SIG.local) {
     // an empty zip starts with the EOCD itself; anything else is not a zip
-    if (!(buf.length >= 22 && buf.readUInt32LE(0) === SIG_EOCD))
+    if (!(buf.length >= 22 && buf.readUInt32LE(0) === SIG.eocd))
       throw new StatsError('not-zip', `${label} is not a zip/npz file (no zip signature); expected numpy .npz from ROME's layer_stats`);
   }
   // End of central directory: last 22 bytes + up to 64 KiB comment
   let eocd = -1;
   for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === SIG_EOCD) {
+    if (buf.readUInt32LE(i) === SIG.eocd) {
       eocd = i;
       break;
     }
@@ -68,9 +72,9 @@ export function listZip(buf: Buffer, label = 'file'): ZipEntry[] {
   let cdOffset = buf.readUInt32LE(eocd + 16);
   if (count === 0xffff || cdSize === U32_MAX || cdOffset === U32_MAX) {
     const loc = eocd - 20;
-    if (loc < 0 || buf.readUInt32LE(loc) !== SIG_EOCD64_LOCATOR) throw new StatsError('corrupt-zip', `${label}: zip64 locator missing`);
+    if (loc < 0 || buf.readUInt32LE(loc) !== SIG.eocd64Locator) throw new StatsError('corrupt-zip', `${label}: zip64 locator missing`);
     const e64 = u64(buf, loc + 8);
-    if (e64 + 56 > buf.length || buf.readUInt32LE(e64) !== SIG_EOCD64) throw new StatsError('corrupt-zip', `${label}: zip64 end record missing`);
+    if (e64 + 56 > buf.length || buf.readUInt32LE(e64) !== SIG.eocd64) throw new StatsError('corrupt-zip', `${label}: zip64 end record missing`);
     count = u64(buf, e64 + 32);
     cdSize = u64(buf, e64 + 40);
     cdOffset = u64(buf, e64 + 48);
@@ -79,7 +83,7 @@ export function listZip(buf: Buffer, label = 'file'): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = cdOffset;
   for (let n = 0; n < count; n++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== SIG_CENTRAL) throw new StatsError('corrupt-zip', `${label}: bad central directory entry ${n}`);
+    if (p + 46 > buf.length || buf.readUInt32LE(p) !== SIG.central) throw new StatsError('corrupt-zip', `${label}: bad central directory entry ${n}`);
     const method = buf.readUInt16LE(p + 10);
     const crc32 = buf.readUInt32LE(p + 16);
     let compressedSize = buf.readUInt32LE(p + 20);
@@ -112,7 +116,7 @@ export function listZip(buf: Buffer, label = 'file'): ZipEntry[] {
 /** Uncompressed bytes of one entry (stored or deflated), CRC-checked. */
 export function readZipEntry(buf: Buffer, entry: ZipEntry, label = 'file'): Buffer {
   const h = entry.localHeaderOffset;
-  if (h + 30 > buf.length || buf.readUInt32LE(h) !== SIG_LOCAL) throw new StatsError('corrupt-zip', `${label}: bad local header for ${entry.name}`);
+  if (h + 30 > buf.length || buf.readUInt32LE(h) !== SIG.local) throw new StatsError('corrupt-zip', `${label}: bad local header for ${entry.name}`);
   const start = h + 30 + buf.readUInt16LE(h + 26) + buf.readUInt16LE(h + 28);
   const end = start + entry.compressedSize;
   if (end > buf.length) throw new StatsError('corrupt-zip', `${label}: entry ${entry.name} runs past the end of the file (truncated?)`);
