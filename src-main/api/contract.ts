@@ -44,6 +44,7 @@ import type {
   QueueItem,
   QueueItemStatus,
   QueueRecord,
+  TaskScore,
 } from '../store/types';
 
 export type {
@@ -467,15 +468,7 @@ export interface HealthRunParams {
   whenBusy?: WhenBusy;
 }
 
-export interface HealthTaskScore {
-  taskId: string;
-  metric: string;
-  score: number;
-  n: number;
-  /** the baseline this score is compared with: same task, same example count, same sample seed */
-  baselineScore: number | null;
-  /** null when there is no matching baseline or the task is not measurable on this model */
-  retentionPct: number | null;
+export interface HealthTaskScore extends TaskScore {
   /** examples and sample seed of the run (the baseline key with taskId) */
   seed: number;
   /** the base model scores 0 on this task: retention means nothing ("not measurable on this model") */

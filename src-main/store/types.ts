@@ -193,17 +193,23 @@ export interface HealthInput {
   details?: Record<string, unknown>;
 }
 
-export interface HealthRun {
-  id: number;
-  modelId: number;
-  afterEditSeq: number;
-  editsApplied: number;
+/** One task's score beside its baseline's: what a health run records and what a health check reports. */
+export interface TaskScore {
   taskId: string;
   metric: string;
   score: number;
   n: number;
+  /** the baseline this score is compared with: same task, same example count, same sample seed */
   baselineScore: number | null;
+  /** null when there is no matching baseline or the task is not measurable on this model */
   retentionPct: number | null;
+}
+
+export interface HealthRun extends TaskScore {
+  id: number;
+  modelId: number;
+  afterEditSeq: number;
+  editsApplied: number;
   details: Record<string, unknown>;
   createdAt: string;
 }
