@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { loadProfile, type EditProfile } from '../../src-main/engine/edit';
 import { parseFacts } from '../../src-main/engine/facts';
 import type { EditRequest } from '../../src-main/engine/facts/types';
@@ -63,6 +64,28 @@ export function studioEngine(dir: string): { engine: EngineClient; restart(): Pr
     },
   };
   return h;
+}
+
+/**
+ * `studioEngine(dir)` for the enclosing describe: started in its beforeAll, closed (and `dir` removed) in its
+ * afterAll. `engine` is the client now serving (a new one after `restart()`).
+ */
+export function useStudioEngine(dir: string): { readonly engine: EngineClient; restart(): Promise<EngineClient> } {
+  let studio: ReturnType<typeof studioEngine> | undefined;
+  beforeAll(() => {
+    studio = studioEngine(dir);
+  });
+  afterAll(() => studio?.close());
+  const started = () => {
+    if (!studio) throw new Error('useStudioEngine: the engine starts in beforeAll; use it inside a test or a later hook');
+    return studio;
+  };
+  return {
+    get engine() {
+      return started().engine;
+    },
+    restart: () => started().restart(),
+  };
 }
 
 /** Runs the `eac` CLI in this process and collects what it prints (stdout, stderr) and its exit code. */

@@ -3,22 +3,17 @@
 // accepted. Through the engine worker, on the GPT-2 fixture; `queue.import` reports its progress.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { validateParams } from '../../src-main/api/validate';
-import { EngineClient } from '../../src-main/jobs/client';
-import { GPT2, tmpDir, studioEngine } from './helpers';
+import { GPT2, tmpDir, useStudioEngine } from './helpers';
 
 describe('stats.compute corpusPath over the API', () => {
   const dir = tmpDir('eac-stats-corpus-');
-  let studio: ReturnType<typeof studioEngine>;
-  let engine: EngineClient;
+  const studio = useStudioEngine(dir);
   let workspaceDir = '';
   beforeAll(async () => {
-    studio = studioEngine(dir);
-    engine = studio.engine;
-    workspaceDir = (await engine.call('workspace.open', { modelDir: GPT2, dbFile: path.join(dir, 'ledger.sqlite') })).workspaceDir;
+    workspaceDir = (await studio.engine.call('workspace.open', { modelDir: GPT2, dbFile: path.join(dir, 'ledger.sqlite') })).workspaceDir;
   });
-  afterAll(() => studio?.close());
 
   it('a file that is not .txt/.jsonl/.json is refused before anything is read', () => {
     for (const corpusPath of ['/etc/passwd', '.env', '/home/u/.ssh/id_rsa'])
@@ -29,14 +24,14 @@ describe('stats.compute corpusPath over the API', () => {
   it('outside the model folder and workspace (directly or through a symlink in the workspace): path_not_allowed', async () => {
     const outside = path.join(dir, 'outside.txt');
     fs.writeFileSync(outside, 'SECRET-corpus line one\nline two\n');
-    await expect(engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: outside })).rejects.toMatchObject({
+    await expect(studio.engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: outside })).rejects.toMatchObject({
       code: 'path_not_allowed',
       message: expect.stringMatching(/statistics corpus .*outside\.txt is outside the folders this call may read .*copy the file into one of them/),
     });
     fs.mkdirSync(workspaceDir, { recursive: true });
     const link = path.join(workspaceDir, 'link.txt');
     fs.symlinkSync(outside, link);
-    const e = await engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: link }).catch((x: unknown) => x as Error & { code: string });
+    const e = await studio.engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: link }).catch((x: unknown) => x as Error & { code: string });
     expect(e).toMatchObject({ code: 'path_not_allowed' });
     expect((e as Error).message).not.toContain('SECRET-corpus');
   });
@@ -44,14 +39,14 @@ describe('stats.compute corpusPath over the API', () => {
   it('a corpus inside the workspace is used', async () => {
     const inside = path.join(workspaceDir, 'corpus.txt');
     fs.writeFileSync(inside, Array.from({ length: 8 }, (_, i) => `Sentence number ${i} about the world and its places.`).join('\n'));
-    const r = await engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: inside });
+    const r = await studio.engine.call('stats.compute', { layers: [1], samples: 2, corpusPath: inside });
     expect(r.entries.some((e) => e.layer === 1)).toBe(true);
   });
 
   it('queue.import reports rows checked as progress', async () => {
     const rows = Array.from({ length: 300 }, (_, i) => `Person ${i} was born in,Person ${i},City ${i}`);
     const phases: { phase: string; fraction: number }[] = [];
-    const r = await engine.call('queue.import', { fileName: 'f.csv', text: ['prompt,subject,target_new', ...rows].join('\n') }, (p) => phases.push(p));
+    const r = await studio.engine.call('queue.import', { fileName: 'f.csv', text: ['prompt,subject,target_new', ...rows].join('\n') }, (p) => phases.push(p));
     expect(r.requests).toHaveLength(300);
     const imp = phases.filter((p) => p.phase === 'import');
     expect(imp.length).toBeGreaterThan(10);
