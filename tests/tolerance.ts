@@ -51,6 +51,13 @@ export function maxAbs(xs: ArrayLike<number>): number {
   return m;
 }
 
+/** max |a − b| / max |b|: the difference measured against the reference `b`'s largest entry. */
+export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m / maxAbs(b);
+}
+
 /**
  * Roundings an elementwise stage adds per layer in the forward-depth count: residual adds, bias adds, the
  * attention scale and mask, softmax's exp and division, GELU's tanh polynomial (or SiLU's logistic and the

@@ -13,7 +13,7 @@ import { choleskyInPlace, NotPositiveDefiniteError } from '../../src-main/engine
 import { writeCachedStats } from '../../src-main/engine/edit/stats/cache';
 import { KeyMomentAccumulator, SolveCache, StatsError } from '../../src-main/engine/edit/stats';
 import { seededRandom } from '../../src-main/engine/runtime/model';
-import { choleskyBound, F64_U, gamma, spdCondition } from '../tolerance';
+import { choleskyBound, F64_U, gamma, relMaxDiff, spdCondition } from '../tolerance';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-inplace-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -49,16 +49,6 @@ function spd(n: number, seed: number): Float64Array {
   return keysAndMoment(n, n + 16, seed).C;
 }
 
-function relMax(a: Float64Array, b: Float64Array): number {
-  let m = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return m / s;
-}
-
 // --- global Float64Array instrumentation: counts every JS-side float64 buffer of ≥ `watch` elements
 const RealF64 = globalThis.Float64Array;
 let watch = Infinity;
@@ -90,7 +80,7 @@ describe('Cholesky in place', () => {
     instrument(n * n);
     choleskyInPlace(L, n);
     expect(bigF64).toBe(0);
-    expect(relMax(L, want)).toBeLessThan(1e-12);
+    expect(relMaxDiff(L, want)).toBeLessThan(1e-12);
   });
 
   it.each([
@@ -105,7 +95,7 @@ describe('Cholesky in place', () => {
     await choleskyBlockedInPlace(L, n, { block, alloc });
     const jsBig = bigF64;
     // two float64 routes (JS loops vs DGEMM panels, whose kernel depends on the CPU): within 2·κ₂·√n·u
-    expect(relMax(L, want)).toBeLessThan(choleskyBound(spdCondition(A, want, n), n));
+    expect(relMaxDiff(L, want)).toBeLessThan(choleskyBound(spdCondition(A, want, n), n));
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(L[i * n + j]).toBe(0);
     // the panels were seen (the instrumentation works) and none is anywhere near n²
     expect(alloc.records.some((r) => r.kind === 'external')).toBe(true);
@@ -153,7 +143,7 @@ describe('SolveCache: at most two n² buffers, factor persisted beside the stati
     const want = referenceCholesky(shifted, n);
     // two float64 routes (blocked on onnxruntime, the textbook loops): within 2·κ₂·√n·u (tests/tolerance.ts)
     factorBound = choleskyBound(spdCondition(shifted, want, n), n);
-    expect(relMax(first, want)).toBeLessThan(factorBound);
+    expect(relMaxDiff(first, want)).toBeLessThan(factorBound);
     const files = fs.readdirSync(path.join(cacheDir, 'stats'));
     expect(files.filter((f) => f.includes('.chol-'))).toHaveLength(2);
   });
@@ -179,7 +169,7 @@ describe('SolveCache: at most two n² buffers, factor persisted beside the stati
     fs.writeFileSync(file, bytes);
     const c1 = new SolveCache();
     // refactorised with the default panel width (the first used 256): another float64 route to the same factor
-    expect(relMax(await c1.factor(stats, ridge, n), first)).toBeLessThan(factorBound);
+    expect(relMaxDiff(await c1.factor(stats, ridge, n), first)).toBeLessThan(factorBound);
     expect(c1.factorisations).toBe(1);
     // statistics re-imported under the same key (different .bin sha256): the old factor is stale
     const C2 = RealF64.from(C);
@@ -239,8 +229,8 @@ describe('C = E[kkᵀ] accumulated in place', () => {
     // Float32 products summed over a block of ≤ cap tokens on onnxruntime, blocks summed in float64. Each block
     // entry is within γ(cap)·Σ_p |k_pi·k_pj| of exact (Higham's bound: any order, FMA or not, so any CPU), and
     // (1/t)·Σ_p |k_pi·k_pj| ≤ √(C_ii·C_jj) ≤ max|C| (Cauchy–Schwarz; an SPD matrix peaks on its diagonal), so
-    // relMax ≤ γ(cap), plus the float64 sums on both sides (≤ t terms each).
-    expect(relMax(got, C)).toBeLessThan(gamma(cap) + 2 * gamma(t, F64_U));
+    // relMaxDiff ≤ γ(cap), plus the float64 sums on both sides (≤ t terms each).
+    expect(relMaxDiff(got, C)).toBeLessThan(gamma(cap) + 2 * gamma(t, F64_U));
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) expect(got[i * n + j]).toBe(got[j * n + i]);
     expect(alloc.atLeast(n * n).map((r) => `${r.kind} ${r.label}`)).toEqual(['f64 C accumulator']);
     expect(bigF64).toBe(1);

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addScaledIdentity, cholesky } from '../../src-main/engine/edit/linalg';
 import {
@@ -16,10 +15,11 @@ import {
   StatsError,
 } from '../../src-main/engine/edit/stats';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
-import { report } from '../engine/helpers';
-import { F32_U, forwardDepth, gamma, maxAbs } from '../tolerance';
+import { maxAbsDiff, report } from '../engine/helpers';
+import { F32_U, forwardDepth, gamma, maxAbs, relMaxDiff } from '../tolerance';
 
 import { FIXTURES, skipUnlessFixture } from '../shared';
+import { npy, zip } from './npz-writer';
 const FIXTURE = `${FIXTURES}/gpt2-world-a`;
 const haveFixture = fs.existsSync(path.join(FIXTURE, 'model.safetensors'));
 const LAYERS = [1, 2];
@@ -34,22 +34,6 @@ const progress: [number, number][] = [];
 
 function bytes(a: Float64Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-function maxAbsDiffF64(a: Float64Array, b: Float64Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function relMaxDiff(a: Float64Array, b: Float64Array): number {
-  let m = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    m = Math.max(m, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return m / s;
 }
 
 function statsFiles(dir: string): string[] {
@@ -157,7 +141,7 @@ describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2
       const eta = F32_U * forwardDepth(model.cfg, longest, { layer: l, tap: 'key' });
       const g = gamma(count) * (1 + eta) ** 2;
       const offBound = ((2 * eta + eta * eta) * mm.get(l)!) / count + g * maxAbs(ref);
-      expect(maxAbsDiffF64(got.mom2, ref)).toBeLessThan(offBound);
+      expect(maxAbsDiff(got.mom2, ref)).toBeLessThan(offBound);
       let worstDiag = 0;
       for (let i = 0; i < D; i++) {
         const r = ref[i * D + i];
@@ -165,7 +149,7 @@ describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2
         expect(Math.abs(got.mom2[i * D + i] - r)).toBeLessThanOrEqual(diagBound);
         worstDiag = Math.max(worstDiag, Math.abs(got.mom2[i * D + i] - r) / diagBound);
       }
-      report(`keyStats layer ${l}: max |C - C64| / derived bound`, maxAbsDiffF64(got.mom2, ref) / offBound);
+      report(`keyStats layer ${l}: max |C - C64| / derived bound`, maxAbsDiff(got.mom2, ref) / offBound);
       report(`keyStats layer ${l}: max diagonal |C_ii - C64_ii| / derived bound`, worstDiag);
     }
   });
@@ -282,53 +266,14 @@ describe.skipIf(!haveFixture)(`keyStats on gpt2-world-a${skipUnlessFixture('gpt2
     // a ROME-style npz whose sum is count * (the computed layer-2 moment)
     const count = 1000;
     const sum = first.get(2)!.mom2.map((v) => v * count);
-    const npyHead = (descr: string, shape: string) => {
-      let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-      h = h.padEnd(Math.ceil((10 + h.length + 1) / 64) * 64 - 11, ' ') + '\n';
-      const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
-      pre.writeUInt16LE(h.length, 8);
-      return Buffer.concat([pre, Buffer.from(h, 'latin1')]);
-    };
-    const countBuf = Buffer.alloc(8);
-    countBuf.writeBigInt64LE(BigInt(count));
-    const files = [
-      { name: 'mom2.count.npy', data: Buffer.concat([npyHead('<i8', '()'), countBuf]) },
-      { name: 'mom2.mom2.npy', data: Buffer.concat([npyHead('<f8', `(${D}, ${D})`), Buffer.from(sum.buffer)]) },
-    ];
-    const parts: Buffer[] = [];
-    const central: Buffer[] = [];
-    let off = 0;
-    for (const f of files) {
-      const comp = zlib.deflateRawSync(f.data);
-      const name = Buffer.from(f.name);
-      const lh = Buffer.alloc(30);
-      lh.writeUInt32LE(0x04034b50, 0);
-      lh.writeUInt16LE(8, 8);
-      lh.writeUInt32LE(zlib.crc32(f.data), 14);
-      lh.writeUInt32LE(comp.length, 18);
-      lh.writeUInt32LE(f.data.length, 22);
-      lh.writeUInt16LE(name.length, 26);
-      const ch = Buffer.alloc(46);
-      ch.writeUInt32LE(0x02014b50, 0);
-      ch.writeUInt16LE(8, 10);
-      ch.writeUInt32LE(zlib.crc32(f.data), 16);
-      ch.writeUInt32LE(comp.length, 20);
-      ch.writeUInt32LE(f.data.length, 24);
-      ch.writeUInt16LE(name.length, 28);
-      ch.writeUInt32LE(off, 42);
-      parts.push(lh, name, comp);
-      central.push(ch, name);
-      off += 30 + name.length + comp.length;
-    }
-    const cd = Buffer.concat(central);
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(0x06054b50, 0);
-    end.writeUInt16LE(files.length, 8);
-    end.writeUInt16LE(files.length, 10);
-    end.writeUInt32LE(cd.length, 12);
-    end.writeUInt32LE(off, 16);
     const npz = path.join(tmp, 'transformer.h.2.mlp.c_proj_float64_mom2_100000.npz');
-    fs.writeFileSync(npz, Buffer.concat([...parts, cd, end]));
+    fs.writeFileSync(
+      npz,
+      zip([
+        { name: 'mom2.count.npy', data: npy('<i8', [], [count]), method: 8 },
+        { name: 'mom2.mom2.npy', data: npy('<f8', [D, D], Array.from(sum)), method: 8 },
+      ]),
+    );
 
     const imp = await importStatsIntoCache(model, 2, npz, dir, 100000);
     expect(imp).toMatchObject({ layer: 2, dim: D, count, source: 'npz' });
