@@ -2,15 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { describe, it, expect } from 'vitest';
-import {
-  loadCheckpoint,
-  readTensorF32,
-  readTensorBytes,
-  tensorEntry,
-  expectedTensorNames,
-  hashCheckpointFiles,
-  CheckpointError,
-} from '../../src-main/engine/checkpoint';
+import { CheckpointError, expectedTensorNames, hashCheckpointFiles, loadCheckpoint, readTensorBytes, readTensorF32, tensorEntry } from '../../src-main/engine/checkpoint';
 
 import { FIXTURES as FIX } from '../shared';
 const GPT2 = path.join(FIX, 'gpt2-world-a');
@@ -42,21 +34,9 @@ describe('gpt2-world-a fixture', () => {
 
   it('parses config.json', () => {
     const c = ck.config;
-    expect(c.arch).toBe('gpt2');
-    expect(c.vocabSize).toBe(1024);
-    expect(c.hidden).toBe(192);
-    expect(c.layers).toBe(6);
-    expect(c.heads).toBe(6);
-    expect(c.kvHeads).toBe(6);
-    expect(c.headDim).toBe(32);
-    expect(c.ffn).toBe(768);
-    expect(c.maxPositions).toBe(128);
+    expect(c).toMatchObject({ arch: 'gpt2', vocabSize: 1024, hidden: 192, layers: 6, heads: 6, kvHeads: 6, headDim: 32, ffn: 768, maxPositions: 128 });
+    expect(c).toMatchObject({ activation: 'gelu_new', tiedHead: true, bosTokenId: 1023, eosTokenId: 1023, raw: { model_type: 'gpt2' } });
     expect(c.normEps).toBeCloseTo(1e-5, 12);
-    expect(c.activation).toBe('gelu_new');
-    expect(c.tiedHead).toBe(true);
-    expect(c.bosTokenId).toBe(1023);
-    expect(c.eosTokenId).toBe(1023);
-    expect(c.raw.model_type).toBe('gpt2');
   });
 
   it('has exactly the 76 expected tensors, no attn.bias buffers, all F32 in one file', () => {
@@ -121,21 +101,9 @@ describe('llama-world-a fixture', () => {
 
   it('parses config.json', () => {
     const c = ck.config;
-    expect(c.arch).toBe('llama');
-    expect(c.vocabSize).toBe(1024);
-    expect(c.hidden).toBe(192);
-    expect(c.layers).toBe(6);
-    expect(c.heads).toBe(6);
-    expect(c.kvHeads).toBe(2);
-    expect(c.headDim).toBe(32);
-    expect(c.ffn).toBe(512);
-    expect(c.maxPositions).toBe(128);
-    expect(c.ropeTheta).toBe(10000);
+    expect(c).toMatchObject({ arch: 'llama', vocabSize: 1024, hidden: 192, layers: 6, heads: 6, kvHeads: 2, headDim: 32, ffn: 512, maxPositions: 128 });
+    expect(c).toMatchObject({ ropeTheta: 10000, activation: 'silu', tiedHead: false, bosTokenId: 1, eosTokenId: 2 });
     expect(c.normEps).toBeCloseTo(1e-5, 12);
-    expect(c.activation).toBe('silu');
-    expect(c.tiedHead).toBe(false);
-    expect(c.bosTokenId).toBe(1);
-    expect(c.eosTokenId).toBe(2);
   });
 
   it('has 57 BF16 tensors across 2 shards, GQA shapes, untied head', () => {
