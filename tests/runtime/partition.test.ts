@@ -63,6 +63,8 @@ describe('planParts', () => {
       const later = new Set(plan.slice(i + 1).flatMap((q) => q.inputs));
       // exactly the tensors a later part reads, plus the graph outputs it makes
       expect(new Set(p.outputs)).toEqual(new Set([...own].filter((o) => later.has(o) || o === 'y')));
+      // what it frees after running: its inputs no later part reads
+      expect(new Set(p.lastUse)).toEqual(new Set(p.inputs.filter((x) => !later.has(x) && x !== 'y')));
       p.outputs.forEach((o) => made.add(o));
     });
     expect(plan[plan.length - 1].outputs).toContain('y');

@@ -25,6 +25,8 @@ export interface PartPlan {
   inputs: string[];
   /** tensors it makes that a later part reads, and the graph outputs it makes */
   outputs: string[];
+  /** its inputs that no later part reads and that are not graph outputs (freed after it runs) */
+  lastUse: string[];
   /** bytes of the buffers its nodes allocate (symbolic dims counted as 1) */
   bytes: number;
 }
@@ -73,7 +75,8 @@ export function planParts(graph: Graph, budget: number): PartPlan[] {
       for (const x of n.inputs)
         if (x && !made.has(x) && !graph.initializers.has(x) && !inputs.includes(x)) inputs.push(x);
     const outputs = [...made].filter((o) => finals.has(o) || (lastReader.get(o) ?? -1) > p);
-    return { nodes: own, inputs, outputs, bytes: cost.slice(s, end).reduce((a, b) => a + b, 0) };
+    const lastUse = inputs.filter((x) => lastReader.get(x) === p && !finals.has(x));
+    return { nodes: own, inputs, outputs, lastUse, bytes: cost.slice(s, end).reduce((a, b) => a + b, 0) };
   });
 }
 
@@ -123,8 +126,6 @@ export class PartitionedSession implements RunnableSession {
   ): Promise<PartitionedSession> {
     const finals = graph.outputs.map((o) => o.name);
     const finalSet = new Set(finals);
-    const lastReader = new Map<string, number>();
-    plan.forEach((p, i) => p.inputs.forEach((x) => lastReader.set(x, i)));
     const built: BuiltPart[] = [];
     try {
       for (let i = 0; i < plan.length; i++) {
@@ -149,8 +150,7 @@ export class PartitionedSession implements RunnableSession {
           const bytes = (o: string) => staticBytes(graph.dtype(o), graph.shape(o));
           locations[onDevice.reduce((a, b) => (bytes(b) < bytes(a) ? b : a))] = 'cpu';
         }
-        const done = [...lastReader].filter(([x, last]) => last === i && !finalSet.has(x)).map(([x]) => x);
-        built.push({ session: await create(g, locations), done });
+        built.push({ session: await create(g, locations), done: p.lastUse });
       }
     } catch (e) {
       for (const b of built) await b.session.release().catch(() => {});
