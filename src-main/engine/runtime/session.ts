@@ -147,7 +147,11 @@ export function sessionOptions(graph: Graph, weightsDir: string, ep: Device, set
     executionProviders: [ep],
     // fused kernels (QuickGelu, LayerNorm…) are float32-only: float64 check graphs stay unfused
     graphOptimizationLevel: graph.fdt === 'float64' ? 'basic' : 'all',
-    enableCpuMemArena: settings.arena ?? true,
+    // WebGPU sessions compute on the device; what they allocate on the host (shape arithmetic, the
+    // host copies of inputs and outputs) went into a CPU arena per session that kept its largest
+    // size for the session's life — with the loss graph of the 2-layer LLaMA-3-width checkpoint in
+    // 122 parts, 7.7 GiB after one step (README "How memory is used on a GPU"). So no arena there.
+    enableCpuMemArena: ep === 'webgpu' ? false : (settings.arena ?? true),
     // EAC_ORT_VERBOSE=1: onnxruntime's verbose log, which lists every node's execution provider
     ...(process.env.EAC_ORT_VERBOSE ? { logSeverityLevel: 0 as const, logVerbosityLevel: 0 } : {}),
     extra,
