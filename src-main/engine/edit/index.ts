@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { LoadedModel } from '../runtime/model';
 import type { StatsProvider } from './methods';
 import type { EditProfile } from './profile';
-import { keyStats } from './stats';
+import { cachedStatsRefs, keyStats } from './stats';
 
 export { Editor, type EditOptions } from './editor';
 export { LiveEdits, stackDeltas, denseDelta } from './live';
@@ -42,5 +42,13 @@ export function statsProvider(model: LoadedModel, profile: EditProfile, s: Stats
     });
     return new Map([...m].map(([l, k]) => [l, { mom2: k.mom2, key: k.key, count: k.count, cacheDir: k.cacheDir }]));
   };
-  return Object.assign(provider, { cacheDir });
+  const refs = (layers: number[]) =>
+    cachedStatsRefs(model, layers, {
+      cacheDir,
+      corpusPath: s.corpusPath ?? profile.stats.corpus,
+      samples: s.samples ?? profile.stats.samples,
+      maxTokensPerSample: profile.stats.maxTokensPerSample,
+      importedLabel: s.importedLabel,
+    });
+  return Object.assign(provider, { cacheDir, refs });
 }

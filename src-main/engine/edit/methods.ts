@@ -30,6 +30,8 @@ export interface StatsProvider {
   (layers: number[]): Promise<Map<number, { mom2: Float64Array; key: string; count?: number; cacheDir?: string }>>;
   /** the cache folder the statistics live in; other per-model caches (context templates) go beside them */
   readonly cacheDir?: string;
+  /** the cached entries' references (key, token count, folder) without reading C; layers not cached are left out */
+  readonly refs?: (layers: number[]) => Promise<Map<number, { key: string; count: number; cacheDir: string }>>;
 }
 
 export interface MethodContext {
@@ -97,9 +99,18 @@ function summarise(res: VStarResult) {
  * disk), so it does not stay resident through the optimisation.
  */
 async function preparedStats(ctx: MethodContext, solves: SolveCache, layers: number[], ridge: number): Promise<Map<number, SolveStats>> {
-  const all = await ctx.stats(layers);
   const out = new Map<number, SolveStats>();
-  for (const l of layers) {
+  // where a layer's factor already exists, C is not read at all (1.5 GiB at LLaMA-3-8B's width)
+  for (const [l, ref] of (await ctx.stats.refs?.(layers)) ?? []) {
+    const prep = await solves.prepareWithoutC(ref, ridge, ctx.model.cfg.ffn);
+    if (!prep) continue;
+    for (const w of prep.warnings) ctx.phase('statistics', 1, w);
+    out.set(l, ref);
+  }
+  const rest = layers.filter((l) => !out.has(l));
+  if (!rest.length) return out;
+  const all = await ctx.stats(rest);
+  for (const l of rest) {
     const st = all.get(l)!;
     for (const w of (await solves.prepare(st, ridge, ctx.model.cfg.ffn)).warnings) ctx.phase('statistics', 1, w);
     out.set(l, solveRef(st));

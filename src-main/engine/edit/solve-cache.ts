@@ -393,6 +393,25 @@ export class SolveCache {
   }
 
   /**
+   * `prepare` for a reference without C ({ key, count, cacheDir }, from the statistics metas): the
+   * factor from memory or from beside the statistics, checked as `factor` checks it; null when
+   * there is none (the caller then reads C and calls `prepare`). C is never read for a solve whose
+   * factor exists — at LLaMA-3-8B's d_ff that is 1.5 GiB of host memory during the edit saved.
+   */
+  async prepareWithoutC(ref: SolveStats, ridge: number, n: number): Promise<SolvePreparation | null> {
+    if (!ref.cacheDir) return null;
+    const key = solveKey(ref.key, `ridge=${ridge}`);
+    const warnings = sampleWarnings(ref, ridge, n);
+    if (this.hit(key, undefined, n)) return { key, source: 'memory', warnings };
+    const expectSha = statsSha(ref.cacheDir, ref.key);
+    const L = expectSha ? this.loadFactor(factorPaths(ref.cacheDir, ref.key, ridge), ref.key, expectSha, ridge, n) : null;
+    if (!L) return null;
+    this.loads++;
+    this.remember(key, { n, L, fingerprint: null }, true);
+    return { key, source: 'disk', warnings };
+  }
+
+  /**
    * At statistics time, before any edit work: checks the token count against n (fewer tokens than
    * d_ff make C singular: an error without a ridge, a warning with one) and makes sure the factor of
    * C + ridge exists — loaded or factorised and persisted — so a C that is not positive definite is

@@ -2,7 +2,7 @@
 // down-projection input k at chosen layers, over a text corpus; cached on disk; importable from
 // ROME's .npz; plus Cholesky factors of (regularised) C, persisted beside the statistics.
 // This file re-exports the pieces, each in a file named for what it holds:
-//   stats/compute.ts     keyStats, importStatsIntoCache, KeyStats, StatsOptions
+//   stats/compute.ts     keyStats, cachedStatsRefs, importStatsIntoCache, KeyStats, StatsOptions
 //   stats/accumulate.ts  in-place symmetric rank-k accumulation of Σ k kᵀ
 //   stats/cache.ts       cache keys and files (.bin + .json meta)
 //   stats/corpus.ts      corpus samples and their tokens
@@ -10,7 +10,7 @@
 //   solve-cache.ts       SolveCache: factors in memory and on disk, statistics-time checks
 //   atomic-write.ts      writeFileAtomic, readFileInto
 export { importNpzStats, StatsError, type StatsErrorCode } from './stats-npz';
-export { keyStats, importStatsIntoCache, type KeyStats, type StatsOptions } from './stats/compute';
+export { keyStats, cachedStatsRefs, importStatsIntoCache, type KeyStats, type StatsOptions } from './stats/compute';
 export { KeyMomentAccumulator, accumulateKeys, type AccumulatorOptions } from './stats/accumulate';
 export { statsKey, importedStatsKey, readCachedStats, listCachedStats, STATS_FORMAT, type StatsMeta } from './stats/cache';
 export { defaultCorpusPath, readCorpusSamples, sampleTokens } from './stats/corpus';

@@ -97,24 +97,6 @@ interface BuiltPart {
   session: ort.InferenceSession;
   /** tensors of this or earlier parts whose last reader is this part (disposed after it runs) */
   done: string[];
-  /** the one-element host output that makes the part's run wait for its device work (partSync) */
-  sync?: string;
-}
-
-/**
- * Adds to part graph `g` an output `name` holding the first element of the last float tensor its
- * nodes make (flattened, then sliced): a 4-byte download that completes only after that node's
- * work, and with it everything queued before it. Undefined when the part makes no float tensor.
- */
-export function partSync(g: Graph, graph: Graph, nodes: Node[], name: string): string | undefined {
-  let last: string | undefined;
-  // the compute dtype only: a bf16 weight view (fed as f16) is no result, and bf16 cannot go to the host
-  for (const n of nodes) for (const o of n.outputs) if (o && (graph.dtype(o) === 'float32' || graph.dtype(o) === 'float64')) last = o;
-  if (!last) return undefined;
-  // named after `name`: the extracted graph's own counter would repeat names it copied from `graph`
-  const c = (suffix: string, v: number) => g.inline(`${name}_${suffix}`, 'int64', [1], [v]);
-  const [flat] = g.node('Reshape', [last, c('shape', -1)], {}, [{ name: `${name}_flat`, dtype: g.dtype(last), shape: [`${name}_n`] }]);
-  return g.output(g.node('Slice', [flat, c('start', 0), c('end', 1), c('axis', 0)], {}, [{ name, dtype: g.dtype(last), shape: [1] }])[0]);
 }
 
 /**
@@ -161,16 +143,16 @@ export class PartitionedSession implements RunnableSession {
         // A run whose outputs all stay on the device returns once its work is queued, not done, and
         // the queued work's buffers are only freed when it completes: 8 parts queued behind each
         // other held all their casts again (measured: parts "took" 0.0 s, the last one 33 s, and the
-        // peak was back). So each part that sends no float graph output to the host sends one element
-        // of its last float result there (partSync): the download waits for the part's work. It used
-        // to send its smallest float output instead, which for the loss graph at LLaMA-3 width was
-        // often vocabulary-sized — a host copy per part per run.
-        let sync: string | undefined;
-        if (i < plan.length - 1 && !p.outputs.some((o) => finalSet.has(o) && FLOAT_TYPES.has(graph.dtype(o)))) {
-          sync = partSync(g, graph, p.nodes, `__sync_part${i}`);
-          if (sync) locations[sync] = 'cpu';
+        // peak was back). So each part sends its smallest float output through the host — the
+        // download waits for the part to finish — unless a graph output already does. (A 1-element
+        // slice of the part's last float result instead did not wait for all of it: the 2-layer
+        // LLaMA-3-width edit's tap forward peaked at 8.31 GiB instead of 6.87.)
+        const onDevice = p.outputs.filter((o) => locations[o] === 'gpu-buffer');
+        if (i < plan.length - 1 && !p.outputs.some((o) => finalSet.has(o) && FLOAT_TYPES.has(graph.dtype(o))) && onDevice.length) {
+          const bytes = (o: string) => staticBytes(graph.dtype(o), graph.shape(o));
+          locations[onDevice.reduce((a, b) => (bytes(b) < bytes(a) ? b : a))] = 'cpu';
         }
-        built.push({ session: await create(g, locations), done: p.lastUse, sync });
+        built.push({ session: await create(g, locations), done: p.lastUse });
       }
     } catch (e) {
       for (const b of built) await b.session.release().catch(() => {});
@@ -193,7 +175,7 @@ export class PartitionedSession implements RunnableSession {
         const f: Record<string, ort.Tensor> = {};
         for (const x of part.session.inputNames) f[x] = get(x);
         const r = await part.session.run(f);
-        for (const [name, t] of Object.entries(r)) if (name !== part.sync) made.set(name, t as ort.Tensor);
+        for (const [name, t] of Object.entries(r)) made.set(name, t as ort.Tensor);
         for (const x of part.done) {
           const t = made.get(x);
           if (t) {

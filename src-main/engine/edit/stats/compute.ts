@@ -4,7 +4,7 @@ import type { LoadedModel } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
 import { importNpzStats, StatsError } from '../stats-npz';
 import { abortError, accumulateKeys, KeyMomentAccumulator } from './accumulate';
-import { importedStatsKey, readCachedStats, sha256, statsKey, writeCachedStats } from './cache';
+import { importedStatsKey, readCacheMeta, readCachedStats, sha256, statsKey, statsPaths, STATS_FORMAT, writeCachedStats, type StatsMeta } from './cache';
 import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
 import { modelContentHash } from './model-hash';
 import { StatsCheckpoint, type CheckpointPolicy } from './partial';
@@ -65,6 +65,45 @@ function checkLayers(model: LoadedModel, layers: number[]): number[] {
   for (const l of layers)
     if (!Number.isInteger(l) || l < 0 || l >= L) throw new StatsError('bad-layer', `layer ${l} does not exist (the model has layers 0..${L - 1})`);
   return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+/**
+ * The cache entries keyStats would read for `layers`, found from their metas alone — key, token
+ * count, folder — without reading C (d_ff² f64: 1.5 GiB at LLaMA-3-8B's 14 336). A solve whose
+ * factor is already beside the statistics needs nothing more (SolveCache.prepareFromDisk), so C is
+ * never read for it. Layers without an intact-looking entry are left out (keyStats computes them).
+ */
+export async function cachedStatsRefs(
+  model: LoadedModel,
+  layers: number[],
+  opts: Pick<StatsOptions, 'corpusPath' | 'samples' | 'maxTokensPerSample' | 'cacheDir' | 'importedLabel'>,
+): Promise<Map<number, { key: string; count: number; cacheDir: string }>> {
+  const out = new Map<number, { key: string; count: number; cacheDir: string }>();
+  const maxTokens = opts.maxTokensPerSample ?? Math.min(model.cfg.maxPositions, 256);
+  let corpusBytes: Buffer;
+  try {
+    corpusBytes = readRegularFile(path.resolve(opts.corpusPath ?? defaultCorpusPath()), FILE_LIMITS.corpus, 'the statistics corpus');
+  } catch {
+    return out; // keyStats reports the corpus
+  }
+  const corpusSha = sha256(corpusBytes);
+  const modelHash = await modelContentHash(model, opts.cacheDir);
+  const dim = model.cfg.ffn;
+  const intact = (key: string) => {
+    const meta = readCacheMeta<StatsMeta>(statsPaths(opts.cacheDir, key).meta);
+    return meta && meta.format === STATS_FORMAT && meta.key === key && meta.dim === dim && meta.count > 0 ? meta : null;
+  };
+  for (const l of layers) {
+    const keys = [...(opts.importedLabel !== undefined ? [importedStatsKey(modelHash, l, opts.importedLabel)] : []), statsKey(modelHash, l, corpusSha, opts.samples, maxTokens)];
+    for (const key of keys) {
+      const meta = intact(key);
+      if (meta) {
+        out.set(l, { key, count: meta.count, cacheDir: opts.cacheDir });
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /**
