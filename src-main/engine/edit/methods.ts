@@ -152,15 +152,24 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
  * statistics on disk — so a failure shows before any optimisation.
  */
 async function preparedNullspaces(ctx: MethodContext, layers: number[], threshold: number): Promise<Map<number, Nullspace>> {
-  const all = await ctx.stats(layers);
   const out = new Map<number, Nullspace>();
-  for (const l of layers) {
-    const st = all.get(l)!;
-    const ns = await solvesOf(ctx.model).nullspace(st, threshold, ctx.model.cfg.ffn, (f) => ctx.phase('statistics', f, `eigendecomposition of layer ${l}`));
-    if (ns.rows === 0) ctx.phase('statistics', 1, `layer ${l}: no eigenvalue of C is below ${threshold}, so AlphaEdit's projection leaves this layer unchanged`);
-    out.set(l, ns);
+  const solves = solvesOf(ctx.model);
+  const n = ctx.model.cfg.ffn;
+  // where a layer's eigendecomposition already exists, C is not read at all (as preparedStats)
+  for (const [l, ref] of (await ctx.stats.refs?.(layers)) ?? []) {
+    const ns = await solves.nullspaceWithoutC(ref, threshold, n);
+    if (ns) out.set(l, ns);
   }
-  return out;
+  const rest = layers.filter((l) => !out.has(l));
+  const all = rest.length ? await ctx.stats(rest) : new Map();
+  for (const l of rest) {
+    const st = all.get(l)!;
+    out.set(l, await solves.nullspace(st, threshold, n, (f) => ctx.phase('statistics', f, `eigendecomposition of layer ${l}`)));
+  }
+  for (const l of layers)
+    if (out.get(l)!.rows === 0) ctx.phase('statistics', 1, `layer ${l}: no eigenvalue of C is below ${threshold}, so AlphaEdit's projection leaves this layer unchanged`);
+  // in the caller's layer order
+  return new Map(layers.map((l) => [l, out.get(l)!]));
 }
 
 export type ZMethod = 'memit' | 'alphaedit';
