@@ -4,7 +4,8 @@
 // has every method at the same count. At each checkpoint every edited fact is measured again ("final"), the
 // health tasks run, and the JSON is rewritten.
 //   npm run experiment -- --model gpt2-world-a --variant default --edits 300 [--checkpoints 100,300] [--batch-size 10]
-//   npm run experiment -- ... --norm-control nas   (NAS norm control over the profile's setting; the profile name gets +norm-nas)
+//   npm run experiment -- ... --norm-control nas|nas-anchor [--norm-anchor memit=X]   (norm control over the profile's
+//     setting, README "Norm control"; the profile name gets +norm-<setting>)
 //   npm run experiment -- --report experiments/a.json,experiments/b.json:memit+eac-memit   (README table from results;
 //     `:m1+m2` takes only those methods of a file; a later file's checkpoint replaces an earlier one of the same method)
 // Variants (profile overrides; README "Profile schema" names the source of each option):
@@ -54,6 +55,7 @@ async function main() {
       'eval-n': { type: 'string' },
       'batch-size': { type: 'string' },
       'norm-control': { type: 'string' },
+      'norm-anchor': { type: 'string' },
       out: { type: 'string' },
       report: { type: 'string' },
       'no-readme': { type: 'boolean' },

@@ -9,7 +9,7 @@ import { EacError } from '../../src-main/engine/errors';
 import { fixturesDir, packageRoot } from '../../src-main/engine/paths';
 import { applyVariant, VARIANTS, type Variant } from './variants';
 
-export const NORM_CONTROLS: readonly NormControl[] = ['off', 'nas'];
+export const NORM_CONTROLS: readonly NormControl[] = ['off', 'nas', 'nas-anchor'];
 
 export interface ExperimentSetup {
   modelDir: string;
@@ -27,20 +27,40 @@ export interface ExperimentSetup {
 }
 
 /**
- * `--norm-control off|nas` over the profile's own `normControl`. A run that changes it is another
- * setting than the bundled profile's, so the profile's name gets `+norm-<value>` (the name is what the
- * JSON and the README table header show) and the default output file `-norm-<value>`; a flag that
- * repeats the profile's own setting changes nothing.
+ * `--norm-control off|nas|nas-anchor` over the profile's own `normControl`, and `--norm-anchor
+ * memit=X[,rome=Y]` over its `normAnchor` (NAS's anchor norms, scripts/nas-anchor.ts). A run that
+ * changes the setting is another setting than the bundled profile's, so the profile's name gets
+ * `+norm-<value>` (the name is what the JSON and the README table header show) and the default output
+ * file `-norm-<value>`; a flag that repeats the profile's own setting changes nothing.
  */
-export function applyNormControl(base: EditProfile, normControl: string | undefined): EditProfile {
-  if (normControl === undefined) return base;
-  if (!NORM_CONTROLS.includes(normControl as NormControl))
+export function applyNormControl(base: EditProfile, normControl: string | undefined, normAnchor?: string): EditProfile {
+  if (normControl === undefined && normAnchor === undefined) return base;
+  if (normControl !== undefined && !NORM_CONTROLS.includes(normControl as NormControl))
     throw new EacError('usage', `--norm-control must be one of ${NORM_CONTROLS.join(', ')} (got "${normControl}")`);
-  if ((base.normControl ?? 'off') === normControl) return base;
+  const anchor = normAnchor === undefined ? undefined : parseNormAnchor(normAnchor);
+  const nc = (normControl ?? base.normControl ?? 'off') as NormControl;
+  if (nc === 'nas-anchor' && !anchor && !base.normAnchor)
+    throw new EacError('usage', '--norm-control nas-anchor needs the anchor norm: --norm-anchor memit=X (measure X with `npm run nas-anchor -- --model <model> --method memit`)');
+  if (anchor && nc !== 'nas-anchor') throw new EacError('usage', '--norm-anchor is only used with --norm-control nas-anchor');
+  const same = nc === (base.normControl ?? 'off') && (!anchor || JSON.stringify(anchor) === JSON.stringify(base.normAnchor));
+  if (same) return base;
   const p = structuredClone(base);
-  p.normControl = normControl as NormControl;
-  p.name = `${p.name}+norm-${normControl}`;
+  p.normControl = nc;
+  if (anchor) p.normAnchor = anchor;
+  p.name = `${p.name}+norm-${nc}`;
   return p;
+}
+
+/** `memit=61.2,rome=40` → { memit: 61.2, rome: 40 }; EacError 'usage' on anything else. */
+export function parseNormAnchor(spec: string): { rome?: number; memit?: number } {
+  const out: { rome?: number; memit?: number } = {};
+  for (const part of spec.split(',')) {
+    const m = /^(rome|memit)=([0-9.eE+-]+)$/.exec(part.trim());
+    const v = m ? Number(m[2]) : NaN;
+    if (!m || !(v > 0) || !Number.isFinite(v)) throw new EacError('usage', `--norm-anchor: "${part}" is not rome=<norm> or memit=<norm> with a positive norm`);
+    out[m[1] as 'rome' | 'memit'] = v;
+  }
+  return out;
 }
 
 /** The parsed flags (node:util parseArgs values) → the run's settings; throws EacError 'usage' on a bad flag. */
@@ -52,8 +72,8 @@ export function experimentSetup(values: Record<string, string | boolean | undefi
   const variant = String(values.variant ?? 'default') as Variant;
   if (!VARIANTS.includes(variant)) throw new EacError('usage', `--variant must be one of ${VARIANTS.join(', ')}`);
   const base = loadProfile(String(values.profile ?? modelName));
-  const normFlag = values['norm-control'] === undefined ? undefined : String(values['norm-control']);
-  const profile = applyNormControl(applyVariant(base, variant), normFlag);
+  const str = (k: string) => (values[k] === undefined ? undefined : String(values[k]));
+  const profile = applyNormControl(applyVariant(base, variant), str('norm-control'), str('norm-anchor'));
   const edits = Number(values.edits ?? 100);
   if (!Number.isInteger(edits) || edits < 1) throw new EacError('usage', '--edits must be a positive integer');
   const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit,alphaedit,eac-alphaedit').split(',') as EditMethod[];

@@ -35,7 +35,7 @@ export function loadReportRuns(specs: string[]): RunResult[] {
 export function mergeRuns(runs: RunResult[]): RunResult[] {
   const by = new Map<string, RunResult>();
   for (const r of runs) {
-    const k = `${r.model}|${r.normControl ?? 'off'}|${r.variant}|${r.batchSize ?? 1}`;
+    const k = `${r.model}|${r.normControl ?? 'off'}|${JSON.stringify(r.normAnchor ?? null)}|${r.variant}|${r.batchSize ?? 1}`;
     if (!by.has(k)) by.set(k, { ...structuredClone(r), methods: [] });
     const into = by.get(k)!;
     into.edits = Math.max(into.edits, r.edits);
@@ -64,8 +64,8 @@ export function reportTable(results: RunResult[]): string {
     const skipped = Object.entries(res.health0).filter(([, s]) => s < CAN_DO).map(([t, s]) => `${t} ${s.toFixed(2)}`);
     const normed = (res.normControl ?? 'off') !== 'off';
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
-        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}` : ''} --edits N\`). Health retention = score after / before, ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`${res.normAnchor ? ` (anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
+        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}${res.normAnchor ? ` --norm-anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k}=${v}`).join(',')}` : ''}` : ''} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
       '| method | edits | immediate rel / gen / loc | final rel / gen / loc | L1 growth per edited layer (%) | health retention (min; per task) | anchors | s/edit |',

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProfile } from '../../src-main/engine/edit';
 import { EacError } from '../../src-main/engine/errors';
-import { applyNormControl, experimentSetup } from '../../scripts/experiment/options';
+import { nasAnchorOf } from '../../src-main/engine/edit/norm-control';
+import { applyNormControl, experimentSetup, parseNormAnchor } from '../../scripts/experiment/options';
 import { loadReportRuns, mergeRuns, reportTable } from '../../scripts/experiment/report';
 import type { Checkpoint, RunResult } from '../../scripts/experiment/run';
 
@@ -56,7 +57,30 @@ describe('--norm-control', () => {
     const off = applyNormControl(nasProfile, 'off');
     expect(off.normControl).toBe('off');
     expect(off.name).toBe('gpt2-world-a+norm-off');
-    expect(usageError(() => experimentSetup({ 'norm-control': 'rms' })).message).toBe('--norm-control must be one of off, nas (got "rms")');
+    expect(usageError(() => experimentSetup({ 'norm-control': 'rms' })).message).toBe('--norm-control must be one of off, nas, nas-anchor (got "rms")');
+  });
+
+  it('nas-anchor takes the anchor from --norm-anchor, and without one says how to measure it', () => {
+    const s = experimentSetup({ model: 'gpt2-world-a', edits: '500', 'norm-control': 'nas-anchor', 'norm-anchor': 'memit=58.4' });
+    expect(s.profile.normControl).toBe('nas-anchor');
+    expect(s.profile.normAnchor).toEqual({ memit: 58.4 });
+    expect(s.profile.name).toBe('gpt2-world-a+norm-nas-anchor');
+    expect(path.basename(s.out)).toBe('gpt2-world-a-default-norm-nas-anchor-500.json');
+    expect(usageError(() => experimentSetup({ 'norm-control': 'nas-anchor' })).message).toMatch(/needs the anchor norm: --norm-anchor memit=X \(measure X with `npm run nas-anchor/);
+    expect(usageError(() => experimentSetup({ 'norm-control': 'nas', 'norm-anchor': 'memit=3' })).message).toBe('--norm-anchor is only used with --norm-control nas-anchor');
+    expect(parseNormAnchor('memit=58.4,rome=40')).toEqual({ memit: 58.4, rome: 40 });
+    for (const bad of ['memit=0', 'memit=-1', 'ft=3', 'memit', 'memit=x']) expect(usageError(() => parseNormAnchor(bad)).message).toContain(`"${bad}"`);
+  });
+});
+
+describe('NAS anchor', () => {
+  it('is the mean solved norm with the top 5 % dropped (NAS _upper_trimmed_mean)', () => {
+    const norms = Array.from({ length: 40 }, (_, i) => 10 + i);
+    // ⌊0.05·40⌋ = 2 largest (48, 49) dropped: mean of 10..47
+    expect(nasAnchorOf(norms)).toEqual({ anchor: 28.5, rawMean: 29.5, dropped: 2 });
+    // fewer than 20 norms: nothing dropped
+    expect(nasAnchorOf([1, 2, 30])).toEqual({ anchor: 11, rawMean: 11, dropped: 0 });
+    expect(() => nasAnchorOf([])).toThrow(RangeError);
   });
 });
 
@@ -80,12 +104,16 @@ describe('the report of NAS runs and of several files', () => {
     const nas = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.95)], l1Series: [] }], { profile: 'gpt2-world-a+norm-nas', normControl: 'nas' });
     // a run written before the flag (no normControl field) is the 'off' setting
     const explicitOff = run([{ method: 'alphaedit', skipped: 0, checkpoints: [cp(500, 0.96)], l1Series: [] }], { normControl: 'off' });
-    const merged = mergeRuns([plain, nas, explicitOff]);
+    const anchored = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.93)], l1Series: [] }], { profile: 'gpt2-world-a+norm-nas-anchor', normControl: 'nas-anchor', normAnchor: { memit: 58.4 } });
+    const merged = mergeRuns([plain, nas, explicitOff, anchored]);
     expect(merged.map((r) => [r.profile, r.methods.map((m) => m.method)])).toEqual([
       ['gpt2-world-a', ['alphaedit', 'eac-alphaedit']],
       ['gpt2-world-a+norm-nas', ['eac-alphaedit']],
+      ['gpt2-world-a+norm-nas-anchor', ['eac-alphaedit']],
     ]);
-    const [plainTable, nasTable] = reportTable(merged).split('\n\n**');
+    const [plainTable, nasTable, anchorTable] = reportTable(merged).split('\n\n**');
+    expect(anchorTable).toContain('norm control `nas-anchor` (anchor memit 58.4):');
+    expect(anchorTable).toContain('--norm-control nas-anchor --norm-anchor memit=58.4 --edits N');
     expect(plainTable).not.toContain('norm');
     expect(nasTable).toContain('profile `gpt2-world-a+norm-nas`, variant `default`, norm control `nas`:');
     expect(nasTable).toContain('`npm run experiment -- --model gpt2-world-a --variant default --norm-control nas --edits N`');
