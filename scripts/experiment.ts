@@ -4,7 +4,10 @@
 // has every method at the same count. At each checkpoint every edited fact is measured again ("final"), the
 // health tasks run, and the JSON is rewritten.
 //   npm run experiment -- --model gpt2-world-a --variant default --edits 300 [--checkpoints 100,300] [--batch-size 10]
-//   npm run experiment -- --report experiments/a.json,experiments/b.json   (README table from results)
+//   npm run experiment -- ... --norm-control nas|nas-anchor [--norm-anchor memit=X]   (norm control over the profile's
+//     setting, README "Norm control"; the profile name gets +norm-<setting>)
+//   npm run experiment -- --report experiments/a.json,experiments/b.json:memit+eac-memit   (README table from results;
+//     `:m1+m2` takes only those methods of a file; a later file's checkpoint replaces an earlier one of the same method)
 // Variants (profile overrides; README "Profile schema" names the source of each option):
 //   default       the profile as it is (published code: ROME/MEMIT's own, the EAC authors' for EAC)
 //   authors-rome  + rome.mom2Adjustment false (the EAC authors' / EasyEdit's ROME configs)
@@ -13,46 +16,30 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EDIT_METHODS, loadProfile, type EditMethod } from '../src-main/engine/edit';
-import { EacError } from '../src-main/engine/errors';
 import { loadTaskFile } from '../src-main/engine/eval/tasks';
 import { parseFacts } from '../src-main/engine/facts';
-import { fixturesDir, packageRoot } from '../src-main/engine/paths';
-import { mergeRuns, reportTable, writeReadme } from './experiment/report';
-import { runExperiment, type RunResult } from './experiment/run';
-import { applyVariant, VARIANTS, type Variant } from './experiment/variants';
+import { packageRoot } from '../src-main/engine/paths';
+import { experimentSetup } from './experiment/options';
+import { loadReportRuns, mergeRuns, reportTable, writeReadme } from './experiment/report';
+import { runExperiment } from './experiment/run';
 
 async function run(values: Record<string, string | boolean | undefined>): Promise<string> {
-  const root = packageRoot();
-  const modelArg = String(values.model ?? 'gpt2-world-a');
-  const modelDir = fs.existsSync(path.join(fixturesDir(), modelArg)) ? path.join(fixturesDir(), modelArg) : path.resolve(modelArg);
-  const modelName = path.basename(modelDir);
-  const variant = String(values.variant ?? 'default') as Variant;
-  if (!VARIANTS.includes(variant)) throw new EacError('usage', `--variant must be one of ${VARIANTS.join(', ')}`);
-  const profile = applyVariant(loadProfile(String(values.profile ?? modelName)), variant);
-  const N = Number(values.edits ?? 100);
-  const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit,alphaedit,eac-alphaedit').split(',') as EditMethod[];
-  const unknown = methods.filter((m) => !EDIT_METHODS.includes(m));
-  if (unknown.length) throw new EacError('usage', `--methods: unknown ${unknown.join(', ')} (known: ${EDIT_METHODS.join(', ')})`);
-  const batchSize = Math.max(1, Number(values['batch-size'] ?? 1));
-  if (!Number.isInteger(batchSize)) throw new EacError('usage', '--batch-size must be a positive integer');
-  const factsFile = String(values.facts ?? path.join(fixturesDir(), 'world-a', 'edits.json'));
-  const requests = parseFacts(path.basename(factsFile), fs.readFileSync(factsFile, 'utf8')).requests.slice(0, N);
-  const out = String(values.out ?? path.join(root, 'experiments', `${modelName}-${variant}-${N}.json`));
+  const s = experimentSetup(values);
+  const requests = parseFacts(path.basename(s.factsFile), fs.readFileSync(s.factsFile, 'utf8')).requests.slice(0, s.edits);
   await runExperiment({
-    modelDir,
-    profile,
-    variant,
-    methods,
+    modelDir: s.modelDir,
+    profile: s.profile,
+    variant: s.variant,
+    methods: s.methods,
     requests,
-    checkpoints: String(values.checkpoints ?? '100,300').split(',').map(Number),
-    batchSize,
-    tasks: loadTaskFile(path.join(root, 'resources', 'tasks', 'world-a.json')),
-    evalN: Number(values['eval-n'] ?? 100),
-    out,
-    log: (line) => process.stderr.write(`${modelName}/${variant}: ${line}\n`),
+    checkpoints: s.checkpoints,
+    batchSize: s.batchSize,
+    tasks: loadTaskFile(path.join(packageRoot(), 'resources', 'tasks', 'world-a.json')),
+    evalN: s.evalN,
+    out: s.out,
+    log: (line) => process.stderr.write(`${s.modelName}/${s.profile.name}/${s.variant}: ${line}\n`),
   });
-  return out;
+  return s.out;
 }
 
 async function main() {
@@ -67,13 +54,15 @@ async function main() {
       facts: { type: 'string' },
       'eval-n': { type: 'string' },
       'batch-size': { type: 'string' },
+      'norm-control': { type: 'string' },
+      'norm-anchor': { type: 'string' },
       out: { type: 'string' },
       report: { type: 'string' },
       'no-readme': { type: 'boolean' },
     },
   });
-  const files = values.report ? values.report.split(',') : [await run(values)];
-  const table = reportTable(mergeRuns(files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as RunResult)));
+  const specs = values.report ? values.report.split(',') : [await run(values)];
+  const table = reportTable(mergeRuns(loadReportRuns(specs)));
   console.log(table);
   if (!values['no-readme']) writeReadme(table);
 }

@@ -2,20 +2,54 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src-main/engine/paths';
+import type { EditMethod } from '../../src-main/engine/edit';
+import { EacError } from '../../src-main/engine/errors';
 import type { RunResult } from './run';
 
-/** Runs of the same model and variant (e.g. one process per method pair) become one table. */
+/** Table rows within a checkpoint: each base method next to its EAC form. */
+const ROW_ORDER: readonly EditMethod[] = ['rome', 'eac-rome', 'memit', 'eac-memit', 'alphaedit', 'eac-alphaedit', 'ft', 'ft-en'];
+
+/**
+ * `--report` entries: `file.json` (every method in it) or `file.json:m1+m2` (only those methods, e.g.
+ * where a file also holds a method measured with an older profile). Throws EacError 'usage' for a
+ * method the file does not hold.
+ */
+export function loadReportRuns(specs: string[]): RunResult[] {
+  return specs.map((spec) => {
+    const m = /^(.*\.json):([a-z+-]+)$/.exec(spec);
+    const file = m ? m[1] : spec;
+    const run = JSON.parse(fs.readFileSync(file, 'utf8')) as RunResult;
+    if (!m) return run;
+    const want = m[2].split('+');
+    const missing = want.filter((w) => !run.methods.some((x) => x.method === w));
+    if (missing.length) throw new EacError('usage', `--report ${spec}: ${file} has no ${missing.join(', ')} (it has ${run.methods.map((x) => x.method).join(', ')})`);
+    return { ...run, methods: run.methods.filter((x) => want.includes(x.method)) };
+  });
+}
+
+/**
+ * Runs of the same model, norm control, variant and batch size (e.g. one process per method pair)
+ * become one table. A method in several runs keeps one row per checkpoint: a later run's checkpoint
+ * replaces an earlier one's at the same count (runs are deterministic; only the seconds per edit differ).
+ */
 export function mergeRuns(runs: RunResult[]): RunResult[] {
   const by = new Map<string, RunResult>();
   for (const r of runs) {
-    const k = `${r.model}|${r.variant}|${r.batchSize ?? 1}`;
-    const m = by.get(k);
-    if (!m) by.set(k, structuredClone(r));
-    else {
-      m.methods.push(...r.methods);
-      m.edits = Math.max(m.edits, r.edits);
+    const k = `${r.model}|${r.normControl ?? 'off'}|${JSON.stringify(r.normAnchor ?? null)}|${r.variant}|${r.batchSize ?? 1}`;
+    if (!by.has(k)) by.set(k, { ...structuredClone(r), methods: [] });
+    const into = by.get(k)!;
+    into.edits = Math.max(into.edits, r.edits);
+    for (const meth of r.methods) {
+      const have = into.methods.find((x) => x.method === meth.method);
+      if (!have) {
+        into.methods.push(structuredClone(meth));
+        continue;
+      }
+      const later = new Set(meth.checkpoints.map((c) => c.edits));
+      have.checkpoints = [...have.checkpoints.filter((c) => !later.has(c.edits)), ...structuredClone(meth.checkpoints)].sort((a, b) => a.edits - b.edits);
     }
   }
+  for (const r of by.values()) r.methods.sort((a, b) => ROW_ORDER.indexOf(a.method) - ROW_ORDER.indexOf(b.method));
   return [...by.values()];
 }
 
@@ -28,9 +62,10 @@ export function reportTable(results: RunResult[]): string {
   for (const res of results) {
     const can = Object.entries(res.health0).filter(([, s]) => s >= CAN_DO).map(([t]) => t);
     const skipped = Object.entries(res.health0).filter(([, s]) => s < CAN_DO).map(([t, s]) => `${t} ${s.toFixed(2)}`);
+    const normed = (res.normControl ?? 'off') !== 'off';
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
-        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant} --edits N\`). Health retention = score after / before, ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`${res.normAnchor ? ` (anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
+        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}${res.normAnchor ? ` --norm-anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k}=${v}`).join(',')}` : ''}` : ''} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
       '| method | edits | immediate rel / gen / loc | final rel / gen / loc | L1 growth per edited layer (%) | health retention (min; per task) | anchors | s/edit |',

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HealthTaskScore } from '../../src-main/api/contract';
 import type { EditMethod, EditProfile, EditResult } from '../../src-main/engine/edit';
+import type { NormControl } from '../../src-main/engine/edit/profile';
 import { localityPredictions, requestMetrics } from '../../src-main/engine/edit/metrics';
 import type { RequestMetrics } from '../../src-main/engine/edit/types';
 import { EacError } from '../../src-main/engine/errors';
@@ -34,6 +35,10 @@ export interface RunResult {
   model: string;
   profile: string;
   variant: Variant;
+  /** the profile's norm control (absent in runs before --norm-control: 'off', every bundled profile's) */
+  normControl?: NormControl;
+  /** the profile's NAS anchor norms, with normControl 'nas-anchor' */
+  normAnchor?: { rome?: number; memit?: number };
   /** facts per update for the batched methods (absent in runs before --batch-size: 1) */
   batchSize?: number;
   edits: number;
@@ -152,7 +157,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult> {
     // neighbourhood predictions of the unedited model, to judge locality after the sequence
     const preLoc: number[][][] = [];
     for (const q of o.requests) preLoc.push(await localityPredictions(runs[0].ws.model, q));
-    const result: RunResult = { model: path.basename(o.modelDir), profile: o.profile.name, variant: o.variant, batchSize: o.batchSize, edits: 0, health0: {}, methods: [] };
+    const result: RunResult = { model: path.basename(o.modelDir), profile: o.profile.name, variant: o.variant, normControl: o.profile.normControl ?? 'off', ...(o.profile.normControl === 'nas-anchor' ? { normAnchor: o.profile.normAnchor } : {}), batchSize: o.batchSize, edits: 0, health0: {}, methods: [] };
     let from = 0;
     for (const c of checkpoints) {
       for (const r of runs) await runSegment(r, o, from, c);

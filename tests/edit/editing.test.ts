@@ -132,6 +132,24 @@ describe('norm control (profile normControl "nas", after NAS compute_z)', () => 
     await plain.model.release();
     await model.release();
   });
+
+  it('"nas-anchor" writes the value vector with the anchor norm (NAS), and asks for the anchor when the profile has none', async () => {
+    const anchor = 40;
+    const { model, editor, profile } = setup('gpt2-world-a', (p) => {
+      p.normControl = 'nas-anchor';
+      p.normAnchor = { rome: anchor };
+    });
+    const req = requests[1];
+    const r = await editor.edit('rome', [req]);
+    const after = await mlpAtSubject(model, req, profile.rome.layer);
+    expect(Math.hypot(...after) / anchor).toBeCloseTo(1, 3);
+    // the solved norm is reported, and the scale is the anchor over it
+    expect((r.details.nasScale as number) * (r.details.vStarNorm as number)).toBeCloseTo(anchor, 6);
+    // MEMIT's z has no anchor in this profile: a clear error before anything is written
+    await expect(editor.edit('memit', [requests[2]])).rejects.toThrow(/no normAnchor\.memit: measure it with `npm run nas-anchor/);
+    expect(editor.live.all().length).toBe(r.deltas.length);
+    await model.release();
+  });
 });
 
 describe('ROME without C⁻¹ (rome.mom2Adjustment false, the EAC authors\' ROME configs)', () => {

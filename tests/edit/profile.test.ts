@@ -28,6 +28,9 @@ describe('profile validation', () => {
     ['eac.memit.retrainFrom', (p) => (p.eac.memit.retrainFrom = 'start'), /eac\.memit\.retrainFrom must be one of "stage1", "zero"/],
     ['eac.rome.retrainAdam', (p) => (p.eac.rome.retrainAdam = 'new'), /eac\.rome\.retrainAdam must be one of "fresh", "continue"/],
     ['eac.rome (not an object)', (p) => (p.eac.rome = 3), /eac\.rome must be an object/],
+    ['normControl', (p) => (p.normControl = 'anchor'), /normControl must be one of "off", "nas", "nas-anchor", got "anchor"/],
+    ['normAnchor.memit', (p) => (p.normAnchor = { memit: -2 }), /normAnchor\.memit must be a positive number/],
+    ['normAnchor (not an object)', (p) => (p.normAnchor = 58), /normAnchor must be an object \{ rome\?, memit\? \}/],
   ];
   for (const [field, mutate, msg] of bad)
     it(`rejects a bad ${field} with an error naming it`, () => {

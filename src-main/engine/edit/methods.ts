@@ -23,7 +23,7 @@ import { mean, memitKeys, tapAtSubject } from './kstar';
 import { normControlledZ } from './norm-control';
 import { romeUpdate } from './update-rome';
 import { memitLayerUpdate } from './update-memit';
-import { internalError, throwIfAborted } from '../errors';
+import { EacError, internalError, throwIfAborted } from '../errors';
 
 export interface StatsProvider {
   /** E[kkᵀ] per layer (d_ff × d_ff) with a stable key naming where it came from */
@@ -69,12 +69,17 @@ async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templ
     onStep: (step, total, phase) =>
       ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`, { done: step + 1, total, unit: 'steps' }),
   });
-  let norm: Record<string, number> = {};
-  if (profile.normControl === 'nas') {
+  // ‖v0 + z‖ as solved, always: NAS's anchor is its mean over edits of the unedited model (scripts/nas-anchor.ts)
+  let norm: Record<string, number> = { vStarNorm: normControlledZ(problem.vInit, res.z).vStarNorm };
+  if (profile.normControl === 'nas' || profile.normControl === 'nas-anchor') {
+    const family = ref === 'mlp' ? 'rome' : 'memit';
+    const anchor = profile.normControl === 'nas-anchor' ? profile.normAnchor?.[family] : undefined;
+    if (profile.normControl === 'nas-anchor' && anchor === undefined)
+      throw new EacError('bad_params', `profile "${profile.name}" has normControl "nas-anchor" but no normAnchor.${family}: measure it with \`npm run nas-anchor -- --model <model> --method ${family}\` and set it in the profile`);
     const solved = Math.hypot(...res.z);
-    const c = normControlledZ(problem.vInit, res.z);
+    const c = normControlledZ(problem.vInit, res.z, anchor);
     res.z = c.z;
-    norm = { nasScale: c.scale, zNormSolved: solved };
+    norm = { vStarNorm: c.vStarNorm, nasScale: c.scale, zNormSolved: solved };
   }
   return { problem, res, set, norm };
 }

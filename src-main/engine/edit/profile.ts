@@ -119,8 +119,12 @@ export interface AlphaEditParams extends VStarParams {
  */
 export type TargetTokens = 'in-context' | 'alone';
 
-/** Norm control after z is solved: 'off' (default) or 'nas' (norm-control.ts normControlledZ). */
-export type NormControl = 'off' | 'nas';
+/**
+ * Norm control after z is solved (norm-control.ts normControlledZ): 'off' (default); 'nas' rescales
+ * v* to ‖v0‖; 'nas-anchor' rescales it to the profile's `normAnchor` (NAS's anchor: the mean solved
+ * ‖v*‖ of the unedited model, measured by scripts/nas-anchor.ts).
+ */
+export type NormControl = 'off' | 'nas' | 'nas-anchor';
 
 export interface EditProfile {
   name: string;
@@ -142,6 +146,12 @@ export interface EditProfile {
    * z-based method.
    */
   normControl?: NormControl;
+  /**
+   * NAS's anchor norms for normControl 'nas-anchor': the mean ‖v0 + z‖ of the base method's solved z
+   * on the unedited model, at ROME's layer (`rome`) and at MEMIT's z layer (`memit`, also used by
+   * AlphaEdit and the EAC forms, as NAS reuses MEMIT's anchor for AlphaEdit).
+   */
+  normAnchor?: { rome?: number; memit?: number };
   alphaedit: AlphaEditParams;
   stats: { samples: number; maxTokensPerSample?: number; corpus?: string };
   /** mom2Adjustment: u = C⁻¹k* (ROME rome/compute_u.py with `mom2_adjustment: true`, ROME's own hparams; default) or u = k* (the EAC authors' / EasyEdit's ROME configs) */
@@ -288,7 +298,11 @@ export function parseProfile(json: unknown, where = 'profile'): EditProfile {
   p.targetTokens ??= 'in-context';
   oneOf(p.targetTokens, ['in-context', 'alone'], 'targetTokens');
   p.normControl ??= 'off';
-  oneOf(p.normControl, ['off', 'nas'], 'normControl');
+  oneOf(p.normControl, ['off', 'nas', 'nas-anchor'], 'normControl');
+  if (p.normAnchor !== undefined) {
+    req(isObj(p.normAnchor), where, 'normAnchor must be an object { rome?, memit? }');
+    for (const k of ['rome', 'memit'] as const) if (p.normAnchor[k] !== undefined) req(typeof p.normAnchor[k] === 'number' && p.normAnchor[k]! > 0 && Number.isFinite(p.normAnchor[k]), where, `normAnchor.${k} must be a positive number`);
+  }
   parseAlphaEdit(p, where);
   req(isObj(p.ft) && Number.isInteger(p.ft.layer), where, 'ft.layer must be an integer');
   req(isObj(p.stats) && Number.isInteger(p.stats.samples) && p.stats.samples > 0, where, 'stats.samples must be a positive integer');

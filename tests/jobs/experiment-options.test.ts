@@ -1,0 +1,137 @@
+// scripts/experiment.ts's flags (scripts/experiment/options.ts) and the README table they lead to
+// (report.ts): --norm-control sets the profile's normControl and names the setting in the profile, the
+// output file and the table header, so a NAS run never lands in the default table; --report's
+// `file:methods` selection and the merge of one method's checkpoints across files.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadProfile } from '../../src-main/engine/edit';
+import { EacError } from '../../src-main/engine/errors';
+import { nasAnchorOf } from '../../src-main/engine/edit/norm-control';
+import { applyNormControl, experimentSetup, parseNormAnchor } from '../../scripts/experiment/options';
+import { loadReportRuns, mergeRuns, reportTable } from '../../scripts/experiment/report';
+import type { Checkpoint, RunResult } from '../../scripts/experiment/run';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-experiment-options-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function usageError(f: () => unknown): EacError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(EacError);
+    expect((e as EacError).code).toBe('usage');
+    return e as EacError;
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('--norm-control', () => {
+  it('sets the profile\'s normControl and tags the profile name and the default output file', () => {
+    const plain = experimentSetup({ model: 'gpt2-world-a', edits: '500' });
+    expect(plain.profile.normControl).toBe('off');
+    expect(plain.profile.name).toBe('gpt2-world-a');
+    expect(path.basename(plain.out)).toBe('gpt2-world-a-default-500.json');
+
+    const nas = experimentSetup({ model: 'gpt2-world-a', edits: '500', 'norm-control': 'nas' });
+    expect(nas.profile.normControl).toBe('nas');
+    expect(nas.profile.name).toBe('gpt2-world-a+norm-nas');
+    expect(path.basename(nas.out)).toBe('gpt2-world-a-default-norm-nas-500.json');
+    // everything else is the bundled profile's
+    expect({ ...nas.profile, name: plain.profile.name, normControl: 'off' }).toEqual(plain.profile);
+
+    const paper = experimentSetup({ model: 'gpt2-world-a', variant: 'paper', 'norm-control': 'nas' });
+    expect(paper.profile.name).toBe('gpt2-world-a+paper+norm-nas');
+    expect(paper.profile.eac.saliency).toBe('value');
+    // --out names the file as given
+    expect(experimentSetup({ 'norm-control': 'nas', out: path.join(tmp, 'x.json') }).out).toBe(path.join(tmp, 'x.json'));
+  });
+
+  it('repeating the profile\'s own setting changes nothing; an unknown value says what is allowed', () => {
+    const base = loadProfile('gpt2-world-a');
+    expect(applyNormControl(base, 'off')).toBe(base);
+    expect(applyNormControl(base, undefined)).toBe(base);
+    const nasProfile = { ...structuredClone(base), normControl: 'nas' as const };
+    expect(applyNormControl(nasProfile, 'nas')).toBe(nasProfile);
+    const off = applyNormControl(nasProfile, 'off');
+    expect(off.normControl).toBe('off');
+    expect(off.name).toBe('gpt2-world-a+norm-off');
+    expect(usageError(() => experimentSetup({ 'norm-control': 'rms' })).message).toBe('--norm-control must be one of off, nas, nas-anchor (got "rms")');
+  });
+
+  it('nas-anchor takes the anchor from --norm-anchor, and without one says how to measure it', () => {
+    const s = experimentSetup({ model: 'gpt2-world-a', edits: '500', 'norm-control': 'nas-anchor', 'norm-anchor': 'memit=58.4' });
+    expect(s.profile.normControl).toBe('nas-anchor');
+    expect(s.profile.normAnchor).toEqual({ memit: 58.4 });
+    expect(s.profile.name).toBe('gpt2-world-a+norm-nas-anchor');
+    expect(path.basename(s.out)).toBe('gpt2-world-a-default-norm-nas-anchor-500.json');
+    expect(usageError(() => experimentSetup({ 'norm-control': 'nas-anchor' })).message).toMatch(/needs the anchor norm: --norm-anchor memit=X \(measure X with `npm run nas-anchor/);
+    expect(usageError(() => experimentSetup({ 'norm-control': 'nas', 'norm-anchor': 'memit=3' })).message).toBe('--norm-anchor is only used with --norm-control nas-anchor');
+    expect(parseNormAnchor('memit=58.4,rome=40')).toEqual({ memit: 58.4, rome: 40 });
+    for (const bad of ['memit=0', 'memit=-1', 'ft=3', 'memit', 'memit=x']) expect(usageError(() => parseNormAnchor(bad)).message).toContain(`"${bad}"`);
+  });
+});
+
+describe('NAS anchor', () => {
+  it('is the mean solved norm with the top 5 % dropped (NAS _upper_trimmed_mean)', () => {
+    const norms = Array.from({ length: 40 }, (_, i) => 10 + i);
+    // ⌊0.05·40⌋ = 2 largest (48, 49) dropped: mean of 10..47
+    expect(nasAnchorOf(norms)).toEqual({ anchor: 28.5, rawMean: 29.5, dropped: 2 });
+    // fewer than 20 norms: nothing dropped
+    expect(nasAnchorOf([1, 2, 30])).toEqual({ anchor: 11, rawMean: 11, dropped: 0 });
+    expect(() => nasAnchorOf([])).toThrow(RangeError);
+  });
+});
+
+const cp = (edits: number, reliability: number, secondsPerEdit = 1): Checkpoint => ({
+  edits,
+  immediate: { reliability, generalization: reliability, locality: 1 },
+  final: { reliability, generalization: reliability, locality: 1 },
+  l1GrowthPct: { L1: edits / 10 },
+  health: { qa: 0.9 },
+  anchorsMean: null,
+  secondsPerEdit,
+});
+
+function run(methods: RunResult['methods'], extra: Partial<RunResult> = {}): RunResult {
+  return { model: 'gpt2-world-a', profile: 'gpt2-world-a', variant: 'default', batchSize: 1, edits: 500, health0: { qa: 0.9 }, methods, ...extra };
+}
+
+describe('the report of NAS runs and of several files', () => {
+  it('keeps a norm-controlled run in its own table whose header names the setting', () => {
+    const plain = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.908)], l1Series: [] }]);
+    const nas = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.95)], l1Series: [] }], { profile: 'gpt2-world-a+norm-nas', normControl: 'nas' });
+    // a run written before the flag (no normControl field) is the 'off' setting
+    const explicitOff = run([{ method: 'alphaedit', skipped: 0, checkpoints: [cp(500, 0.96)], l1Series: [] }], { normControl: 'off' });
+    const anchored = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.93)], l1Series: [] }], { profile: 'gpt2-world-a+norm-nas-anchor', normControl: 'nas-anchor', normAnchor: { memit: 58.4 } });
+    const merged = mergeRuns([plain, nas, explicitOff, anchored]);
+    expect(merged.map((r) => [r.profile, r.methods.map((m) => m.method)])).toEqual([
+      ['gpt2-world-a', ['alphaedit', 'eac-alphaedit']],
+      ['gpt2-world-a+norm-nas', ['eac-alphaedit']],
+      ['gpt2-world-a+norm-nas-anchor', ['eac-alphaedit']],
+    ]);
+    const [plainTable, nasTable, anchorTable] = reportTable(merged).split('\n\n**');
+    expect(anchorTable).toContain('norm control `nas-anchor` (anchor memit 58.4):');
+    expect(anchorTable).toContain('--norm-control nas-anchor --norm-anchor memit=58.4 --edits N');
+    expect(plainTable).not.toContain('norm');
+    expect(nasTable).toContain('profile `gpt2-world-a+norm-nas`, variant `default`, norm control `nas`:');
+    expect(nasTable).toContain('`npm run experiment -- --model gpt2-world-a --variant default --norm-control nas --edits N`');
+    expect(nasTable).toContain('| eac-alphaedit | 500 | 0.950 / 0.950 / 1.000 |');
+    expect(nasTable).not.toContain('0.908');
+  });
+
+  it('takes the methods a file is named with, and a later file\'s checkpoint over an earlier one of the same method', () => {
+    const a = path.join(tmp, 'a.json');
+    const b = path.join(tmp, 'b.json');
+    fs.writeFileSync(a, JSON.stringify(run([
+      { method: 'eac-memit', skipped: 0, checkpoints: [cp(100, 0.5)], l1Series: [] },
+      { method: 'memit', skipped: 0, checkpoints: [cp(10, 1, 1.5), cp(100, 0.98, 1.5)], l1Series: [] },
+    ])));
+    fs.writeFileSync(b, JSON.stringify(run([{ method: 'memit', skipped: 0, checkpoints: [cp(100, 0.98, 4), cp(500, 0.7, 4)], l1Series: [] }])));
+    const [res] = mergeRuns(loadReportRuns([`${a}:memit`, b]));
+    expect(res.methods.map((m) => m.method)).toEqual(['memit']);
+    expect(res.methods[0].checkpoints.map((c) => [c.edits, c.secondsPerEdit])).toEqual([[10, 1.5], [100, 4], [500, 4]]);
+    expect(usageError(() => loadReportRuns([`${b}:memit+eac-memit`])).message).toContain('has no eac-memit (it has memit)');
+  });
+});
