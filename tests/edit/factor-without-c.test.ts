@@ -15,61 +15,52 @@ import { FIXTURES } from '../shared';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-factor-noc-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('ROME with a persisted factor', () => {
-  it('edits without reading C: the statistics .bin, deleted, is neither read nor recomputed, and the edit is the same', async () => {
-    const dir = path.join(FIXTURES, 'gpt2-world-a');
-    const profile = loadProfile('gpt2-world-a');
-    profile.stats.samples = 200;
-    profile.rome.vSteps = 3;
-    const cacheDir = path.join(tmp, 'cache');
-    const req = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests[0];
-    const edit = async () => {
-      const model = LoadedModel.open(dir, { device: 'cpu' });
-      try {
-        const r = await new Editor(model, profile, statsProvider(model, profile, { cacheDir })).edit('rome', [req]);
-        return r.metrics[0];
-      } finally {
-        await model.release();
-      }
-    };
-    const first = await edit();
-    const statsDir = path.join(cacheDir, 'stats');
-    const bins = fs.readdirSync(statsDir).filter((f) => /^l2-[0-9a-f]+\.bin$/.test(f));
-    expect(bins).toHaveLength(1);
-    expect(fs.readdirSync(statsDir).some((f) => f.includes('.chol-') && f.endsWith('.bin'))).toBe(true);
-    fs.rmSync(path.join(statsDir, bins[0]));
-    const second = await edit();
-    // C was not needed: still gone (reading it would have failed and recomputed it in its place)
-    expect(fs.existsSync(path.join(statsDir, bins[0]))).toBe(false);
-    expect(second).toEqual(first);
-  }, 300_000);
-});
+/**
+ * Edits world-a request 0 with `method` on gpt2-world-a, deletes the statistics .bin files the
+ * edit made (their metas and the factor / eigendecomposition stay), and edits again with a new
+ * model and solve cache: returns both edits' metrics and whether any .bin came back.
+ */
+async function editTwiceWithoutC(method: 'rome' | 'alphaedit', cache: string) {
+  const dir = path.join(FIXTURES, 'gpt2-world-a');
+  const profile = loadProfile('gpt2-world-a');
+  profile.stats.samples = 200;
+  profile.rome.vSteps = 3;
+  profile.alphaedit.vSteps = 3;
+  const cacheDir = path.join(tmp, cache);
+  const req = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests[0];
+  const edit = async () => {
+    const model = LoadedModel.open(dir, { device: 'cpu' });
+    try {
+      return (await new Editor(model, profile, statsProvider(model, profile, { cacheDir })).edit(method, [req])).metrics[0];
+    } finally {
+      await model.release();
+    }
+  };
+  const first = await edit();
+  const statsDir = path.join(cacheDir, 'stats');
+  const files = fs.readdirSync(statsDir);
+  const bins = files.filter((f) => /^l\d+-[0-9a-f]+\.bin$/.test(f));
+  const persisted = files.filter((f) => f.endsWith(method === 'rome' ? '.bin' : '.eig.bin') && (method !== 'rome' || f.includes('.chol-')));
+  for (const b of bins) fs.rmSync(path.join(statsDir, b));
+  const second = await edit();
+  return { first, second, bins, persisted, back: bins.filter((b) => fs.existsSync(path.join(statsDir, b))), layers: method === 'rome' ? 1 : profile.alphaedit.layers.length };
+}
 
-describe('AlphaEdit with a persisted eigendecomposition', () => {
-  it('edits without reading C: the statistics .bin files, deleted, are neither read nor recomputed, and the edit is the same', async () => {
-    const dir = path.join(FIXTURES, 'gpt2-world-a');
-    const profile = loadProfile('gpt2-world-a');
-    profile.stats.samples = 200;
-    profile.alphaedit.vSteps = 3;
-    const cacheDir = path.join(tmp, 'cache-alphaedit');
-    const req = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests[0];
-    const edit = async () => {
-      const model = LoadedModel.open(dir, { device: 'cpu' });
-      try {
-        const r = await new Editor(model, profile, statsProvider(model, profile, { cacheDir })).edit('alphaedit', [req]);
-        return r.metrics[0];
-      } finally {
-        await model.release();
-      }
-    };
-    const first = await edit();
-    const statsDir = path.join(cacheDir, 'stats');
-    const bins = fs.readdirSync(statsDir).filter((f) => /^l\d+-[0-9a-f]+\.bin$/.test(f));
-    expect(bins).toHaveLength(profile.alphaedit.layers.length);
-    expect(fs.readdirSync(statsDir).filter((f) => f.endsWith('.eig.bin'))).toHaveLength(bins.length);
-    for (const b of bins) fs.rmSync(path.join(statsDir, b));
-    const second = await edit();
-    for (const b of bins) expect(fs.existsSync(path.join(statsDir, b)), b).toBe(false);
-    expect(second).toEqual(first);
+describe('edits with a persisted factor or eigendecomposition', () => {
+  it('ROME edits without reading C: the statistics .bin, deleted, is neither read nor recomputed, and the edit is the same', async () => {
+    const r = await editTwiceWithoutC('rome', 'cache-rome');
+    expect(r.bins).toHaveLength(1);
+    expect(r.persisted).toHaveLength(1);
+    // C was not needed: still gone (reading it would have failed and recomputed it in its place)
+    expect(r.back).toEqual([]);
+    expect(r.second).toEqual(r.first);
+  }, 300_000);
+
+  it('AlphaEdit edits without reading C: the statistics .bin files, deleted, are neither read nor recomputed, and the edit is the same', async () => {
+    const r = await editTwiceWithoutC('alphaedit', 'cache-alphaedit');
+    expect(r.bins).toHaveLength(r.layers);
+    expect(r.persisted).toHaveLength(r.layers);
+    expect(r.back).toEqual([]);
+    expect(r.second).toEqual(r.first);
   }, 300_000);
 });
