@@ -80,7 +80,8 @@ describe('NAS anchor', () => {
     expect(nasAnchorOf(norms)).toEqual({ anchor: 28.5, rawMean: 29.5, dropped: 2 });
     // fewer than 20 norms: nothing dropped
     expect(nasAnchorOf([1, 2, 30])).toEqual({ anchor: 11, rawMean: 11, dropped: 0 });
-    expect(() => nasAnchorOf([])).toThrow(RangeError);
+    expect(() => nasAnchorOf([])).toThrow(expect.objectContaining({ code: 'bad_params' }));
+    expect(() => nasAnchorOf([1, Number.NaN])).toThrow(/finite norm/);
   });
 });
 

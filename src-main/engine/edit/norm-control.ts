@@ -1,5 +1,6 @@
 // NAS's norm control of the solved z (SasyaTitech/NAS compute_z.py `scale_vector_to_norm`): v* = v0 + z
 // rescaled to the norm of v0, applied after the z optimisation when the profile asks for it.
+import { EacError } from '../errors';
 
 /**
  * NAS-style norm control (SasyaTitech/NAS compute_z.py, `scale_vector_to_norm`): the solved value
@@ -30,7 +31,7 @@ export function normControlledZ(v0: Float64Array, z: Float64Array, targetNorm?: 
  * requests that needed an outsized z do not set the norm every edit is scaled to.
  */
 export function nasAnchorOf(norms: number[], upperQuantile = 0.95): { anchor: number; rawMean: number; dropped: number } {
-  if (norms.length === 0 || !norms.every(Number.isFinite)) throw new RangeError('NAS anchor: needs at least one finite norm');
+  if (norms.length === 0 || !norms.every(Number.isFinite)) throw new EacError('bad_params', `NAS anchor: needs at least one finite norm, got ${norms.length ? norms.join(', ') : 'none'}`);
   const sorted = [...norms].sort((a, b) => a - b);
   const dropped = Math.floor((1 - upperQuantile) * sorted.length + 1e-9);
   const kept = sorted.slice(0, sorted.length - dropped);
