@@ -249,15 +249,11 @@ export class SolveCache {
    * statistics; null when neither exists or the file fails its check (the caller then reads C).
    */
   async nullspaceWithoutC(ref: SolveStats, threshold: number, n: number): Promise<Nullspace | null> {
-    if (this.nullspaces.has(`${ref.key}|nullspace<${threshold}`)) return this.nullspace(ref, threshold, n);
-    const expectSha = ref.cacheDir ? statsSha(ref.cacheDir, ref.key) : null;
-    if (!ref.cacheDir || !expectSha) return null;
-    const meta = readCacheMeta<EigenMeta>(eigenPaths(ref.cacheDir, ref.key).meta, 'the eigendecomposition meta');
-    if (!meta || meta.format !== EIGEN_FORMAT || meta.statsKey !== ref.key || meta.statsSha256 !== expectSha || meta.dim !== n) return null;
     try {
+      // without C, `nullspace` finds the basis in memory or the eigendecomposition on disk, or throws
       return await this.nullspace({ key: ref.key, count: ref.count, cacheDir: ref.cacheDir }, threshold, n);
     } catch (e) {
-      // the .bin failed its sha256 after all: decompose C again
+      // none there (or its .bin failed its sha256): the caller decomposes C
       if (e instanceof StatsError && e.code === 'not-positive-definite') return null;
       throw e;
     }

@@ -87,6 +87,12 @@ export function readCacheMeta<T>(file: string, what = 'the statistics cache meta
   }
 }
 
+/** The meta of a cached entry when its fields fit (format, key, dim, a positive count); the .bin is not read. */
+export function cachedStatsMeta(cacheDir: string, key: string, dim: number): StatsMeta | null {
+  const meta = readCacheMeta<StatsMeta>(statsPaths(cacheDir, key).meta);
+  return meta && meta.format === STATS_FORMAT && meta.key === key && meta.dim === dim && meta.count > 0 ? meta : null;
+}
+
 /**
  * A cached entry, or null when missing or not intact (size, sha256, meta fields). The .bin is read
  * straight into the returned matrix: one n² buffer, its expected size (dim²·8 bytes) checked before
@@ -94,8 +100,8 @@ export function readCacheMeta<T>(file: string, what = 'the statistics cache meta
  */
 export function readCachedStats(cacheDir: string, key: string, dim: number, alloc: Alloc = defaultAlloc): { mom2: Float64Array; meta: StatsMeta } | null {
   const p = statsPaths(cacheDir, key);
-  const meta = readCacheMeta<StatsMeta>(p.meta);
-  if (!meta || meta.format !== STATS_FORMAT || meta.key !== key || meta.dim !== dim || !(meta.count > 0)) return null;
+  const meta = cachedStatsMeta(cacheDir, key, dim);
+  if (!meta) return null;
   try {
     if (regularFileSize(p.bin, 'the statistics cache .bin') !== dim * dim * 8) return null;
     const mom2 = alloc.f64(dim * dim, 'C (cached)');

@@ -4,7 +4,7 @@ import type { LoadedModel } from '../../runtime/model';
 import { Alloc, defaultAlloc } from '../alloc';
 import { importNpzStats, StatsError } from '../stats-npz';
 import { abortError, accumulateKeys, KeyMomentAccumulator } from './accumulate';
-import { importedStatsKey, readCacheMeta, readCachedStats, sha256, statsKey, statsPaths, STATS_FORMAT, writeCachedStats, type StatsMeta } from './cache';
+import { cachedStatsMeta, importedStatsKey, readCachedStats, sha256, statsKey, writeCachedStats } from './cache';
 import { defaultCorpusPath, readCorpusSamples, sampleTokens } from './corpus';
 import { modelContentHash } from './model-hash';
 import { StatsCheckpoint, type CheckpointPolicy } from './partial';
@@ -89,14 +89,10 @@ export async function cachedStatsRefs(
   const corpusSha = sha256(corpusBytes);
   const modelHash = await modelContentHash(model, opts.cacheDir);
   const dim = model.cfg.ffn;
-  const intact = (key: string) => {
-    const meta = readCacheMeta<StatsMeta>(statsPaths(opts.cacheDir, key).meta);
-    return meta && meta.format === STATS_FORMAT && meta.key === key && meta.dim === dim && meta.count > 0 ? meta : null;
-  };
   for (const l of layers) {
     const keys = [...(opts.importedLabel !== undefined ? [importedStatsKey(modelHash, l, opts.importedLabel)] : []), statsKey(modelHash, l, corpusSha, opts.samples, maxTokens)];
     for (const key of keys) {
-      const meta = intact(key);
+      const meta = cachedStatsMeta(opts.cacheDir, key, dim);
       if (meta) {
         out.set(l, { key, count: meta.count, cacheDir: opts.cacheDir });
         break;
