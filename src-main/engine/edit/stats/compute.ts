@@ -68,6 +68,23 @@ function checkLayers(model: LoadedModel, layers: number[]): number[] {
 }
 
 /**
+ * The cache keys a layer's statistics may live under, in the order they are taken: statistics
+ * imported under `importedLabel` (importStatsIntoCache) first, then those computed from this corpus
+ * and these settings. keyStats reads the first that exists, cachedStatsRefs finds it by its meta.
+ */
+function candidateStatsKeys(
+  modelHash: string,
+  layer: number,
+  corpusSha: string,
+  samples: number,
+  maxTokens: number,
+  importedLabel: string | number | undefined,
+): { key: string; imported: boolean }[] {
+  const computed = { key: statsKey(modelHash, layer, corpusSha, samples, maxTokens), imported: false };
+  return importedLabel === undefined ? [computed] : [{ key: importedStatsKey(modelHash, layer, importedLabel), imported: true }, computed];
+}
+
+/**
  * The cache entries keyStats would read for `layers`, found from their metas alone — key, token
  * count, folder — without reading C (d_ff² f64: 1.5 GiB at LLaMA-3-8B's 14 336). A solve whose
  * factor is already beside the statistics needs nothing more (SolveCache.prepareFromDisk), so C is
@@ -90,8 +107,7 @@ export async function cachedStatsRefs(
   const modelHash = await modelContentHash(model, opts.cacheDir);
   const dim = model.cfg.ffn;
   for (const l of layers) {
-    const keys = [...(opts.importedLabel !== undefined ? [importedStatsKey(modelHash, l, opts.importedLabel)] : []), statsKey(modelHash, l, corpusSha, opts.samples, maxTokens)];
-    for (const key of keys) {
+    for (const { key } of candidateStatsKeys(modelHash, l, corpusSha, opts.samples, maxTokens, opts.importedLabel)) {
       const meta = cachedStatsMeta(opts.cacheDir, key, dim);
       if (meta) {
         out.set(l, { key, count: meta.count, cacheDir: opts.cacheDir });
@@ -138,18 +154,15 @@ export async function keyStats(model: LoadedModel, layers: number[], opts: Stats
   const result = new Map<number, KeyStats>();
   const missing: number[] = [];
   for (const l of ls) {
-    if (opts.importedLabel !== undefined) {
-      const key = importedStatsKey(modelHash, l, opts.importedLabel);
+    let found = false;
+    for (const { key, imported } of candidateStatsKeys(modelHash, l, corpusSha, opts.samples, maxTokens, opts.importedLabel)) {
       const hit = readCachedStats(cacheDir, key, dim, alloc);
-      if (hit) {
-        result.set(l, { layer: l, dim, count: hit.meta.count, mom2: hit.mom2, key, source: 'npz', cacheDir });
-        continue;
-      }
+      if (!hit) continue;
+      result.set(l, { layer: l, dim, count: hit.meta.count, mom2: hit.mom2, key, source: imported || hit.meta.origin === 'npz' ? 'npz' : 'cache', cacheDir });
+      found = true;
+      break;
     }
-    const key = statsKey(modelHash, l, corpusSha, opts.samples, maxTokens);
-    const hit = readCachedStats(cacheDir, key, dim, alloc);
-    if (hit) result.set(l, { layer: l, dim, count: hit.meta.count, mom2: hit.mom2, key, source: hit.meta.origin === 'npz' ? 'npz' : 'cache', cacheDir });
-    else missing.push(l);
+    if (!found) missing.push(l);
   }
   if (!missing.length) {
     opts.onProgress?.(opts.samples, opts.samples);
