@@ -165,6 +165,8 @@ interface CaseResult {
   device: Device;
   sections: Record<string, Record<string, number | string>>;
   peak_rss_mb: number;
+  /** the checkpoint's weight bytes (MiB), the unit of the memory budget ("How memory is used") */
+  weight_mb?: number;
   error?: string;
 }
 
@@ -183,6 +185,7 @@ async function runCase(fixture: string, device: Device, only: string[] | null): 
   } catch (e) {
     res.error = (e as Error).message.split('\n')[0];
   } finally {
+    if (ctx.model) res.weight_mb = ctx.model.weightBytes / 2 ** 20;
     await ctx.model?.release();
   }
   res.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
@@ -232,6 +235,10 @@ function table(results: CaseResult[]): string {
       },
     });
   cols.push({ head: 'peak_rss_mb', get: (r) => r.peak_rss_mb.toFixed(0) });
+  // the budget's unit; on the fixtures (a few MiB of weights) the process's own ~300 MiB dominate the
+  // ratio, which means something only at real sizes (`--scale`)
+  cols.push({ head: 'weight_mb', get: (r) => (r.weight_mb === undefined ? '-' : r.weight_mb.toFixed(1)) });
+  cols.push({ head: 'peak_rss_x_weights', get: (r) => (r.weight_mb ? (r.peak_rss_mb / r.weight_mb).toFixed(1) : '-') });
   const rows = results.map((r) => cols.map((c) => c.get(r)));
   const w = cols.map((c, i) => Math.max(c.head.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
