@@ -11,7 +11,7 @@ import { EacError } from '../../src-main/engine/errors';
 import { nasAnchorOf } from '../../src-main/engine/edit/norm-control';
 import { applyNormControl, experimentSetup, parseNormAnchor } from '../../scripts/experiment/options';
 import { loadReportRuns, mergeRuns, reportTable } from '../../scripts/experiment/report';
-import type { Checkpoint, RunResult } from '../../scripts/experiment/run';
+import { resultJson, type Checkpoint, type RunResult } from '../../scripts/experiment/run';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-experiment-options-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -134,5 +134,41 @@ describe('the report of NAS runs and of several files', () => {
     expect(res.methods.map((m) => m.method)).toEqual(['memit']);
     expect(res.methods[0].checkpoints.map((c) => [c.edits, c.secondsPerEdit])).toEqual([[10, 1.5], [100, 4], [500, 4]]);
     expect(usageError(() => loadReportRuns([`${b}:memit+eac-memit`])).message).toContain('has no eac-memit (it has memit)');
+  });
+});
+
+describe('the result file', () => {
+  it('puts each innermost object on one line and parses back to the same result', () => {
+    const result = {
+      model: 'gpt2-world-a',
+      note: 'a string with { braces } and a\nnewline',
+      health0: { 'world-a-qa': 1, 'world-a-nli': 0.48 },
+      methods: [{ method: 'memit', checkpoints: [{ edits: 2, immediate: { reliability: 0.5 }, l1GrowthPct: { '1': 3.25 }, anchorsMean: null }], l1Series: [{ edits: 1, layer: 1, pct: 0.73 }, { edits: 2, layer: 1, pct: 1.5 }] }],
+    };
+    const text = resultJson(result);
+    expect(JSON.parse(text)).toEqual(result);
+    const lines = text.split('\n').map((l) => l.trim());
+    expect(lines).toContain('{"edits":1,"layer":1,"pct":0.73},');
+    expect(lines).toContain('{"edits":2,"layer":1,"pct":1.5}');
+    expect(lines).toContain('"health0": {"world-a-qa":1,"world-a-nli":0.48},');
+    expect(text.length).toBeLessThan(JSON.stringify(result, null, 1).length);
+  });
+
+  it('is how every result in experiments/ is stored (the repository\'s size bounds the device transfer)', () => {
+    const dir = path.resolve(__dirname, '../../experiments');
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else if (e.name.endsWith('.json')) files.push(path.join(d, e.name));
+      }
+    };
+    walk(dir);
+    const results = files.filter((f) => 'methods' in JSON.parse(fs.readFileSync(f, 'utf8')));
+    expect(results.length).toBeGreaterThan(10);
+    for (const f of results) {
+      const text = fs.readFileSync(f, 'utf8');
+      expect(text, path.relative(dir, f)).toBe(resultJson(JSON.parse(text)));
+    }
   });
 });
