@@ -14,10 +14,10 @@ import { EacError } from '../src-main/engine/errors';
 import { parseFacts } from '../src-main/engine/facts';
 import { fixturesDir } from '../src-main/engine/paths';
 import { LoadedModel } from '../src-main/engine/runtime/model';
+import { modelDirOf } from './experiment/options';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, profile: { type: 'string' }, method: { type: 'string' }, samples: { type: 'string' }, facts: { type: 'string' } } });
-const modelArg = values.model ?? 'gpt2-world-a';
-const modelDir = fs.existsSync(path.join(fixturesDir(), modelArg)) ? path.join(fixturesDir(), modelArg) : path.resolve(modelArg);
+const modelDir = modelDirOf(values.model ?? 'gpt2-world-a');
 const method = values.method ?? 'memit';
 if (method !== 'memit' && method !== 'rome') throw new EacError('usage', `--method must be memit or rome (the base method whose z NAS's anchor averages; got "${method}")`);
 const samples = Number(values.samples ?? 50);

@@ -63,17 +63,22 @@ export function parseNormAnchor(spec: string): { rome?: number; memit?: number }
   return out;
 }
 
+/** `--model`: a fixture's name (tests/fixtures) or a model folder. */
+export function modelDirOf(arg: string): string {
+  return fs.existsSync(path.join(fixturesDir(), arg)) ? path.join(fixturesDir(), arg) : path.resolve(arg);
+}
+
 /** The parsed flags (node:util parseArgs values) → the run's settings; throws EacError 'usage' on a bad flag. */
 export function experimentSetup(values: Record<string, string | boolean | undefined>): ExperimentSetup {
   const root = packageRoot();
-  const modelArg = String(values.model ?? 'gpt2-world-a');
-  const modelDir = fs.existsSync(path.join(fixturesDir(), modelArg)) ? path.join(fixturesDir(), modelArg) : path.resolve(modelArg);
+  const modelDir = modelDirOf(String(values.model ?? 'gpt2-world-a'));
   const modelName = path.basename(modelDir);
   const variant = String(values.variant ?? 'default') as Variant;
   if (!VARIANTS.includes(variant)) throw new EacError('usage', `--variant must be one of ${VARIANTS.join(', ')}`);
   const base = loadProfile(String(values.profile ?? modelName));
   const str = (k: string) => (values[k] === undefined ? undefined : String(values[k]));
-  const profile = applyNormControl(applyVariant(base, variant), str('norm-control'), str('norm-anchor'));
+  const varied = applyVariant(base, variant);
+  const profile = applyNormControl(varied, str('norm-control'), str('norm-anchor'));
   const edits = Number(values.edits ?? 100);
   if (!Number.isInteger(edits) || edits < 1) throw new EacError('usage', '--edits must be a positive integer');
   const methods = String(values.methods ?? 'rome,eac-rome,memit,eac-memit,alphaedit,eac-alphaedit').split(',') as EditMethod[];
@@ -81,7 +86,8 @@ export function experimentSetup(values: Record<string, string | boolean | undefi
   if (unknown.length) throw new EacError('usage', `--methods: unknown ${unknown.join(', ')} (known: ${EDIT_METHODS.join(', ')})`);
   const batchSize = Math.max(1, Number(values['batch-size'] ?? 1));
   if (!Number.isInteger(batchSize)) throw new EacError('usage', '--batch-size must be a positive integer');
-  const normTag = (profile.normControl ?? 'off') !== (base.normControl ?? 'off') ? `-norm-${profile.normControl}` : '';
+  // applyNormControl hands back the profile itself when the flags repeat its own setting
+  const normTag = profile !== varied ? `-norm-${profile.normControl}` : '';
   return {
     modelDir,
     modelName,

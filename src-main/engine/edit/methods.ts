@@ -63,23 +63,24 @@ async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templ
     klDirection: hp.klDirection,
     klPosition: hp.klPosition,
   });
-  const run = eac ? eacRun(profile.eac, ref === 'mlp' ? 'rome' : 'memit') : null;
+  const family = ref === 'mlp' ? 'rome' : 'memit';
+  const run = eac ? eacRun(profile.eac, family) : null;
   const res = await optimiseZ(problem, ref === 'mlp' ? problem.vInit : problem.residInit, hp, run, {
     signal: ctx.signal,
     onStep: (step, total, phase) =>
       ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`, { done: step + 1, total, unit: 'steps' }),
   });
-  // ‖v0 + z‖ as solved, always: NAS's anchor is its mean over edits of the unedited model (scripts/nas-anchor.ts)
-  let norm: Record<string, number> = { vStarNorm: normControlledZ(problem.vInit, res.z).vStarNorm };
-  if (profile.normControl === 'nas' || profile.normControl === 'nas-anchor') {
-    const family = ref === 'mlp' ? 'rome' : 'memit';
-    const anchor = profile.normControl === 'nas-anchor' ? profile.normAnchor?.[family] : undefined;
-    if (profile.normControl === 'nas-anchor' && anchor === undefined)
-      throw new EacError('bad_params', `profile "${profile.name}" has normControl "nas-anchor" but no normAnchor.${family}: measure it with \`npm run nas-anchor -- --model <model> --method ${family}\` and set it in the profile`);
-    const solved = Math.hypot(...res.z);
-    const c = normControlledZ(problem.vInit, res.z, anchor);
+  const control = profile.normControl ?? 'off';
+  const anchor = control === 'nas-anchor' ? profile.normAnchor?.[family] : undefined;
+  if (control === 'nas-anchor' && anchor === undefined)
+    throw new EacError('bad_params', `profile "${profile.name}" has normControl "nas-anchor" but no normAnchor.${family}: measure it with \`npm run nas-anchor -- --model <model> --method ${family}\` and set it in the profile`);
+  // ‖v0 + z‖ as solved is reported always (NAS's anchor is its mean over edits of the unedited model,
+  // scripts/nas-anchor.ts); the rescaled z is written only under norm control
+  const c = normControlledZ(problem.vInit, res.z, anchor);
+  let norm: Record<string, number> = { vStarNorm: c.vStarNorm };
+  if (control !== 'off') {
+    norm = { vStarNorm: c.vStarNorm, nasScale: c.scale, zNormSolved: Math.hypot(...res.z) };
     res.z = c.z;
-    norm = { vStarNorm: c.vStarNorm, nasScale: c.scale, zNormSolved: solved };
   }
   return { problem, res, set, norm };
 }
