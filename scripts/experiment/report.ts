@@ -63,9 +63,12 @@ export function reportTable(results: RunResult[]): string {
     const can = Object.entries(res.health0).filter(([, s]) => s >= CAN_DO).map(([t]) => t);
     const skipped = Object.entries(res.health0).filter(([, s]) => s < CAN_DO).map(([t, s]) => `${t} ${s.toFixed(2)}`);
     const normed = (res.normControl ?? 'off') !== 'off';
+    // the anchor is written twice: `memit 58.4` in the prose, `memit=58.4` in the command
+    const anchor = (sep: string, join: string) => Object.entries(res.normAnchor ?? {}).map(([k, v]) => `${k}${sep}${v}`).join(join);
+    const hasAnchor = Boolean(res.normAnchor);
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`${res.normAnchor ? ` (anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
-        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}${res.normAnchor ? ` --norm-anchor ${Object.entries(res.normAnchor).map(([k, v]) => `${k}=${v}`).join(',')}` : ''}` : ''} --edits N\`). Health retention = score after / before, ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`${hasAnchor ? ` (anchor ${anchor(' ', ', ')})` : ''}` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
+        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}${hasAnchor ? ` --norm-anchor ${anchor('=', ',')}` : ''}` : ''} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
       '| method | edits | immediate rel / gen / loc | final rel / gen / loc | L1 growth per edited layer (%) | health retention (min; per task) | anchors | s/edit |',

@@ -212,6 +212,21 @@ export class SolveCache {
    * the entry has a cache folder, and Û is kept in memory per threshold (the last few).
    */
   async nullspace(stats: SolveStats, threshold: number, n: number, onProgress?: (fraction: number) => void): Promise<Nullspace> {
+    const out = this.findNullspace(stats, threshold, n, onProgress);
+    if (!out) throw new StatsError('not-positive-definite', `no eigendecomposition of ${stats.key} in memory or beside the statistics, and no statistics to decompose`);
+    return out;
+  }
+
+  /**
+   * `nullspace` for a reference without C: from memory or from the eigendecomposition beside the
+   * statistics; null when neither exists or the file fails its check (the caller then reads C).
+   */
+  async nullspaceWithoutC(ref: SolveStats, threshold: number, n: number): Promise<Nullspace | null> {
+    return this.findNullspace({ key: ref.key, count: ref.count, cacheDir: ref.cacheDir }, threshold, n);
+  }
+
+  /** The null space from memory, from disk, or decomposed from C; null when none is there and C is not given. */
+  private findNullspace(stats: SolveStats, threshold: number, n: number, onProgress?: (fraction: number) => void): Nullspace | null {
     const key = `${stats.key}|nullspace<${threshold}`;
     const hit = this.nullspaces.get(key);
     if (hit) {
@@ -226,7 +241,7 @@ export class SolveCache {
     let eig: SymmetricEigen | null = paths && expectSha ? this.loadEigen(paths, stats.key, expectSha, n) : null;
     let source: Nullspace['source'] = 'disk';
     if (!eig) {
-      if (!stats.mom2) throw new StatsError('not-positive-definite', `no eigendecomposition of ${stats.key} in memory or beside the statistics, and no statistics to decompose`);
+      if (!stats.mom2) return null;
       const t0 = performance.now();
       eig = symmetricEigen(stats.mom2, n, onProgress);
       this.eigendecompositions++;
@@ -242,21 +257,6 @@ export class SolveCache {
     this.nullspaces.set(key, out);
     while (this.nullspaces.size > Math.max(1, Math.min(this.maxEntries, 8))) this.nullspaces.delete(this.nullspaces.keys().next().value as string);
     return out;
-  }
-
-  /**
-   * `nullspace` for a reference without C: from memory or from the eigendecomposition beside the
-   * statistics; null when neither exists or the file fails its check (the caller then reads C).
-   */
-  async nullspaceWithoutC(ref: SolveStats, threshold: number, n: number): Promise<Nullspace | null> {
-    try {
-      // without C, `nullspace` finds the basis in memory or the eigendecomposition on disk, or throws
-      return await this.nullspace({ key: ref.key, count: ref.count, cacheDir: ref.cacheDir }, threshold, n);
-    } catch (e) {
-      // none there (or its .bin failed its sha256): the caller decomposes C
-      if (e instanceof StatsError && e.code === 'not-positive-definite') return null;
-      throw e;
-    }
   }
 
   private loadEigen(paths: ReturnType<typeof eigenPaths>, statsKeyValue: string, statsSha256: string, n: number): SymmetricEigen | null {

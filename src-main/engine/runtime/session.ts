@@ -14,9 +14,11 @@ import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../checkpoint/errors';
 import { serializeModel, prune } from '../onnx/writer';
 import { Graph, type DType } from '../graph/ir';
+import { DEVICES, type DeviceName } from '../devices';
 import { defaultPartBytes, PartitionedSession, planParts, staticBytes, type RunnableSession } from './partition';
 
-export type Device = 'cpu' | 'webgpu' | 'cuda';
+/** The execution providers a session can be created on (engine/devices.ts lists them). */
+export type Device = DeviceName;
 
 // resolves onnxruntime-node's folder (named so a CommonJS build's own require is not shadowed)
 const resolveFrom = createRequire(import.meta.url);
@@ -33,8 +35,7 @@ export function availableDevices(): { device: Device; bundled: boolean }[] {
   const names = new Set(backends.map((b) => b.name));
   // onnxruntime-node lists cuda whether or not its provider library was installed ('bundled: false'):
   // only a device that is bundled, or whose provider library is there, can start
-  return (['cpu', 'webgpu', 'cuda'] as Device[])
-    .filter((d) => names.has(d))
+  return DEVICES.filter((d) => names.has(d))
     .map((d) => ({ device: d, bundled: backends.find((b) => b.name === d)!.bundled }))
     .filter((d) => d.bundled || providerLibraryInstalled(d.device));
 }
