@@ -15,10 +15,9 @@ import { REPO } from './engine/helpers';
 /** Two device names next to each other, quoted or in a usage string: a list written out. */
 const LIST = /['"`]?\b(cpu|webgpu|cuda)\b['"`]?\s*[,|]\s*['"`]?\b(cpu|webgpu|cuda)\b/;
 
-/** Files that still write the device list themselves, each to read engine/devices.ts in issue 20. */
+/** Files that write the device list themselves: only the list's own file (runtime/session.ts's Device type reads it). */
 const ALLOWED: Record<string, string> = {
   'src-main/engine/devices.ts': 'the list itself',
-  // issue 20: engine/runtime is under rework; its Device type is tied to DEVICES by a compile-time check in devices.ts
 };
 
 /** The edit method list written out: the two EAC variants side by side. */
