@@ -202,7 +202,7 @@ describe('AlphaEdit on gpt2-world-a', () => {
       // a second edit folds the first's keys; unapply takes its own keys out again
       const res2 = await editor.edit('eac-alphaedit', [reqs[1]]);
       expect(preservedKeysOf(model).blocks()).toHaveLength(6);
-      expect((res2.details.requests as { anchors: { count: number } }[])[0].anchors.count).toBe(80);
+      expect((res2.details.requests as { anchors: { count: number } }[])[0].anchors.count).toBe(96); // gpt2-world-a keeps 96 anchors (its profile says why)
       editor.unapply(res2.deltas);
       expect(preservedKeysOf(model).blocks()).toHaveLength(3);
     } finally {
