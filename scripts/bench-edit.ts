@@ -26,12 +26,12 @@ const edit: BenchSection = {
       out.statistics_cold_ms = performance.now() - t0;
       out.statistics_samples = profile.stats.samples;
       for (const method of EDIT_METHODS) {
-        // every method edits the same requests from the unedited model (live edits cleared below): the
+        // every method edits the same requests from the unedited model (its edits are withdrawn below): the
         // z loop's length depends on the request, so different requests per method made the methods'
         // times incomparable (stop 26/27: EAC-AlphaEdit 1.4-1.8x EAC-MEMIT here, 1.08x on the same requests)
         let next = 0;
         const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
-        await editor.edit(method, [requests[next++]]);
+        const applied = [...(await editor.edit(method, [requests[next++]])).deltas];
         const phases: Record<string, number> = {};
         let total = 0;
         const reps = 2;
@@ -39,11 +39,14 @@ const edit: BenchSection = {
           const s = performance.now();
           const r = await editor.edit(method, [requests[next++]]);
           total += performance.now() - s;
+          applied.push(...r.deltas);
           for (const [p, ms] of Object.entries(r.timings)) phases[p] = (phases[p] ?? 0) + (ms ?? 0) / reps;
         }
         out[`${method}_per_edit_ms`] = total / reps;
         for (const [p, ms] of Object.entries(phases)) out[`${method}_${p}_ms`] = ms;
-        editor.live.set([]);
+        // unapply withdraws the weight deltas and AlphaEdit's preserved keys together (live.set([]) alone
+        // left AlphaEdit's keys in the model, so EAC-AlphaEdit was timed on a model that had been edited)
+        editor.unapply(applied);
       }
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
