@@ -31,7 +31,8 @@ export interface ExperimentSetup {
  * memit=X[,rome=Y]` over its `normAnchor` (NAS's anchor norms, scripts/nas-anchor.ts). A run that
  * changes the setting is another setting than the bundled profile's, so the profile's name gets
  * `+norm-<value>` (the name is what the JSON and the README table header show) and the default output
- * file `-norm-<value>`; a flag that repeats the profile's own setting changes nothing.
+ * file `-norm-<value>`; a flag that repeats the profile's own setting changes nothing. The flag's
+ * setting acts on every method of the run: it drops a profile's `normControlMethods`.
  */
 export function applyNormControl(base: EditProfile, normControl: string | undefined, normAnchor?: string): EditProfile {
   if (normControl === undefined && normAnchor === undefined) return base;
@@ -42,11 +43,14 @@ export function applyNormControl(base: EditProfile, normControl: string | undefi
   if (nc === 'nas-anchor' && !anchor && !base.normAnchor)
     throw new EacError('usage', '--norm-control nas-anchor needs the anchor norm: --norm-anchor memit=X (measure X with `npm run nas-anchor -- --model <model> --method memit`)');
   if (anchor && nc !== 'nas-anchor') throw new EacError('usage', '--norm-anchor is only used with --norm-control nas-anchor');
-  const same = nc === (base.normControl ?? 'off') && (!anchor || JSON.stringify(anchor) === JSON.stringify(base.normAnchor));
+  // a profile that scopes its norm control to some methods is another setting than the flag's, which covers every method
+  const same = nc === (base.normControl ?? 'off') && (!anchor || JSON.stringify(anchor) === JSON.stringify(base.normAnchor)) && base.normControlMethods === undefined;
   if (same) return base;
   const p = structuredClone(base);
   p.normControl = nc;
   if (anchor) p.normAnchor = anchor;
+  // the flag's setting is the run's, for every method it edits
+  delete p.normControlMethods;
   p.name = `${p.name}+norm-${nc}`;
   return p;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { packageRoot } from '../../src-main/engine/paths';
 import type { EditMethod } from '../../src-main/engine/edit';
 import { EacError } from '../../src-main/engine/errors';
+import type { ZEditMethod } from '../../src-main/engine/edit/profile';
 import type { RunResult } from './run';
 
 /** Table rows within a checkpoint: each base method next to its EAC form. */
@@ -28,17 +29,27 @@ export function loadReportRuns(specs: string[]): RunResult[] {
 }
 
 /**
- * Runs of the same model, norm control, variant and batch size (e.g. one process per method pair)
- * become one table. A method in several runs keeps one row per checkpoint: a later run's checkpoint
- * replaces an earlier one's at the same count (runs are deterministic; only the seconds per edit differ).
+ * Runs of the same model, profile, variant and batch size (e.g. one process per method pair) become
+ * one table. The profile's name stands for its setting: `--norm-control` renames it (`+norm-<value>`),
+ * so a NAS run never joins the bundled profile's table. A method in several runs keeps one row per
+ * checkpoint: a later run's checkpoint replaces an earlier one's at the same count (runs are
+ * deterministic; only the seconds per edit differ). Norm control the profile itself scopes to some
+ * methods (`normControlMethods`) joins the table; EacError 'usage' where the files of one table
+ * disagree on it, or where a file without norm control gives a row of a method the setting covers
+ * (it was measured with another setting under the same name).
  */
 export function mergeRuns(runs: RunResult[]): RunResult[] {
   const by = new Map<string, RunResult>();
   for (const r of runs) {
-    const k = `${r.model}|${r.normControl ?? 'off'}|${JSON.stringify(r.normAnchor ?? null)}|${r.variant}|${r.batchSize ?? 1}`;
+    const k = `${r.model}|${r.profile}|${r.variant}|${r.batchSize ?? 1}`;
     if (!by.has(k)) by.set(k, { ...structuredClone(r), methods: [] });
     const into = by.get(k)!;
     into.edits = Math.max(into.edits, r.edits);
+    if (normOn(r)) {
+      if (!normOn(into)) Object.assign(into, { normControl: r.normControl, normAnchor: r.normAnchor, normControlMethods: r.normControlMethods });
+      else if (normSetting(into) !== normSetting(r))
+        throw new EacError('usage', `--report: runs of profile "${r.profile}" (${r.model}) differ in norm control (${normSetting(into)} vs ${normSetting(r)}); relabel one of them`);
+    }
     for (const meth of r.methods) {
       const have = into.methods.find((x) => x.method === meth.method);
       if (!have) {
@@ -49,9 +60,20 @@ export function mergeRuns(runs: RunResult[]): RunResult[] {
       have.checkpoints = [...have.checkpoints.filter((c) => !later.has(c.edits)), ...structuredClone(meth.checkpoints)].sort((a, b) => a.edits - b.edits);
     }
   }
+  // a run without norm control under a name whose setting gives it to one of that run's methods
+  for (const r of runs) {
+    const into = by.get(`${r.model}|${r.profile}|${r.variant}|${r.batchSize ?? 1}`)!;
+    if (normOn(r) || !normOn(into)) continue;
+    const covered = r.methods.filter((m) => into.normControlMethods === undefined || into.normControlMethods.includes(m.method as ZEditMethod));
+    if (covered.length)
+      throw new EacError('usage', `--report: profile "${r.profile}" (${r.model}) gives norm control to ${covered.map((m) => m.method).join(', ')}, but a run of it without norm control holds rows of them`);
+  }
   for (const r of by.values()) r.methods.sort((a, b) => ROW_ORDER.indexOf(a.method) - ROW_ORDER.indexOf(b.method));
   return [...by.values()];
 }
+
+const normOn = (r: RunResult) => (r.normControl ?? 'off') !== 'off';
+const normSetting = (r: RunResult) => JSON.stringify([r.normControl ?? 'off', r.normAnchor ?? null, r.normControlMethods ?? null]);
 
 /** A task counts for retention when the unedited model does it clearly better than chance. */
 export const CAN_DO = 0.6;
@@ -66,9 +88,13 @@ export function reportTable(results: RunResult[]): string {
     // the anchor is written twice: `memit 58.4` in the prose, `memit=58.4` in the command
     const anchor = (sep: string, join: string) => Object.entries(res.normAnchor ?? {}).map(([k, v]) => `${k}${sep}${v}`).join(join);
     const hasAnchor = Boolean(res.normAnchor);
+    // norm control scoped by the profile (normControlMethods) is the profile's own setting: no flag in the command
+    const scoped = res.normControlMethods !== undefined;
+    const setting = normed ? `, norm control \`${res.normControl}\`${hasAnchor ? ` (anchor ${anchor(' ', ', ')})` : ''}${scoped ? ` on ${res.normControlMethods!.join(', ')} (the profile's)` : ''}` : '';
+    const flags = normed && !scoped ? ` --norm-control ${res.normControl}${hasAnchor ? ` --norm-anchor ${anchor('=', ',')}` : ''}` : '';
     lines.push(
-      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${normed ? `, norm control \`${res.normControl}\`${hasAnchor ? ` (anchor ${anchor(' ', ', ')})` : ''}` : ''}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
-        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${normed ? ` --norm-control ${res.normControl}${hasAnchor ? ` --norm-anchor ${anchor('=', ',')}` : ''}` : ''} --edits N\`). Health retention = score after / before, ` +
+      `**${res.model}**, profile \`${res.profile}\`, variant \`${res.variant}\`${setting}${(res.batchSize ?? 1) > 1 ? `, batch size ${res.batchSize} for the batched methods` : ''}: world-a requests edited one after another, one row per method at each checkpoint ` +
+        `(\`npm run experiment -- --model ${res.model} --variant ${res.variant}${flags} --edits N\`). Health retention = score after / before, ` +
         `${evalNote(res)}; the lowest over the tasks the unedited model can do (score ≥ ${CAN_DO}: ${can.join(', ')}${skipped.length ? `; left out: ${skipped.join(', ')}` : ''}).`,
       '',
       '| method | edits | immediate rel / gen / loc | final rel / gen / loc | L1 growth per edited layer (%) | health retention (min; per task) | anchors | s/edit |',

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HealthTaskScore } from '../../src-main/api/contract';
 import type { EditMethod, EditProfile, EditResult } from '../../src-main/engine/edit';
-import type { NormControl } from '../../src-main/engine/edit/profile';
+import type { NormControl, ZEditMethod } from '../../src-main/engine/edit/profile';
 import { localityPredictions, requestMetrics } from '../../src-main/engine/edit/metrics';
 import type { RequestMetrics } from '../../src-main/engine/edit/types';
 import { EacError } from '../../src-main/engine/errors';
@@ -39,6 +39,8 @@ export interface RunResult {
   normControl?: NormControl;
   /** the profile's NAS anchor norms, with normControl 'nas-anchor' */
   normAnchor?: { rome?: number; memit?: number };
+  /** the methods the profile gives its norm control to (profile normControlMethods; absent: every z method) */
+  normControlMethods?: ZEditMethod[];
   /** facts per update for the batched methods (absent in runs before --batch-size: 1) */
   batchSize?: number;
   edits: number;
@@ -157,7 +159,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult> {
     // neighbourhood predictions of the unedited model, to judge locality after the sequence
     const preLoc: number[][][] = [];
     for (const q of o.requests) preLoc.push(await localityPredictions(runs[0].ws.model, q));
-    const result: RunResult = { model: path.basename(o.modelDir), profile: o.profile.name, variant: o.variant, normControl: o.profile.normControl ?? 'off', ...(o.profile.normControl === 'nas-anchor' ? { normAnchor: o.profile.normAnchor } : {}), batchSize: o.batchSize, edits: 0, health0: {}, methods: [] };
+    const result: RunResult = { model: path.basename(o.modelDir), profile: o.profile.name, variant: o.variant, normControl: o.profile.normControl ?? 'off', ...(o.profile.normControl === 'nas-anchor' ? { normAnchor: o.profile.normAnchor } : {}), ...(o.profile.normControl !== 'off' && o.profile.normControlMethods ? { normControlMethods: o.profile.normControlMethods } : {}), batchSize: o.batchSize, edits: 0, health0: {}, methods: [] };
     let from = 0;
     for (const c of checkpoints) {
       for (const r of runs) await runSegment(r, o, from, c);

@@ -152,6 +152,27 @@ describe('norm control (profile normControl "nas", after NAS compute_z)', () => 
   });
 });
 
+describe('norm control scoped to some methods (profile normControlMethods)', () => {
+  it('acts on the methods the list names and leaves the others as solved', async () => {
+    const { model, editor, profile } = setup('gpt2-world-a', (p) => {
+      p.normControl = 'nas';
+      p.normControlMethods = ['eac-rome'];
+    });
+    const req = requests[1];
+    const before = Math.hypot(...(await mlpAtSubject(model, req, profile.rome.layer)));
+    // ROME is not in the list: no rescale reported, and the norm is left where the solve put it
+    const plain = await editor.edit('rome', [req]);
+    expect(plain.details.nasScale).toBeUndefined();
+    expect(Math.abs(Math.hypot(...(await mlpAtSubject(model, req, profile.rome.layer))) / before - 1)).toBeGreaterThan(0.01);
+    editor.unapply(plain.deltas);
+    // EAC-ROME is: its value vector is rescaled to the norm before the edit
+    const scoped = await editor.edit('eac-rome', [req]);
+    expect(scoped.details.nasScale as number).toBeGreaterThan(0);
+    expect(Math.hypot(...(await mlpAtSubject(model, req, profile.rome.layer))) / before).toBeCloseTo(1, 3);
+    await model.release();
+  });
+});
+
 describe('ROME without C⁻¹ (rome.mom2Adjustment false, the EAC authors\' ROME configs)', () => {
   it('writes along k* itself (u = k*/‖k*‖) and uses no key statistics', async () => {
     const { model, editor, profile } = setup('gpt2-world-a', (p) => (p.rome.mom2Adjustment = false));

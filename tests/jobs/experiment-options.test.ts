@@ -122,6 +122,40 @@ describe('the report of NAS runs and of several files', () => {
     expect(nasTable).not.toContain('0.908');
   });
 
+  it('puts the rows of norm control the profile scopes to some methods in the profile\'s own table, and refuses files that disagree on it', () => {
+    const scopedSetting = { normControl: 'nas-anchor' as const, normAnchor: { memit: 58.4 }, normControlMethods: ['eac-alphaedit' as const] };
+    const offRun = run([{ method: 'memit', skipped: 0, checkpoints: [cp(500, 0.46)], l1Series: [] }], { normControl: 'off' });
+    const scoped = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.915)], l1Series: [] }], scopedSetting);
+    const flagged = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(500, 0.88)], l1Series: [] }], { profile: 'gpt2-world-a+norm-nas-anchor', normControl: 'nas-anchor', normAnchor: { memit: 58.4 } });
+    // the scoped run comes second: the table takes its setting all the same
+    const merged = mergeRuns([offRun, scoped, flagged]);
+    expect(merged.map((r) => [r.profile, r.methods.map((m) => m.method)])).toEqual([
+      ['gpt2-world-a', ['memit', 'eac-alphaedit']],
+      ['gpt2-world-a+norm-nas-anchor', ['eac-alphaedit']],
+    ]);
+    const [own, flagTable] = reportTable(merged).split('\n\n**');
+    expect(own).toContain("profile `gpt2-world-a`, variant `default`, norm control `nas-anchor` (anchor memit 58.4) on eac-alphaedit (the profile's):");
+    // the profile's own setting needs no flag
+    expect(own).toContain('`npm run experiment -- --model gpt2-world-a --variant default --edits N`');
+    expect(own).toContain('| eac-alphaedit | 500 | 0.915 / 0.915 / 1.000 |');
+    expect(own).toContain('| memit | 500 | 0.460 / 0.460 / 1.000 |');
+    expect(flagTable).toContain('--norm-control nas-anchor --norm-anchor memit=58.4 --edits N');
+    // a run without norm control that holds a row of a method the setting covers was measured with another setting
+    const stale = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(100, 0.93)], l1Series: [] }]);
+    expect(usageError(() => mergeRuns([scoped, stale])).message).toBe('--report: profile "gpt2-world-a" (gpt2-world-a) gives norm control to eac-alphaedit, but a run of it without norm control holds rows of them');
+    const otherAnchor = run([{ method: 'eac-alphaedit', skipped: 0, checkpoints: [cp(100, 0.93)], l1Series: [] }], { ...scopedSetting, normAnchor: { memit: 63 } });
+    expect(usageError(() => mergeRuns([scoped, otherAnchor])).message).toContain('differ in norm control');
+  });
+
+  it('--norm-control acts on every method: it drops the profile\'s normControlMethods, even when it repeats the profile\'s setting', () => {
+    const scopedProfile = { ...structuredClone(loadProfile('llama-world-a')), normControl: 'nas' as const, normControlMethods: ['eac-memit' as const] };
+    const all = applyNormControl(scopedProfile, 'nas');
+    expect(all).not.toBe(scopedProfile);
+    expect(all.normControlMethods).toBeUndefined();
+    expect(all.name).toBe(`${scopedProfile.name}+norm-nas`);
+    expect(applyNormControl(scopedProfile, 'off').normControlMethods).toBeUndefined();
+  });
+
   it('takes the methods a file is named with, and a later file\'s checkpoint over an earlier one of the same method', () => {
     const a = path.join(tmp, 'a.json');
     const b = path.join(tmp, 'b.json');

@@ -12,7 +12,7 @@ import { alphaEditLayerUpdate } from './update-alphaedit';
 import { preservedKeysOf, type PreservedKeyBlock } from './preserved-keys';
 import type { LiveEdits } from './live';
 import { LossProblem } from './problem';
-import type { EditProfile, VStarParams } from './profile';
+import { normControlFor, type EditProfile, type VStarParams, type ZEditMethod } from './profile';
 import { buildEditPrompts } from './prompts';
 import type { EditMethod, EditPhase, LayerDelta } from './types';
 import type { ProgressCount } from '../progress';
@@ -55,7 +55,8 @@ export interface MethodOutput {
 /** Cholesky factors of C (+ ridge) per statistics key: computed once per layer, reused by every edit, owned by the model (freed with it). */
 const solvesOf = (model: LoadedModel): SolveCache => model.caches.getOrCreate('stats.solves', () => new SolveCache());
 
-async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: VStarParams, eac: boolean) {
+async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templates: string[], ref: 'mlp' | 'resid', hp: VStarParams, method: ZEditMethod) {
+  const eac = method.startsWith('eac-');
   const { model, profile } = ctx;
   const set = buildEditPrompts(model, req, templates, undefined, profile.targetTokens);
   const problem = await LossProblem.create(model, layer, set.rewrite, set.kl, set.rewrite.map(() => set.targetIds), {
@@ -70,7 +71,8 @@ async function solveV(ctx: MethodContext, req: EditRequest, layer: number, templ
     onStep: (step, total, phase) =>
       ctx.phase(phase === 'retrain' ? 'retrain' : 'optimise', (step + 1) / total, `step ${step + 1}/${total}`, { done: step + 1, total, unit: 'steps' }),
   });
-  const control = profile.normControl ?? 'off';
+  // the profile's normControlMethods may leave this method out
+  const control = normControlFor(profile, method);
   const anchor = control === 'nas-anchor' ? profile.normAnchor?.[family] : undefined;
   if (control === 'nas-anchor' && anchor === undefined)
     throw new EacError('bad_params', `profile "${profile.name}" has normControl "nas-anchor" but no normAnchor.${family}: measure it with \`npm run nas-anchor -- --model <model> --method ${family}\` and set it in the profile`);
@@ -135,7 +137,7 @@ export async function rome(ctx: MethodContext, req: EditRequest, eac: boolean): 
   const stats = hp.mom2Adjustment ? (await preparedStats(ctx, solvesOf(model), [layer], hp.mom2Ridge)).get(layer)! : null;
   ctx.phase('keys', 0);
   const templates = await contextTemplates(model, profile.contextTemplates.rome, profile.contextTemplates.seed, { cacheDir: ctx.stats.cacheDir, lengthCounts: profile.contextTemplates.lengthCounts });
-  const { problem, res, norm } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac);
+  const { problem, res, norm } = await solveV(ctx, req, layer, templates, 'mlp', hp, eac ? 'eac-rome' : 'rome');
   ctx.phase('update', 0);
   const F = model.cfg.ffn;
   // u = C⁻¹ k*, k* averaged over the context templates (ROME compute_u)
@@ -204,7 +206,7 @@ export async function memit(ctx: MethodContext, reqs: EditRequest[], eac: boolea
   const targets: Float64Array[] = [];
   const perRequest: Record<string, unknown>[] = [];
   for (let i = 0; i < n; i++) {
-    const { problem, res, norm } = await solveV(ctx, reqs[i], zLayer, templates, 'resid', hp, eac);
+    const { problem, res, norm } = await solveV(ctx, reqs[i], zLayer, templates, 'resid', hp, eac ? `eac-${kind}` : kind);
     targets.push(Float64Array.from(problem.residInit, (v, k) => v + res.z[k]));
     perRequest.push({ caseId: reqs[i].caseId, ...summarise(res), ...norm });
   }

@@ -126,6 +126,16 @@ export type TargetTokens = 'in-context' | 'alone';
  */
 export type NormControl = 'off' | 'nas' | 'nas-anchor';
 
+/** the methods that solve a value vector z (norm control acts on it); FT and FT-EN do not */
+export type ZEditMethod = 'rome' | 'eac-rome' | 'memit' | 'eac-memit' | 'alphaedit' | 'eac-alphaedit';
+export const Z_EDIT_METHODS: readonly ZEditMethod[] = ['rome', 'eac-rome', 'memit', 'eac-memit', 'alphaedit', 'eac-alphaedit'];
+
+/** whether the profile's norm control acts on `method`'s solved z */
+export function normControlFor(p: Pick<EditProfile, 'normControl' | 'normControlMethods'>, method: ZEditMethod): NormControl {
+  const nc = p.normControl ?? 'off';
+  return nc !== 'off' && (p.normControlMethods === undefined || p.normControlMethods.includes(method)) ? nc : 'off';
+}
+
 export interface EditProfile {
   name: string;
   description?: string;
@@ -146,6 +156,12 @@ export interface EditProfile {
    * z-based method.
    */
   normControl?: NormControl;
+  /**
+   * The z methods `normControl` applies to; absent: every z method. A profile can give norm control
+   * to the methods it helps only: on gpt2-world-a NAS's anchor lifts EAC-AlphaEdit's 500-edit
+   * health retention but would change every other method's measured rows (README "Norm control").
+   */
+  normControlMethods?: ZEditMethod[];
   /**
    * NAS's anchor norms for normControl 'nas-anchor': the mean ‖v0 + z‖ of the base method's solved z
    * on the unedited model, at ROME's layer (`rome`) and at MEMIT's z layer (`memit`, also used by
@@ -299,6 +315,13 @@ export function parseProfile(json: unknown, where = 'profile'): EditProfile {
   oneOf(p.targetTokens, ['in-context', 'alone'], 'targetTokens');
   p.normControl ??= 'off';
   oneOf(p.normControl, ['off', 'nas', 'nas-anchor'], 'normControl');
+  if (p.normControlMethods !== undefined) {
+    req(Array.isArray(p.normControlMethods) && p.normControlMethods.length > 0, where, `normControlMethods must be a non-empty list of z methods (${Z_EDIT_METHODS.join(', ')})`);
+    for (const m of p.normControlMethods) oneOf(m, Z_EDIT_METHODS, 'normControlMethods[]');
+    req(new Set(p.normControlMethods).size === p.normControlMethods.length, where, 'normControlMethods lists a method twice');
+    // a list with norm control off says the author meant something the profile does not do
+    req(p.normControl !== 'off', where, 'normControlMethods is set but normControl is "off": set normControl, or drop the list');
+  }
   if (p.normAnchor !== undefined) {
     req(isObj(p.normAnchor), where, 'normAnchor must be an object { rome?, memit? }');
     for (const k of ['rome', 'memit'] as const) if (p.normAnchor[k] !== undefined) req(typeof p.normAnchor[k] === 'number' && p.normAnchor[k]! > 0 && Number.isFinite(p.normAnchor[k]), where, `normAnchor.${k} must be a positive number`);
