@@ -36,6 +36,11 @@ export function applyVariant(base: EditProfile, variant: Variant): EditProfile {
       p.eac[m] = { anchors: { mode: 'percentile', value: 80 }, elasticNet: 'previous', retrainSteps: p[m].vSteps - 1 - 15, retrainFrom: 'stage1', retrainAdam: 'continue', minAnchors: 0, retrainKlReference: 'original' };
     }
   }
+  if (variant === 'paper' || variant === 'previous') {
+    // NAS's norm control is neither the paper's EAC nor the profiles' before issue 10
+    p.normControl = 'off';
+    delete p.normControlMethods;
+  }
   p.name = variant === 'default' ? p.name : `${p.name}+${variant}`;
   return p;
 }

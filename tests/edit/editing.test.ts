@@ -115,7 +115,8 @@ describe('EAC anchors per method (authors\' code: top 20 % for ROME, top 5 % for
 
 describe('norm control (profile normControl "nas", after NAS compute_z)', () => {
   it('ROME writes a value vector with the norm the MLP output had there before the edit', async () => {
-    const { model, editor, profile } = setup('gpt2-world-a', (p) => (p.normControl = 'nas'));
+    // every method (the bundled profile gives norm control to EAC-AlphaEdit only)
+    const { model, editor, profile } = setup('gpt2-world-a', (p) => ((p.normControl = 'nas'), delete p.normControlMethods));
     const req = requests[1];
     const before = await mlpAtSubject(model, req, profile.rome.layer);
     const r = await editor.edit('rome', [req]);
@@ -138,6 +139,7 @@ describe('norm control (profile normControl "nas", after NAS compute_z)', () => 
     const { model, editor, profile } = setup('gpt2-world-a', (p) => {
       p.normControl = 'nas-anchor';
       p.normAnchor = { rome: anchor };
+      delete p.normControlMethods;
     });
     const req = requests[1];
     const r = await editor.edit('rome', [req]);

@@ -30,26 +30,33 @@ function usageError(f: () => unknown): EacError {
 describe('--norm-control', () => {
   it('sets the profile\'s normControl and tags the profile name and the default output file', () => {
     const plain = experimentSetup({ model: 'gpt2-world-a', edits: '500' });
-    expect(plain.profile.normControl).toBe('off');
+    // the bundled profile's own setting: NAS's anchor on EAC-AlphaEdit only
+    expect(plain.profile.normControl).toBe('nas-anchor');
+    expect(plain.profile.normControlMethods).toEqual(['eac-alphaedit']);
     expect(plain.profile.name).toBe('gpt2-world-a');
     expect(path.basename(plain.out)).toBe('gpt2-world-a-default-500.json');
 
     const nas = experimentSetup({ model: 'gpt2-world-a', edits: '500', 'norm-control': 'nas' });
     expect(nas.profile.normControl).toBe('nas');
+    expect(nas.profile.normControlMethods).toBeUndefined();
     expect(nas.profile.name).toBe('gpt2-world-a+norm-nas');
     expect(path.basename(nas.out)).toBe('gpt2-world-a-default-norm-nas-500.json');
     // everything else is the bundled profile's
-    expect({ ...nas.profile, name: plain.profile.name, normControl: 'off' }).toEqual(plain.profile);
+    expect({ ...nas.profile, name: plain.profile.name, normControl: plain.profile.normControl, normControlMethods: plain.profile.normControlMethods }).toEqual(plain.profile);
 
     const paper = experimentSetup({ model: 'gpt2-world-a', variant: 'paper', 'norm-control': 'nas' });
     expect(paper.profile.name).toBe('gpt2-world-a+paper+norm-nas');
     expect(paper.profile.eac.saliency).toBe('value');
+    // the paper's EAC has no norm control, so the variant turns the profile's off; the flag sets it again, for every method
+    const paperOwn = experimentSetup({ model: 'gpt2-world-a', variant: 'paper' }).profile;
+    expect([paperOwn.normControl, paperOwn.normControlMethods]).toEqual(['off', undefined]);
+    expect(paper.profile.normControlMethods).toBeUndefined();
     // --out names the file as given
     expect(experimentSetup({ 'norm-control': 'nas', out: path.join(tmp, 'x.json') }).out).toBe(path.join(tmp, 'x.json'));
   });
 
   it('repeating the profile\'s own setting changes nothing; an unknown value says what is allowed', () => {
-    const base = loadProfile('gpt2-world-a');
+    const base = { ...structuredClone(loadProfile('gpt2-world-a')), normControl: 'off' as const, normControlMethods: undefined };
     expect(applyNormControl(base, 'off')).toBe(base);
     expect(applyNormControl(base, undefined)).toBe(base);
     const nasProfile = { ...structuredClone(base), normControl: 'nas' as const };
@@ -66,7 +73,10 @@ describe('--norm-control', () => {
     expect(s.profile.normAnchor).toEqual({ memit: 58.4 });
     expect(s.profile.name).toBe('gpt2-world-a+norm-nas-anchor');
     expect(path.basename(s.out)).toBe('gpt2-world-a-default-norm-nas-anchor-500.json');
-    expect(usageError(() => experimentSetup({ 'norm-control': 'nas-anchor' })).message).toMatch(/needs the anchor norm: --norm-anchor memit=X \(measure X with `npm run nas-anchor/);
+    // gpt2-xl's profile has no anchor; gpt2-world-a's own (58.4) serves the flag, now for every method
+    expect(usageError(() => experimentSetup({ profile: 'gpt2-xl', 'norm-control': 'nas-anchor' })).message).toMatch(/needs the anchor norm: --norm-anchor memit=X \(measure X with `npm run nas-anchor/);
+    const own = experimentSetup({ model: 'gpt2-world-a', 'norm-control': 'nas-anchor' }).profile;
+    expect([own.name, own.normControl, own.normAnchor, own.normControlMethods]).toEqual(['gpt2-world-a+norm-nas-anchor', 'nas-anchor', { memit: 58.4 }, undefined]);
     expect(usageError(() => experimentSetup({ 'norm-control': 'nas', 'norm-anchor': 'memit=3' })).message).toBe('--norm-anchor is only used with --norm-control nas-anchor');
     expect(parseNormAnchor('memit=58.4,rome=40')).toEqual({ memit: 58.4, rome: 40 });
     for (const bad of ['memit=0', 'memit=-1', 'ft=3', 'memit', 'memit=x']) expect(usageError(() => parseNormAnchor(bad)).message).toContain(`"${bad}"`);
