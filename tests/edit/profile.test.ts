@@ -31,7 +31,7 @@ describe('profile validation', () => {
     ['normControl', (p) => (p.normControl = 'anchor'), /normControl must be one of "off", "nas", "nas-anchor", got "anchor"/],
     ['normAnchor.memit', (p) => (p.normAnchor = { memit: -2 }), /normAnchor\.memit must be a positive number/],
     ['normAnchor (not an object)', (p) => (p.normAnchor = 58), /normAnchor must be an object \{ rome\?, memit\? \}/],
-    ['normControlMethods (an FT method)', (p) => ((p.normControl = 'nas'), (p.normControlMethods = ['eac-memit', 'ft'])), /normControlMethods\[\] must be one of "rome", "eac-rome", "memit", "eac-memit", "alphaedit", "eac-alphaedit", got "ft"/],
+    ['normControlMethods (an FT method)', (p) => ((p.normControl = 'nas'), (p.normControlMethods = ['eac-memit', 'ft'])), /normControlMethods\[\] must be one of "rome", "memit", "eac-rome", "eac-memit", "alphaedit", "eac-alphaedit", got "ft"/],
     ['normControlMethods (empty)', (p) => ((p.normControl = 'nas'), (p.normControlMethods = [])), /normControlMethods must be a non-empty list of z methods/],
     ['normControlMethods (not a list)', (p) => ((p.normControl = 'nas'), (p.normControlMethods = 'eac-memit')), /normControlMethods must be a non-empty list of z methods/],
     ['normControlMethods (twice)', (p) => ((p.normControl = 'nas'), (p.normControlMethods = ['memit', 'memit'])), /normControlMethods lists a method twice/],

@@ -9,6 +9,7 @@ import { CheckpointError } from '../checkpoint/errors';
 import { FILE_LIMITS, parseJson, readTextFile } from '../fs-safe';
 import { EacError } from '../errors';
 import { ARCHITECTURES, isArchName, type ArchName } from '../architectures';
+import { EDIT_METHODS, type EditMethod } from './types';
 
 export type WeightDecayForm = 'norm' | 'squared';
 export type KlDirection = 'edited-original' | 'original-edited';
@@ -127,8 +128,8 @@ export type TargetTokens = 'in-context' | 'alone';
 export type NormControl = 'off' | 'nas' | 'nas-anchor';
 
 /** the methods that solve a value vector z (norm control acts on it); FT and FT-EN do not */
-export type ZEditMethod = 'rome' | 'eac-rome' | 'memit' | 'eac-memit' | 'alphaedit' | 'eac-alphaedit';
-export const Z_EDIT_METHODS: readonly ZEditMethod[] = ['rome', 'eac-rome', 'memit', 'eac-memit', 'alphaedit', 'eac-alphaedit'];
+export type ZEditMethod = Exclude<EditMethod, 'ft' | 'ft-en'>;
+export const Z_EDIT_METHODS: readonly ZEditMethod[] = EDIT_METHODS.filter((m): m is ZEditMethod => m !== 'ft' && m !== 'ft-en');
 
 /** whether the profile's norm control acts on `method`'s solved z */
 export function normControlFor(p: Pick<EditProfile, 'normControl' | 'normControlMethods'>, method: ZEditMethod): NormControl {
