@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { loadTaskFile } from '../src-main/engine/eval/tasks';
 import { parseFacts } from '../src-main/engine/facts';
 import { packageRoot } from '../src-main/engine/paths';
+import { EacError } from '../src-main/engine/errors';
 import { experimentSetup } from './experiment/options';
 import { loadReportRuns, mergeRuns, reportTable, writeReadme } from './experiment/report';
 import { runExperiment } from './experiment/run';
@@ -67,4 +68,9 @@ async function main() {
   if (!values['no-readme']) writeReadme(table);
 }
 
-await main();
+// a usage error (a bad flag, a --report list that mixes settings) is one line, not a stack trace
+await main().catch((e: unknown) => {
+  if (!(e instanceof EacError) || e.code !== 'usage') throw e;
+  process.stderr.write(`experiment: ${e.message}\n`);
+  process.exitCode = 2;
+});

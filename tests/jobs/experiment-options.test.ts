@@ -2,12 +2,14 @@
 // (report.ts): --norm-control sets the profile's normControl and names the setting in the profile, the
 // output file and the table header, so a NAS run never lands in the default table; --report's
 // `file:methods` selection and the merge of one method's checkpoints across files.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadProfile } from '../../src-main/engine/edit';
 import { EacError } from '../../src-main/engine/errors';
+import { packageRoot } from '../../src-main/engine/paths';
 import { nasAnchorOf } from '../../src-main/engine/edit/norm-control';
 import { applyNormControl, experimentSetup, parseNormAnchor } from '../../scripts/experiment/options';
 import { loadReportRuns, mergeRuns, reportTable } from '../../scripts/experiment/report';
@@ -81,6 +83,14 @@ describe('--norm-control', () => {
     expect(parseNormAnchor('memit=58.4,rome=40')).toEqual({ memit: 58.4, rome: 40 });
     for (const bad of ['memit=0', 'memit=-1', 'ft=3', 'memit', 'memit=x']) expect(usageError(() => parseNormAnchor(bad)).message).toContain(`"${bad}"`);
   });
+});
+
+describe('the experiment script on bad input', () => {
+  it('prints a usage error as one line and exits 2 (no stack trace)', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(packageRoot(), 'scripts', 'experiment.ts'), '--norm-control', 'rms'], { cwd: packageRoot(), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('experiment: --norm-control must be one of off, nas, nas-anchor (got "rms")');
+  }, 90_000);
 });
 
 describe('NAS anchor', () => {
