@@ -41,7 +41,7 @@ export function loadReportRuns(specs: string[]): RunResult[] {
 export function mergeRuns(runs: RunResult[]): RunResult[] {
   const by = new Map<string, RunResult>();
   for (const r of runs) {
-    const k = `${r.model}|${r.profile}|${r.variant}|${r.batchSize ?? 1}`;
+    const k = tableKey(r);
     if (!by.has(k)) by.set(k, { ...structuredClone(r), methods: [] });
     const into = by.get(k)!;
     into.edits = Math.max(into.edits, r.edits);
@@ -62,7 +62,7 @@ export function mergeRuns(runs: RunResult[]): RunResult[] {
   }
   // a run without norm control under a name whose setting gives it to one of that run's methods
   for (const r of runs) {
-    const into = by.get(`${r.model}|${r.profile}|${r.variant}|${r.batchSize ?? 1}`)!;
+    const into = by.get(tableKey(r))!;
     if (normOn(r) || !normOn(into)) continue;
     const covered = r.methods.filter((m) => into.normControlMethods === undefined || into.normControlMethods.includes(m.method as ZEditMethod));
     if (covered.length)
@@ -72,6 +72,8 @@ export function mergeRuns(runs: RunResult[]): RunResult[] {
   return [...by.values()];
 }
 
+/** the table a run's rows go to: one per model, profile (its name stands for its setting), variant and batch size */
+const tableKey = (r: RunResult) => `${r.model}|${r.profile}|${r.variant}|${r.batchSize ?? 1}`;
 const normOn = (r: RunResult) => (r.normControl ?? 'off') !== 'off';
 const normSetting = (r: RunResult) => JSON.stringify([r.normControl ?? 'off', r.normAnchor ?? null, r.normControlMethods ?? null]);
 

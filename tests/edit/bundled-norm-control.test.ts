@@ -2,15 +2,14 @@
 // (gpt2-world-a: EAC-AlphaEdit, llama-world-a: EAC-MEMIT), with the anchor `npm run nas-anchor`
 // measured (the files in experiments/levers), and every other method writes its z as solved.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Editor, statsProvider } from '../../src-main/engine/edit';
 import { loadProfile, normControlFor, Z_EDIT_METHODS } from '../../src-main/engine/edit/profile';
-import { parseFacts } from '../../src-main/engine/facts';
 import { LoadedModel } from '../../src-main/engine/runtime/model';
 import { packageRoot } from '../../src-main/engine/paths';
 import { FIXTURES } from '../shared';
+import { tmpDir, worldEdits } from '../jobs/helpers';
 
 const measuredAnchor = (fixture: string): number =>
   JSON.parse(fs.readFileSync(path.join(packageRoot(), 'experiments', 'levers', `${fixture}-nas-anchor-memit.json`), 'utf8')).anchor;
@@ -37,10 +36,10 @@ describe('the fixture profiles scope NAS norm control to the method it helps', (
     const model = LoadedModel.open(path.join(FIXTURES, 'gpt2-world-a'));
     const profile = loadProfile('gpt2-world-a');
     profile.stats.samples = 400;
-    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eac-bundled-norm-'));
+    const cacheDir = tmpDir('eac-bundled-norm-');
     try {
       const editor = new Editor(model, profile, statsProvider(model, profile, { cacheDir }));
-      const req = parseFacts('edits.json', fs.readFileSync(path.join(FIXTURES, 'world-a', 'edits.json'), 'utf8')).requests[1];
+      const [req] = worldEdits(1, 1);
       type Per = { nasScale?: number; vStarNorm: number };
       const ae = await editor.edit('eac-alphaedit', [req]);
       const a = (ae.details.requests as Per[])[0];
